@@ -1,0 +1,122 @@
+"""Persistent world state and the game-master events that change it.
+
+A game-master event is not an impulse: it changes persistent world state (lights level,
+alarm, avatar present, bleeding) that the session holds and feeds to the world model at
+every tick (DESIGN.md §4, "World state, not impulses"). The same state drives the
+reference-world renderer, so the two agree on what an event means.
+
+State vector layout (float32, shape ``(STATE_DIM,)``):
+
+====  ===============  =====================================================
+idx   name             meaning
+====  ===============  =====================================================
+0     ``light``        room light level, 1.0 = normal, ``DIM_LEVEL`` = dimmed
+1     ``alarm``        red alarm light, 0.0 off / 1.0 on
+2     ``avatar``       humanoid avatar present, 0.0 / 1.0
+3     ``bleeding``     size of the blood pool, 0.0 none .. 1.0 fully spread
+====  ===============  =====================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+STATE_NAMES: tuple[str, ...] = ("light", "alarm", "avatar", "bleeding")
+STATE_DIM = len(STATE_NAMES)
+DIM_LEVEL = 0.3
+#: Growth of the blood pool per tick while bleeding (reaches 1.0 in 2.5 s at 20 Hz).
+BLEED_RATE = 0.02
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """One game-master event: its name, what it does, and a one-line description."""
+
+    name: str
+    description: str
+
+
+EVENTS: dict[str, EventSpec] = {
+    e.name: e
+    for e in (
+        EventSpec("lights_dim", "the room lights dim to 30 %"),
+        EventSpec("lights_normal", "the room lights return to normal"),
+        EventSpec("alarm_on", "a red alarm light floods the room"),
+        EventSpec("alarm_off", "the alarm light goes off"),
+        EventSpec("avatar_enter", "a person appears two metres in front of the participant"),
+        EventSpec("avatar_leave", "the person leaves"),
+        EventSpec("bleeding_start", "a pool of blood starts to spread (on the patient, or the floor)"),
+        EventSpec("bleeding_stop", "the bleeding is controlled and the blood is cleaned up"),
+    )
+}
+EVENT_NAMES: tuple[str, ...] = tuple(EVENTS)
+
+
+class UnknownEventError(ValueError):
+    """Raised for an event name that the world does not know."""
+
+
+@dataclass(frozen=True)
+class WorldState:
+    """Persistent world state at one tick. Immutable; events return a new state."""
+
+    light: float = 1.0
+    alarm: bool = False
+    avatar: bool = False
+    bleeding: float = 0.0
+    #: True while the blood pool grows (``bleeding`` rises by ``BLEED_RATE`` per tick).
+    bleeding_active: bool = False
+    #: Avatar position on the floor (x, z metres) and facing (radians); set when it enters.
+    avatar_pose: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def apply(self, event: str, *, viewer_pose: tuple[float, float, float] | None = None) -> "WorldState":
+        """Return the state after ``event``.
+
+        ``viewer_pose`` is the participant's ``(x, z, yaw)`` (metres, radians); it decides
+        where an entering avatar stands. Raises :class:`UnknownEventError` for an unknown
+        name (the message lists the known ones).
+        """
+        if event not in EVENTS:
+            raise UnknownEventError(
+                f"unknown event {event!r}; known events: {', '.join(EVENT_NAMES)}"
+            )
+        if event == "lights_dim":
+            return replace(self, light=DIM_LEVEL)
+        if event == "lights_normal":
+            return replace(self, light=1.0)
+        if event == "alarm_on":
+            return replace(self, alarm=True)
+        if event == "alarm_off":
+            return replace(self, alarm=False)
+        if event == "avatar_enter":
+            pose = self.avatar_pose
+            if viewer_pose is not None:
+                x, z, yaw = viewer_pose
+                # Camera looks along -z at yaw 0; forward = (-sin yaw, -cos yaw).
+                pose = (x - 2.0 * np.sin(yaw), z - 2.0 * np.cos(yaw), yaw)
+            return replace(self, avatar=True, avatar_pose=pose)
+        if event == "avatar_leave":
+            return replace(self, avatar=False)
+        if event == "bleeding_start":
+            return replace(self, bleeding_active=True, bleeding=max(self.bleeding, BLEED_RATE))
+        if event == "bleeding_stop":
+            return replace(self, bleeding_active=False, bleeding=0.0)
+        raise AssertionError(event)  # pragma: no cover - every EVENTS entry is handled above
+
+    def advance(self) -> "WorldState":
+        """Return the state one tick later (the blood pool grows while bleeding)."""
+        if self.bleeding_active and self.bleeding < 1.0:
+            return replace(self, bleeding=min(1.0, self.bleeding + BLEED_RATE))
+        return self
+
+    def vector(self) -> np.ndarray:
+        """The state as the model sees it: float32 array of shape ``(STATE_DIM,)``."""
+        return np.array(
+            [self.light, float(self.alarm), float(self.avatar), self.bleeding], dtype=np.float32
+        )
+
+    def as_dict(self) -> dict:
+        return {name: float(v) for name, v in zip(STATE_NAMES, self.vector())}
