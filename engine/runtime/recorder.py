@@ -1,0 +1,831 @@
+"""Crash-safe session recorder (DESIGN.md §4 "Crash-safe recording").
+
+A plain MP4 writes its index (``moov``) only when it is closed, so a process
+killed mid-session leaves an unreadable file.  The :class:`Recorder` therefore
+writes video in short, self-contained H.264 segments and flushes its JSON-lines
+files line by line: a ``SIGKILL`` loses at most the segment in progress (by
+default 20 ticks = 1 s at 20 Hz) and never a log line already written.
+
+Recording layout (format ``"ved-recording/1"``)::
+
+    DIR/
+      meta.json            written at once: {"format": "ved-recording/1",
+                           "tick_hz", "scale", "segment_ticks", "codec",
+                           "created" (ISO-8601 UTC), "created_unix",
+                           "meta": {...caller's meta...}}
+      log.jsonl            one JSON object per line, each with "type" and
+                           "tick", e.g. {"type": "action", "tick": 3,
+                           "action": [f, s, yaw, pitch]} or
+                           {"type": "event", "tick": 40, "name": "lights_dim"}
+      frames.jsonl         the frame index: one line per frame written,
+                           {"tick": <int>, "segment": <int>}, in write order;
+                           the k-th line naming segment s is the k-th frame of
+                           video/seg_<s>.mp4
+      video/seg_000000.mp4 H.264 (libx264, yuv420p, preset ultrafast, crf 18),
+      video/seg_000001.mp4 ``segment_ticks`` frames each, closed as soon as the
+      ...                  last of them is written
+      session.mp4          (at close) all segments remuxed into one file, no
+                           re-encode
+      contact_sheet.png    (at close) grid of up to 16 evenly spaced frames,
+                           each labelled with its tick and time
+      summary.json         (at close) frames, duration_s, events, ...; its
+                           presence marks a recording that was closed cleanly
+
+The frame index lives in ``frames.jsonl`` rather than in ``log.jsonl`` so that
+the log holds only session records (its ``action`` lines have the same schema
+as ``ved run --actions`` files and can be replayed directly).
+
+Timing inside the video: each segment's timestamps are ``tick - first tick of
+the segment`` in units of ``1 / tick_hz`` seconds, and ``session.mp4`` uses
+``tick - first tick of the recording``, so a missed tick shows as a longer
+frame.  Segments are kept after close (they are what :func:`read_recording`
+decodes; ``session.mp4`` is the file to hand to a person).
+
+Cost: at 64x64 frames scaled x4 (256x256 encoded) :meth:`Recorder.write_frame`
+takes about 1 ms on one core (single-threaded x264 so the world model keeps the
+other cores); closing a segment adds a few ms to the frame that completes it.
+
+This module must not import Qt, pyopenxr or sounddevice (engine/ rule).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import math
+import os
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Iterator
+
+import av
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+__all__ = [
+    "FORMAT",
+    "Recorder",
+    "RecordingSummary",
+    "Recording",
+    "RecordingError",
+    "read_recording",
+]
+
+_log = logging.getLogger(__name__)
+
+#: Format tag written to ``meta.json``.
+FORMAT = "ved-recording/1"
+
+META_NAME = "meta.json"
+LOG_NAME = "log.jsonl"
+INDEX_NAME = "frames.jsonl"
+VIDEO_DIR = "video"
+SESSION_NAME = "session.mp4"
+SHEET_NAME = "contact_sheet.png"
+SUMMARY_NAME = "summary.json"
+
+_SEGMENT_RE = re.compile(r"^seg_(\d{6,})\.mp4$")
+
+# Contact sheet layout (pixels).
+SHEET_MAX_TILES = 16
+SHEET_TILE_MAX = 256  # longest side of a tile
+SHEET_PAD = 6
+SHEET_LABEL_H = 22
+
+
+class RecordingError(ValueError):
+    """A directory is not a readable ved recording (missing or bad meta.json,
+    unknown format, or a corrupt line in the middle of a JSONL file)."""
+
+
+# --------------------------------------------------------------------------
+# JSON helpers
+# --------------------------------------------------------------------------
+
+
+def _json_default(obj: Any) -> Any:
+    """Convert numpy scalars/arrays, paths, sets and bytes for :func:`json.dumps`."""
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):  # np.float32, np.int64, np.bool_, ...
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    if isinstance(obj, (bytes, bytearray)):
+        return obj.decode("utf-8", errors="replace")
+    raise TypeError(f"object of type {type(obj).__name__} is not JSON serialisable")
+
+
+def _dumps(record: Any) -> str:
+    """One-line JSON.  Non-finite floats are written as ``NaN``/``Infinity``
+    (which Python's json reads back)."""
+    return json.dumps(record, default=_json_default, separators=(",", ":"))
+
+
+def _write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, default=_json_default, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    """Read a JSON-lines file written line by line by a process that may have
+    been killed: a torn (unparseable) *last* line is dropped; a bad line
+    anywhere else raises :class:`RecordingError`."""
+    if not path.exists():
+        return []
+    lines = path.read_bytes().split(b"\n")
+    out: list[dict] = []
+    last = max((i for i, ln in enumerate(lines) if ln.strip()), default=-1)
+    for i, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            if i == last:
+                _log.info("%s: ignoring torn last line", path)
+                break
+            raise RecordingError(f"{path}: line {i + 1} is not valid JSON ({exc})") from exc
+        if not isinstance(rec, dict):
+            raise RecordingError(f"{path}: line {i + 1} is not a JSON object")
+        out.append(rec)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Recorder
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordingSummary:
+    """What :meth:`Recorder.close` wrote (also saved as ``summary.json``).
+
+    Attributes:
+        directory: the recording directory.
+        frames: number of frames written.
+        duration_s: span of ticks covered, ``(last_tick - first_tick + 1) /
+            tick_hz`` seconds (0.0 without frames).
+        events: number of log records with ``"type": "event"``.
+        log_records: number of log records of any type.
+        first_tick, last_tick: ticks of the first/last frame (None without frames).
+        segments: number of video segment files.
+        width, height: encoded (scaled) frame size in pixels (0 without frames).
+        tick_hz, scale: as given to the recorder.
+        session_mp4: path of ``session.mp4`` (None without frames or if the
+            concatenation failed; the segments are still readable then).
+        contact_sheet: path of ``contact_sheet.png`` (None if not requested or
+            no frames).
+        write_frame_ms_mean, write_frame_ms_max: cost of
+            :meth:`Recorder.write_frame` in milliseconds (wall clock).
+    """
+
+    directory: Path
+    frames: int
+    duration_s: float
+    events: int
+    log_records: int
+    first_tick: int | None
+    last_tick: int | None
+    segments: int
+    width: int
+    height: int
+    tick_hz: int
+    scale: int
+    session_mp4: Path | None
+    contact_sheet: Path | None
+    write_frame_ms_mean: float
+    write_frame_ms_max: float
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["directory"] = str(self.directory)
+        d["session_mp4"] = self.session_mp4.name if self.session_mp4 else None
+        d["contact_sheet"] = self.contact_sheet.name if self.contact_sheet else None
+        return d
+
+
+class Recorder:
+    """Record a session's frames and log into a new directory, crash-safely.
+
+    Args:
+        directory: where to record; created (with parents).  It must not exist
+            or be an empty directory.
+        tick_hz: session tick rate in Hz (frame timestamps are ticks / tick_hz).
+        scale: integer nearest-neighbour upscale applied to every frame before
+            encoding (64x64 model frames -> 256x256 video at the default 4).
+        segment_ticks: frames per video segment (20 = 1 s at 20 Hz); a killed
+            process loses at most this many frames.
+        meta: free-form JSON-serialisable metadata (scenario, model, seed, ...),
+            stored under the ``"meta"`` key of ``meta.json``.
+        crf, preset: libx264 quality/speed settings.
+
+    Raises:
+        FileExistsError: ``directory`` exists and is a file or a non-empty
+            directory.
+        ValueError: ``tick_hz``, ``scale`` or ``segment_ticks`` is not a
+            positive integer.
+
+    Thread-safe: ``write_frame`` and ``log`` may be called from different
+    threads.  Use as a context manager or call :meth:`close` at the end.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike,
+        *,
+        tick_hz: int = 20,
+        scale: int = 4,
+        segment_ticks: int = 20,
+        meta: dict | None = None,
+        crf: int = 18,
+        preset: str = "ultrafast",
+    ) -> None:
+        for name, val in (("tick_hz", tick_hz), ("scale", scale), ("segment_ticks", segment_ticks)):
+            if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val < 1:
+                raise ValueError(f"{name} must be a positive integer, got {val!r}")
+        self.directory = Path(directory)
+        self.tick_hz = int(tick_hz)
+        self.scale = int(scale)
+        self.segment_ticks = int(segment_ticks)
+        self._crf = int(crf)
+        self._preset = str(preset)
+
+        d = self.directory
+        if d.exists():
+            if not d.is_dir():
+                raise FileExistsError(
+                    f"cannot record into {d}: it exists and is not a directory; "
+                    "choose a new path for the recording"
+                )
+            if any(d.iterdir()):
+                raise FileExistsError(
+                    f"cannot record into {d}: the directory is not empty; "
+                    "choose a new (or empty) directory, or move the old recording away"
+                )
+        (d / VIDEO_DIR).mkdir(parents=True, exist_ok=True)
+
+        now = time.time()
+        self._meta = {
+            "format": FORMAT,
+            "tick_hz": self.tick_hz,
+            "scale": self.scale,
+            "segment_ticks": self.segment_ticks,
+            "codec": {"name": "libx264", "pix_fmt": "yuv420p", "crf": self._crf, "preset": self._preset},
+            "created": _dt.datetime.fromtimestamp(now, _dt.timezone.utc).isoformat(timespec="seconds"),
+            "created_unix": now,
+            "meta": dict(meta) if meta else {},
+        }
+        _write_json_atomic(d / META_NAME, self._meta)
+
+        # Unbuffered binary files: every record goes out in one write() call,
+        # so SIGKILL can at worst tear the line being written.
+        self._log_f = open(d / LOG_NAME, "ab", buffering=0)
+        self._index_f = open(d / INDEX_NAME, "ab", buffering=0)
+
+        self._lock = threading.RLock()
+        self._closed = False
+        self._summary: RecordingSummary | None = None
+
+        self._frames = 0
+        self._events = 0
+        self._log_records = 0
+        self._first_tick: int | None = None
+        self._last_tick: int | None = None
+        self._shape: tuple[int, int] | None = None  # native (H, W)
+
+        self._seg_index = -1
+        self._seg_container: Any = None
+        self._seg_stream: Any = None
+        self._seg_first_tick = 0
+        self._seg_frames = 0
+        self._seg_first_ticks: list[int] = []  # first tick of each segment
+
+        # Contact-sheet thumbnails: every `_thumb_stride`-th frame (native size).
+        self._thumbs: list[tuple[int, np.ndarray]] = []
+        self._thumb_stride = 1
+        self._last_thumb: tuple[int, np.ndarray] | None = None
+
+        self._ms_sum = 0.0
+        self._ms_max = 0.0
+
+    # ------------------------------------------------------------------ API
+
+    @property
+    def frames_written(self) -> int:
+        """Number of frames written so far."""
+        return self._frames
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def write_frame(self, tick: int, frame: np.ndarray) -> None:
+        """Append one frame.
+
+        Args:
+            tick: session tick of the frame; integers, strictly increasing
+                across calls (gaps allowed: missed ticks).
+            frame: ``uint8`` array of shape ``(H, W, 3)`` (RGB); every frame of
+                a recording has the same shape, and ``H * scale`` and
+                ``W * scale`` must be even (yuv420p).
+
+        Raises:
+            RuntimeError: the recorder is closed.
+            TypeError: ``frame`` is not a uint8 array.
+            ValueError: wrong shape, a shape change, odd scaled size, or a tick
+                not greater than the previous one.
+        """
+        t0 = time.perf_counter()
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
+            raise TypeError(
+                f"frame must be a numpy uint8 array, got "
+                f"{type(frame).__name__}{'/' + str(frame.dtype) if isinstance(frame, np.ndarray) else ''}"
+            )
+        if frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"frame must have shape (H, W, 3), got {frame.shape}")
+        if isinstance(tick, bool) or not isinstance(tick, (int, np.integer)):
+            raise ValueError(f"tick must be an integer, got {tick!r}")
+        tick = int(tick)
+        with self._lock:
+            self._check_open()
+            h, w = int(frame.shape[0]), int(frame.shape[1])
+            if self._shape is None:
+                if (h * self.scale) % 2 or (w * self.scale) % 2:
+                    raise ValueError(
+                        f"scaled frame size {w * self.scale}x{h * self.scale} must be even "
+                        f"for H.264 yuv420p (frame {w}x{h}, scale {self.scale})"
+                    )
+                self._shape = (h, w)
+            elif (h, w) != self._shape:
+                raise ValueError(
+                    f"frame shape changed from {self._shape + (3,)} to {frame.shape} "
+                    "within one recording"
+                )
+            if self._last_tick is not None and tick <= self._last_tick:
+                raise ValueError(f"ticks must increase: got {tick} after {self._last_tick}")
+
+            if self._seg_container is None:
+                self._open_segment(tick)
+
+            # Index line first: a frame listed here but missing from a
+            # segment can only be in the (unreadable) segment in progress.
+            self._index_f.write((_dumps({"tick": tick, "segment": self._seg_index}) + "\n").encode())
+
+            big = frame
+            if self.scale > 1:
+                big = np.repeat(np.repeat(frame, self.scale, axis=0), self.scale, axis=1)
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(big), format="rgb24")
+            vf.pts = tick - self._seg_first_tick
+            vf.time_base = Fraction(1, self.tick_hz)
+            for packet in self._seg_stream.encode(vf):
+                self._seg_container.mux(packet)
+
+            if self._first_tick is None:
+                self._first_tick = tick
+            self._last_tick = tick
+            self._frames += 1
+            self._seg_frames += 1
+            self._keep_thumb(tick, frame)
+
+            if self._seg_frames >= self.segment_ticks:
+                self._close_segment()
+
+            ms = (time.perf_counter() - t0) * 1e3
+            self._ms_sum += ms
+            self._ms_max = max(self._ms_max, ms)
+
+    def log(self, record: dict) -> None:
+        """Append one record to ``log.jsonl`` as a single JSON line.
+
+        Args:
+            record: a dict with at least ``"type"`` (str, e.g. "action",
+                "event") and ``"tick"`` (int).  numpy scalars and arrays,
+                paths and sets are converted; other values must be JSON types.
+
+        Raises:
+            RuntimeError: the recorder is closed.
+            ValueError: ``record`` is not a dict or lacks "type"/"tick".
+            TypeError: a value cannot be serialised.
+        """
+        if not isinstance(record, dict):
+            raise ValueError(f"log record must be a dict, got {type(record).__name__}")
+        if "type" not in record or "tick" not in record:
+            raise ValueError(f"log record needs 'type' and 'tick' keys, got keys {sorted(record)}")
+        line = (_dumps(record) + "\n").encode("utf-8")
+        with self._lock:
+            self._check_open()
+            self._log_f.write(line)
+            self._log_records += 1
+            if record.get("type") == "event":
+                self._events += 1
+
+    def close(self, contact_sheet: bool = True) -> RecordingSummary:
+        """Finish the recording: close the open segment, write ``session.mp4``
+        (segments remuxed, no re-encode), ``contact_sheet.png`` (if asked and
+        there are frames) and ``summary.json``.
+
+        Idempotent: later calls return the first call's summary.  A failure
+        to build ``session.mp4`` or the contact sheet is logged, not raised
+        (the segments hold the video either way).
+        """
+        with self._lock:
+            if self._summary is not None:
+                return self._summary
+            self._closed = True
+            try:
+                self._close_segment()
+            finally:
+                self._log_f.close()
+                self._index_f.close()
+
+            session: Path | None = None
+            if self._frames:
+                try:
+                    session = self._concat_segments()
+                except Exception:  # noqa: BLE001 - never lose the recording over this
+                    _log.exception("could not write %s", self.directory / SESSION_NAME)
+                    session = None
+
+            sheet: Path | None = None
+            if contact_sheet and self._frames:
+                try:
+                    sheet = self._write_contact_sheet()
+                except Exception:  # noqa: BLE001
+                    _log.exception("could not write %s", self.directory / SHEET_NAME)
+                    sheet = None
+
+            h, w = self._shape or (0, 0)
+            duration = 0.0
+            if self._first_tick is not None and self._last_tick is not None:
+                duration = (self._last_tick - self._first_tick + 1) / self.tick_hz
+            summary = RecordingSummary(
+                directory=self.directory,
+                frames=self._frames,
+                duration_s=duration,
+                events=self._events,
+                log_records=self._log_records,
+                first_tick=self._first_tick,
+                last_tick=self._last_tick,
+                segments=len(self._seg_first_ticks),
+                width=w * self.scale,
+                height=h * self.scale,
+                tick_hz=self.tick_hz,
+                scale=self.scale,
+                session_mp4=session,
+                contact_sheet=sheet,
+                write_frame_ms_mean=(self._ms_sum / self._frames) if self._frames else 0.0,
+                write_frame_ms_max=self._ms_max,
+            )
+            data = summary.to_json()
+            data["closed"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+            _write_json_atomic(self.directory / SUMMARY_NAME, data)
+            self._summary = summary
+            self._thumbs = []
+            self._last_thumb = None
+            return summary
+
+    def __enter__(self) -> "Recorder":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ internals
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"recorder for {self.directory} is closed")
+
+    def _segment_path(self, index: int) -> Path:
+        return self.directory / VIDEO_DIR / f"seg_{index:06d}.mp4"
+
+    def _open_segment(self, tick: int) -> None:
+        assert self._shape is not None
+        h, w = self._shape
+        self._seg_index += 1
+        self._seg_first_tick = tick
+        self._seg_frames = 0
+        self._seg_first_ticks.append(tick)
+        container = av.open(str(self._segment_path(self._seg_index)), mode="w", format="mp4")
+        try:
+            stream = container.add_stream(
+                "libx264",
+                rate=self.tick_hz,
+                options={"preset": self._preset, "crf": str(self._crf), "threads": "1"},
+            )
+            stream.width = w * self.scale
+            stream.height = h * self.scale
+            stream.pix_fmt = "yuv420p"
+            stream.codec_context.time_base = Fraction(1, self.tick_hz)
+            stream.time_base = Fraction(1, self.tick_hz)
+        except Exception:
+            container.close()
+            raise
+        self._seg_container = container
+        self._seg_stream = stream
+
+    def _close_segment(self) -> None:
+        if self._seg_container is None:
+            return
+        container, stream = self._seg_container, self._seg_stream
+        self._seg_container = self._seg_stream = None
+        try:
+            for packet in stream.encode(None):
+                container.mux(packet)
+        finally:
+            container.close()
+
+    def _keep_thumb(self, tick: int, frame: np.ndarray) -> None:
+        """Keep every stride-th frame; when more than 2*N are kept, drop every
+        other one and double the stride: memory stays O(N), spacing even."""
+        i = self._frames - 1
+        self._last_thumb = (tick, frame.copy())
+        if i % self._thumb_stride == 0:
+            self._thumbs.append((tick, self._last_thumb[1]))
+            if len(self._thumbs) > 2 * SHEET_MAX_TILES:
+                self._thumbs = self._thumbs[::2]
+                self._thumb_stride *= 2
+
+    def _concat_segments(self) -> Path:
+        """Remux all segments into ``session.mp4`` with timestamps
+        ``tick - first_tick`` (no re-encode)."""
+        out_path = self.directory / SESSION_NAME
+        tmp_path = self.directory / (SESSION_NAME + ".part")
+        first = self._first_tick or 0
+        out = av.open(str(tmp_path), mode="w", format="mp4")
+        try:
+            out_stream = None
+            for index, seg_tick in enumerate(self._seg_first_ticks):
+                with av.open(str(self._segment_path(index))) as inp:
+                    in_stream = inp.streams.video[0]
+                    if out_stream is None:
+                        out_stream = out.add_stream_from_template(in_stream)
+                    tb = in_stream.time_base
+                    offset = round(Fraction(seg_tick - first, self.tick_hz) / tb)
+                    for packet in inp.demux(in_stream):
+                        if packet.dts is None:
+                            continue
+                        packet.pts += offset
+                        packet.dts += offset
+                        packet.stream = out_stream
+                        out.mux(packet)
+        finally:
+            out.close()
+        os.replace(tmp_path, out_path)
+        return out_path
+
+    def _write_contact_sheet(self) -> Path:
+        cands = list(self._thumbs)
+        if self._last_thumb is not None and (not cands or cands[-1][0] != self._last_thumb[0]):
+            cands.append(self._last_thumb)
+        n = min(SHEET_MAX_TILES, len(cands))
+        picks = [cands[int(round(k))] for k in np.linspace(0, len(cands) - 1, n)]
+        assert self._shape is not None
+        img = render_contact_sheet(picks, self._shape, self.scale, self.tick_hz)
+        path = self.directory / SHEET_NAME
+        img.save(path)
+        return path
+
+
+# --------------------------------------------------------------------------
+# Contact sheet
+# --------------------------------------------------------------------------
+
+
+def contact_sheet_layout(n: int, shape: tuple[int, int], scale: int) -> dict:
+    """Geometry of a contact sheet of ``n`` tiles of native ``shape`` (H, W).
+
+    Tiles are the native frame upscaled (nearest neighbour) by the integer
+    factor ``max(1, min(scale, SHEET_TILE_MAX // longest_side))``; a frame whose
+    longer side exceeds ``SHEET_TILE_MAX`` is shrunk to fit instead.  Tiles are
+    laid out ``cols = ceil(sqrt(n))`` wide, each with a ``SHEET_LABEL_H`` pixel
+    label strip under it and ``SHEET_PAD`` pixels around.  Returns a dict with ``cols``,
+    ``rows``, ``tile_w``, ``tile_h``, ``width``, ``height`` (pixels).
+    """
+    h, w = shape
+    longest = max(h, w)
+    factor = max(1, min(scale, SHEET_TILE_MAX // longest)) if longest <= SHEET_TILE_MAX else None
+    if factor is not None:
+        tile_w, tile_h = w * factor, h * factor
+    else:
+        r = SHEET_TILE_MAX / longest
+        tile_w, tile_h = max(1, round(w * r)), max(1, round(h * r))
+    cols = max(1, math.ceil(math.sqrt(n)))
+    rows = max(1, math.ceil(n / cols))
+    width = SHEET_PAD + cols * (tile_w + SHEET_PAD)
+    height = SHEET_PAD + rows * (tile_h + SHEET_LABEL_H + SHEET_PAD)
+    return {"cols": cols, "rows": rows, "tile_w": tile_w, "tile_h": tile_h, "width": width, "height": height}
+
+
+def _font(size: int) -> Any:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # pillow without FreeType
+        return ImageFont.load_default()
+
+
+def render_contact_sheet(
+    frames: list[tuple[int, np.ndarray]], shape: tuple[int, int], scale: int, tick_hz: int
+) -> Image.Image:
+    """Draw ``(tick, frame uint8 HxWx3)`` pairs as a grid on a dark background,
+    each tile labelled ``"tick T  S.SS s"`` underneath.  Returns an RGB image
+    of the size given by :func:`contact_sheet_layout`."""
+    lay = contact_sheet_layout(len(frames), shape, scale)
+    sheet = Image.new("RGB", (lay["width"], lay["height"]), (24, 24, 28))
+    draw = ImageDraw.Draw(sheet)
+    font = _font(14)
+    for k, (tick, frame) in enumerate(frames):
+        r, c = divmod(k, lay["cols"])
+        x = SHEET_PAD + c * (lay["tile_w"] + SHEET_PAD)
+        y = SHEET_PAD + r * (lay["tile_h"] + SHEET_LABEL_H + SHEET_PAD)
+        tile = Image.fromarray(frame, "RGB").resize((lay["tile_w"], lay["tile_h"]), Image.Resampling.NEAREST)
+        sheet.paste(tile, (x, y))
+        draw.text((x + 2, y + lay["tile_h"] + 3), f"tick {tick}  {tick / tick_hz:.2f} s", fill=(230, 230, 230), font=font)
+    return sheet
+
+
+# --------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------
+
+
+class Recording:
+    """A recording on disk, finished or left behind by a killed process.
+
+    Attributes:
+        directory: the recording directory.
+        meta: contents of ``meta.json`` (dict; the caller's meta is ``meta["meta"]``).
+        log: records of ``log.jsonl`` in order (list of dicts); a torn last
+            line is ignored.
+        summary: contents of ``summary.json``, or None if the recording was
+            not closed (e.g. the process was killed).
+        tick_hz, scale: from ``meta.json``.
+
+    Build with :func:`read_recording`.
+    """
+
+    def __init__(self, directory: Path, meta: dict, log: list[dict], index: list[dict], summary: dict | None):
+        self.directory = directory
+        self.meta = meta
+        self.log = log
+        self.summary = summary
+        self.tick_hz = int(meta.get("tick_hz", 20))
+        self.scale = int(meta.get("scale", 1))
+        self._index = index
+        self._readable: list[tuple[Path, list[int]]] | None = None
+
+    @property
+    def complete(self) -> bool:
+        """True if the recorder was closed cleanly (``summary.json`` exists)."""
+        return self.summary is not None
+
+    @property
+    def events(self) -> list[dict]:
+        """Log records with ``"type": "event"``, in order."""
+        return [r for r in self.log if r.get("type") == "event"]
+
+    @property
+    def actions(self) -> list[dict]:
+        """Log records with ``"type": "action"``, in order."""
+        return [r for r in self.log if r.get("type") == "action"]
+
+    def _segments(self) -> list[tuple[Path, list[int]]]:
+        """(segment path, ticks listed in the index for it) for every segment
+        file that exists, in segment order."""
+        by_seg: dict[int, list[int]] = {}
+        for rec in self._index:
+            try:
+                by_seg.setdefault(int(rec["segment"]), []).append(int(rec["tick"]))
+            except (KeyError, TypeError, ValueError):
+                raise RecordingError(f"{self.directory / INDEX_NAME}: bad index record {rec!r}") from None
+        vdir = self.directory / VIDEO_DIR
+        files: dict[int, Path] = {}
+        if vdir.is_dir():
+            for p in vdir.iterdir():
+                m = _SEGMENT_RE.match(p.name)
+                if m:
+                    files[int(m.group(1))] = p
+        out = []
+        for seg in sorted(files):
+            ticks = by_seg.get(seg)
+            if not ticks:
+                _log.warning("%s: no frame index lines for it; skipped", files[seg])
+                continue
+            out.append((files[seg], ticks))
+        return out
+
+    def _readable_segments(self) -> list[tuple[Path, list[int]]]:
+        """Segments that open as video, with their ticks trimmed to the number
+        of frames the file holds.  Unreadable (e.g. truncated) ones are skipped."""
+        if self._readable is None:
+            good = []
+            for path, ticks in self._segments():
+                try:
+                    with av.open(str(path)) as c:
+                        if not c.streams.video:
+                            raise ValueError("no video stream")
+                        n = int(c.streams.video[0].frames or 0)
+                except (av.FFmpegError, ValueError, OSError) as exc:
+                    _log.info("skipping unreadable segment %s (%s)", path, exc)
+                    continue
+                if n <= 0:
+                    n = len(ticks)  # container did not say; decoding decides
+                good.append((path, ticks[:n]))
+            self._readable = good
+        return self._readable
+
+    @property
+    def ticks(self) -> list[int]:
+        """Ticks of the frames :meth:`frames` yields, in order."""
+        return [t for _, ticks in self._readable_segments() for t in ticks]
+
+    @property
+    def frame_count(self) -> int:
+        """Number of frames :meth:`frames` yields (readable segments only)."""
+        return sum(len(ticks) for _, ticks in self._readable_segments())
+
+    def frames(self, *, native: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+        """Decode the video segments in order.
+
+        Yields:
+            ``(tick, frame)`` with ``frame`` a ``uint8`` array ``(H*scale,
+            W*scale, 3)`` RGB as recorded, or ``(H, W, 3)`` with
+            ``native=True`` (each ``scale x scale`` block averaged).
+
+        A segment that cannot be opened (the one a killed process was
+        writing) is skipped; one that fails mid-way ends early.
+        """
+        for path, ticks in self._readable_segments():
+            try:
+                container = av.open(str(path))
+            except (av.FFmpegError, OSError) as exc:
+                _log.info("skipping unreadable segment %s (%s)", path, exc)
+                continue
+            with container:
+                it = iter(ticks)
+                try:
+                    for vf in container.decode(video=0):
+                        tick = next(it, None)
+                        if tick is None:
+                            break
+                        arr = vf.to_ndarray(format="rgb24")
+                        if native and self.scale > 1:
+                            s = self.scale
+                            h, w = arr.shape[0] // s, arr.shape[1] // s
+                            arr = (
+                                arr[: h * s, : w * s]
+                                .reshape(h, s, w, s, 3)
+                                .mean(axis=(1, 3))
+                                .round()
+                                .astype(np.uint8)
+                            )
+                        yield tick, arr
+                except av.FFmpegError as exc:
+                    _log.warning("segment %s ends early (%s)", path, exc)
+
+    def __repr__(self) -> str:
+        state = "complete" if self.complete else "incomplete"
+        return f"Recording({str(self.directory)!r}, {state}, log={len(self.log)} records)"
+
+
+def read_recording(directory: str | os.PathLike) -> Recording:
+    """Open a recording written by :class:`Recorder`, finished or not.
+
+    Reads ``meta.json``, ``log.jsonl``, ``frames.jsonl`` and (if present)
+    ``summary.json``; video is decoded lazily by :meth:`Recording.frames`.
+
+    Raises:
+        RecordingError: ``directory`` does not exist, has no valid
+            ``meta.json`` of format ``"ved-recording/1"``, or a JSONL file is
+            corrupt before its last line.
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        raise RecordingError(f"{d} is not a recording: no such directory")
+    meta_path = d / META_NAME
+    if not meta_path.is_file():
+        raise RecordingError(f"{d} is not a recording: {META_NAME} is missing")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordingError(f"{d} is not a recording: {META_NAME} is not valid JSON ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        fmt = meta.get("format") if isinstance(meta, dict) else None
+        raise RecordingError(f"{d} is not a recording: {META_NAME} format is {fmt!r}, expected {FORMAT!r}")
+    summary = None
+    sp = d / SUMMARY_NAME
+    if sp.is_file():
+        try:
+            summary = json.loads(sp.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            _log.warning("%s is corrupt; treating the recording as incomplete", sp)
+    return Recording(d, meta, _read_jsonl(d / LOG_NAME), _read_jsonl(d / INDEX_NAME), summary)

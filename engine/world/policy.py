@@ -1,0 +1,118 @@
+"""A scripted participant that explores a room the way a person does.
+
+It walks with momentum towards places of interest, stops, looks around, and in a good
+share of episodes turns back to a pose it has already been at (a *revisit*), because
+revisit consistency is trained and measured on those returns (DESIGN.md §4). The policy
+plans on the scene's floor plan only; it never sees pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..actions import ACTION_LIMITS
+from .motion import MAX_PITCH, wrap_angle
+from .scene import Scene
+
+
+@dataclass
+class ExplorationPolicy:
+    """Produces one action ``(forward, strafe, yaw, pitch)`` per tick for ``scene``.
+
+    Modes: ``walk`` (to a free waypoint, steering with momentum), ``look`` (stand and sweep
+    the gaze), ``pause`` (stand still), ``revisit`` (walk back to an earlier pose and face
+    the way it faced then), ``spin`` (a full turn in place). ``revisit_prob`` is the chance
+    that a mode change picks a revisit once there is history.
+    """
+
+    scene: Scene
+    rng: np.random.Generator
+    revisit_prob: float = 0.35
+    mode: str = "look"
+    timer: int = 20
+    target: tuple[float, float] | None = None
+    target_yaw: float | None = None
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
+    history: list[tuple[float, float, float, float]] = field(default_factory=list)
+    revisits: int = 0
+    _sweep_phase: float = 0.0
+    _spun: float = 0.0
+
+    def _pick_mode(self, pose) -> None:
+        r = self.rng.random()
+        if len(self.history) > 30 and r < self.revisit_prob:
+            old = self.history[int(self.rng.integers(0, len(self.history) - 20))]
+            self.mode, self.target, self.target_yaw, self.timer = "revisit", (old[0], old[1]), old[2], 200
+            self.revisits += 1
+        elif r < self.revisit_prob + 0.45:
+            self.mode, self.timer = "walk", int(self.rng.integers(40, 120))
+            self.target = self._free_point()
+        elif r < self.revisit_prob + 0.7:
+            self.mode, self.timer = "look", int(self.rng.integers(15, 50))
+            self._sweep_phase = float(self.rng.uniform(0, 2 * np.pi))
+        elif r < self.revisit_prob + 0.85:
+            self.mode, self.timer = "pause", int(self.rng.integers(4, 20))
+        else:
+            self.mode, self.timer, self._spun = "spin", 200, 0.0
+            self._spin_dir = 1.0 if self.rng.random() < 0.5 else -1.0
+
+    def _free_point(self) -> tuple[float, float]:
+        s = self.scene
+        for _ in range(100):
+            x = self.rng.uniform(-s.width / 2 + 0.6, s.width / 2 - 0.6)
+            z = self.rng.uniform(-s.depth / 2 + 0.6, s.depth / 2 - 0.6)
+            if s.is_free(x, z, 0.45):
+                return float(x), float(z)
+        return 0.0, 0.0
+
+    def _steer(self, pose, target, speed) -> np.ndarray:
+        x, z, yaw, _ = pose
+        dx, dz = target[0] - x, target[1] - z
+        dist = float(np.hypot(dx, dz))
+        want_yaw = float(np.arctan2(-dx, -dz))
+        err = wrap_angle(want_yaw - yaw)
+        turn = np.clip(0.35 * err, -0.12, 0.12)
+        fwd = speed * min(1.0, dist / 0.8) * max(0.0, np.cos(err)) ** 2
+        return np.array([fwd, 0.0, turn, 0.0], np.float32), dist
+
+    def act(self, pose: tuple[float, float, float, float]) -> np.ndarray:
+        """The action for this tick given the current pose ``(x, z, yaw, pitch)``."""
+        self.history.append(pose)
+        self.timer -= 1
+        x, z, yaw, pitch = pose
+        target_v = np.zeros(4, np.float32)
+        if self.mode == "walk":
+            target_v, dist = self._steer(pose, self.target, 0.07 + 0.03 * self.rng.random())
+            target_v[1] = 0.01 * np.sin(self.timer * 0.3)  # a little sway
+            if dist < 0.3:
+                self.timer = 0
+        elif self.mode == "revisit":
+            target_v, dist = self._steer(pose, self.target, 0.08)
+            if dist < 0.15:
+                err = wrap_angle(self.target_yaw - yaw)
+                target_v = np.array([0, 0, np.clip(0.4 * err, -0.1, 0.1), -0.3 * pitch], np.float32)
+                if abs(err) < 0.03:
+                    self.timer = min(self.timer, 10)
+                    self.mode = "pause"
+        elif self.mode == "look":
+            self._sweep_phase += 0.08
+            target_v[2] = 0.08 * np.sin(self._sweep_phase)
+            target_v[3] = 0.03 * np.sin(0.7 * self._sweep_phase + 1.0) - 0.05 * pitch
+        elif self.mode == "spin":
+            target_v[2] = 0.1 * self._spin_dir
+            self._spun += abs(float(self.velocity[2]))
+            if self._spun >= 2 * np.pi:
+                self.timer = 0
+        # Momentum: actions change smoothly, like a walking person's.
+        self.velocity = 0.75 * self.velocity + 0.25 * target_v
+        if self.mode == "pause":
+            self.velocity *= 0.6
+        # Drift the gaze back towards level and add small head motion.
+        self.velocity[3] += -0.02 * pitch / MAX_PITCH + 0.004 * self.rng.standard_normal()
+        if self.timer <= 0:
+            self._pick_mode(pose)
+        action = np.clip(self.velocity, -ACTION_LIMITS, ACTION_LIMITS).astype(np.float32)
+        action[np.abs(action) < 1e-4] = 0.0
+        return action

@@ -1,0 +1,1 @@
+"""Helper scripts run as subprocesses by the tests."""
