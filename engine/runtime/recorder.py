@@ -111,8 +111,15 @@ class RecordingError(ValueError):
 def _json_default(obj: Any) -> Any:
     """Convert numpy scalars/arrays, paths, sets and bytes for :func:`json.dumps`."""
     if isinstance(obj, np.ndarray):
+        if obj.dtype in (np.float32, np.float16) and obj.size <= 4096:
+            # shortest repr that round-trips at the array's precision:
+            # float32 0.1 is written as 0.1, not 0.10000000149011612
+            flat = [float(str(v)) for v in obj.ravel()]
+            return np.array(flat, dtype=object).reshape(obj.shape).tolist()
         return obj.tolist()
-    if isinstance(obj, np.generic):  # np.float32, np.int64, np.bool_, ...
+    if isinstance(obj, (np.float32, np.float16)):
+        return float(str(obj))
+    if isinstance(obj, np.generic):  # np.int64, np.bool_, np.float64, ...
         return obj.item()
     if isinstance(obj, Path):
         return str(obj)
@@ -408,8 +415,10 @@ class Recorder:
 
         Args:
             record: a dict with at least ``"type"`` (str, e.g. "action",
-                "event") and ``"tick"`` (int).  numpy scalars and arrays,
-                paths and sets are converted; other values must be JSON types.
+                "event") and ``"tick"`` (int).  numpy scalars and arrays
+                become numbers and (nested) lists (float32 values in their
+                shortest form that reads back to the same float32), paths
+                strings, sets sorted lists; other values must be JSON types.
 
         Raises:
             RuntimeError: the recorder is closed.

@@ -1,0 +1,94 @@
+"""Convolutional autoencoder: frames to a compact continuous latent and back.
+
+A 64×64×3 frame becomes an 8×8×C latent (three stride-2 stages). The dynamics model works
+only in this latent space; every dataset frame is encoded once and cached before dynamics
+training (the tokenizer-first recipe of Genie, Oasis and DIAMOND's successors).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass(frozen=True)
+class AutoencoderConfig:
+    resolution: int = 64
+    latent_channels: int = 8
+    widths: tuple[int, ...] = (16, 32, 64, 128)  # one per scale, full resolution first
+
+    @property
+    def downsample(self) -> int:
+        return 2 ** (len(self.widths) - 1)
+
+    @property
+    def latent_size(self) -> int:
+        return self.resolution // self.downsample
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "widths": list(self.widths)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AutoencoderConfig":
+        return cls(**{**d, "widths": tuple(d["widths"])})
+
+
+class ResBlock(nn.Module):
+    def __init__(self, ch: int):
+        super().__init__()
+        self.norm1, self.conv1 = nn.GroupNorm(8, ch), nn.Conv2d(ch, ch, 3, padding=1)
+        self.norm2, self.conv2 = nn.GroupNorm(8, ch), nn.Conv2d(ch, ch, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        return x + self.conv2(F.silu(self.norm2(h)))
+
+
+class Autoencoder(nn.Module):
+    """``encode``: float32 ``(B, 3, H, W)`` in [0, 1] → ``(B, C, H/8, W/8)``;
+    ``decode``: the reverse, output clamped to [0, 1] at inference.
+    """
+
+    def __init__(self, config: AutoencoderConfig = AutoencoderConfig()):
+        super().__init__()
+        self.config = config
+        w = config.widths
+        # Residual blocks only at the coarse scales (width >= 64): the full-resolution layers
+        # stay thin so that decoding a frame costs ~3 ms on 2 CPU cores.
+        enc: list[nn.Module] = [nn.Conv2d(3, w[0], 3, padding=1)]
+        for a, b in zip(w[:-1], w[1:]):
+            enc += [nn.Conv2d(a, b, 4, stride=2, padding=1), nn.SiLU()]
+            if b >= 64:
+                enc.append(ResBlock(b))
+        enc += [nn.GroupNorm(8, w[-1]), nn.SiLU(), nn.Conv2d(w[-1], config.latent_channels, 1)]
+        self.encoder = nn.Sequential(*enc)
+        dec: list[nn.Module] = [nn.Conv2d(config.latent_channels, w[-1], 3, padding=1), ResBlock(w[-1])]
+        for a, b in zip(w[::-1][:-1], w[::-1][1:]):
+            dec += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(a, b, 3, padding=1)]
+            dec.append(ResBlock(b) if b >= 64 else nn.SiLU())
+        dec += [nn.GroupNorm(8, w[0]), nn.SiLU(), nn.Conv2d(w[0], 3, 3, padding=1)]
+        self.decoder = nn.Sequential(*dec)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x * 2 - 1)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z) * 0.5 + 0.5
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.encode(x)
+        return self.decode(z), z
+
+
+def frames_to_tensor(frames) -> torch.Tensor:
+    """uint8 ``(..., H, W, 3)`` numpy/tensor → float32 ``(..., 3, H, W)`` in [0, 1]."""
+    t = torch.as_tensor(frames)
+    return t.movedim(-1, -3).float() / 255.0
+
+
+def tensor_to_frames(x: torch.Tensor):
+    """float32 ``(..., 3, H, W)`` in [0, 1] → uint8 numpy ``(..., H, W, 3)``."""
+    return (x.clamp(0, 1) * 255 + 0.5).to(torch.uint8).movedim(-3, -1).cpu().numpy()

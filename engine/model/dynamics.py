@@ -1,0 +1,253 @@
+"""Block-causal transformer over latent frames, trained with diffusion forcing and flow matching.
+
+Shape of the idea (DESIGN.md §2):
+
+* Each latent frame ``(C, 8, 8)`` is cut into 2×2 patches: 16 tokens per frame.
+* Attention is *block-causal*: all tokens of a frame see each other and every earlier frame
+  (Oasis, Genie 2, Dreamer 4).
+* *Diffusion forcing* (Chen et al. 2024): every frame of a training clip carries its own
+  noise level ``t``; the model denoises all of them at once, so at inference the past can be
+  kept lightly noised against drift (GameNGen, Oasis, DIAMOND) while the new frame starts
+  from pure noise.
+* *Flow matching / rectified flow* (Lipman et al. 2023; Liu et al. 2023): ``x_t = (1 - t) x_0
+  + t ε`` and the network predicts the velocity ``v = ε - x_0``; sampling integrates from
+  ``t = 1`` to ``0`` in 1–4 Euler steps.
+* Conditioning per frame (noise level, action, world state) enters every block through
+  adaptive layer norm with zero-initialised gates (DiT's adaLN-Zero; DIAMOND, Oasis).
+* Frame order is encoded with rotary position embeddings over the frame index (RoFormer),
+  so a key-value cache stays valid as the window slides.
+* Sequence position 0 is the *anchor*: the scenario's opening frame, always kept in context
+  so the room stays recognisable once the opening leaves the sliding window.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass(frozen=True)
+class DynamicsConfig:
+    latent_channels: int = 8
+    latent_size: int = 8
+    patch: int = 2
+    width: int = 256
+    depth: int = 6
+    heads: int = 8
+    mlp_ratio: float = 3.0
+    cond_dim: int = 128
+    #: Frames in the sliding window, the one being generated included (the anchor is extra).
+    context: int = 6
+    action_dim: int = 4
+    state_dim: int = 4
+
+    @property
+    def tokens_per_frame(self) -> int:
+        return (self.latent_size // self.patch) ** 2
+
+    @property
+    def token_dim(self) -> int:
+        return self.latent_channels * self.patch**2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def timestep_features(t: torch.Tensor, dim: int = 64) -> torch.Tensor:
+    """Sinusoidal features of noise levels ``t`` in [0, 1]: ``(...,)`` → ``(..., dim)``."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(1000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    ang = (t[..., None] * 1000.0) * freqs
+    return torch.cat([ang.sin(), ang.cos()], dim=-1)
+
+
+_ROPE_TABLES: dict = {}
+
+
+def _rope_table(d: int, device: torch.device, base: float, size: int = 256):
+    key = (d, str(device), base)
+    if key not in _ROPE_TABLES:
+        freqs = base ** (-torch.arange(d, dtype=torch.float32, device=device) / d)
+        ang = torch.arange(size, dtype=torch.float32, device=device)[:, None] * freqs[None, :]
+        _ROPE_TABLES[key] = (ang.cos(), ang.sin())
+    return _ROPE_TABLES[key]
+
+
+def rope(x: torch.Tensor, pos: torch.Tensor, base: float = 100.0) -> torch.Tensor:
+    """Rotate ``x`` ``(B, H, N, D)`` by integer frame positions ``pos`` ``(N,)``, 0..255 (RoFormer)."""
+    d = x.shape[-1] // 2
+    cos_t, sin_t = _rope_table(d, x.device, base)
+    cos, sin = cos_t[pos], sin_t[pos]
+    x1, x2 = x[..., :d], x[..., d:]
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block with adaLN-Zero conditioning."""
+
+    def __init__(self, cfg: DynamicsConfig):
+        super().__init__()
+        d = cfg.width
+        self.heads = cfg.heads
+        self.norm1 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+        self.norm2 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        hidden = int(d * cfg.mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, d))
+        self.mod = nn.Linear(cfg.cond_dim, 6 * d)
+        nn.init.zeros_(self.mod.weight)
+        nn.init.zeros_(self.mod.bias)
+
+    def forward(self, x, cond, q_pos, mask=None, past=None, past_pos=None, past_rotated=False):
+        """``x`` ``(B, N, d)`` with N = F frames × P tokens; ``cond`` ``(B, F, cond_dim)``, one
+        row per frame; ``q_pos`` ``(N,)`` frame indices.
+
+        ``past`` = ``(k, v)`` each ``(B, H, M, d/H)`` of earlier frames (un-rotated) with
+        positions ``past_pos`` ``(M,)``; ``past_rotated`` says ``past``'s keys are already
+        rotated to those positions (saves work when one cache serves several calls). Returns ``(x, (k, v))`` with this call's un-rotated
+        keys and values, for a KV cache.
+        """
+        b, n, d = x.shape
+        mod = self.mod(F.silu(cond))  # per frame: (B, F, 6d)
+        if mod.shape[1] > 1:
+            mod = mod.repeat_interleave(n // mod.shape[1], dim=1)  # to tokens
+        sh1, sc1, g1, sh2, sc2, g2 = mod.chunk(6, dim=-1)
+        h = self.norm1(x) * (1 + sc1) + sh1
+        q, k, v = self.qkv(h).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        k_all, v_all, k_pos = k, v, q_pos
+        if past is not None:
+            k_all = torch.cat([past[0], k], dim=2)
+            v_all = torch.cat([past[1], v], dim=2)
+            k_pos = torch.cat([past_pos, q_pos])
+        if past is not None and past_rotated:
+            k_rot = torch.cat([past[0], rope(k, q_pos)], dim=2)
+        else:
+            k_rot = rope(k_all, k_pos)
+        attn = F.scaled_dot_product_attention(rope(q, q_pos), k_rot, v_all, attn_mask=mask)
+        x = x + g1 * self.proj(attn.transpose(1, 2).reshape(b, n, d))
+        x = x + g2 * self.mlp(self.norm2(x) * (1 + sc2) + sh2)
+        return x, (k, v)
+
+
+class DynamicsModel(nn.Module):
+    """Predicts the flow-matching velocity of every frame of a latent sequence.
+
+    Inputs to :meth:`forward` (``B`` clips, ``T`` frames, frame 0 the anchor):
+
+    * ``x``: noisy latents float32 ``(B, T, C, h, w)``
+    * ``t``: noise levels float32 ``(B, T)`` in [0, 1] (0 = clean)
+    * ``actions``: float32 ``(B, T, 4)``, already divided by the action limits
+    * ``states``: float32 ``(B, T, 4)`` world-state vectors
+    * ``drop_cond``: optional bool ``(B,)``; True replaces action and state by the learned
+      null embedding (trained with dropout, for classifier-free guidance)
+
+    Returns the velocity ``(B, T, C, h, w)``.
+    """
+
+    def __init__(self, cfg: DynamicsConfig = DynamicsConfig()):
+        super().__init__()
+        self.cfg = cfg
+        d, c = cfg.width, cfg.cond_dim
+        self.embed = nn.Linear(cfg.token_dim, d)
+        self.spatial = nn.Parameter(torch.randn(cfg.tokens_per_frame, d) * 0.02)
+        self.t_mlp = nn.Sequential(nn.Linear(64, c), nn.SiLU(), nn.Linear(c, c))
+        self.a_mlp = nn.Sequential(nn.Linear(cfg.action_dim, c), nn.SiLU(), nn.Linear(c, c))
+        self.s_mlp = nn.Sequential(nn.Linear(cfg.state_dim, c), nn.SiLU(), nn.Linear(c, c))
+        self.null_cond = nn.Parameter(torch.zeros(c))
+        self.anchor_cond = nn.Parameter(torch.zeros(c))
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
+        self.out_norm = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.out_mod = nn.Linear(c, 2 * d)
+        self.out = nn.Linear(d, cfg.token_dim)
+        for layer in (self.out_mod, self.out):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    # ------------------------------------------------------------ token plumbing
+    def patchify(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, C, h, w)`` → ``(B, T, P, C·p·p)`` with ``P`` tokens per frame."""
+        b, t, c, h, w = x.shape
+        p = self.cfg.patch
+        x = x.reshape(b, t, c, h // p, p, w // p, p).permute(0, 1, 3, 5, 2, 4, 6)
+        return x.reshape(b, t, (h // p) * (w // p), c * p * p)
+
+    def unpatchify(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, n, _ = x.shape
+        p, c, s = self.cfg.patch, self.cfg.latent_channels, self.cfg.latent_size
+        g = s // p
+        x = x.reshape(b, t, g, g, c, p, p).permute(0, 1, 4, 2, 5, 3, 6)
+        return x.reshape(b, t, c, s, s)
+
+    def frame_cond(self, t, actions, states, *, anchor: torch.Tensor | None = None, drop_cond=None) -> torch.Tensor:
+        """Per-frame conditioning ``(B, T, cond_dim)``; ``anchor`` bool ``(T,)`` marks anchor frames."""
+        ac = self.a_mlp(actions) + self.s_mlp(states)
+        if drop_cond is not None:
+            ac = torch.where(drop_cond[:, None, None], self.null_cond.expand_as(ac), ac)
+        cond = self.t_mlp(timestep_features(t)) + ac
+        if anchor is not None:
+            cond = cond + anchor[None, :, None].float() * self.anchor_cond
+        return cond
+
+    def _tokens(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embed(self.patchify(x)) + self.spatial
+
+    def _head(self, h: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        mod = self.out_mod(F.silu(cond))
+        if mod.shape[1] > 1:
+            mod = mod.repeat_interleave(h.shape[1] // mod.shape[1], dim=1)
+        shift, scale = mod.chunk(2, dim=-1)
+        return self.out(self.out_norm(h) * (1 + scale) + shift)
+
+    # ------------------------------------------------------------ training forward
+    def forward(self, x, t, actions, states, drop_cond=None):
+        b, T = x.shape[:2]
+        P = self.cfg.tokens_per_frame
+        anchor = torch.zeros(T, dtype=torch.bool, device=x.device)
+        anchor[0] = True
+        cond = self.frame_cond(t, actions, states, anchor=anchor, drop_cond=drop_cond)  # (B, T, c)
+        h = self._tokens(x).reshape(b, T * P, -1)
+        frame_idx = torch.arange(T, device=x.device).repeat_interleave(P)
+        mask = frame_idx[None, :] <= frame_idx[:, None]  # block-causal
+        for blk in self.blocks:
+            h, _ = blk(h, cond, frame_idx, mask=mask)
+        out = self._head(h, cond).reshape(b, T, P, -1)
+        return self.unpatchify(out)
+
+    # ------------------------------------------------------------ cached inference
+    def forward_cached(self, x, cond, pos: torch.Tensor, cache: list | None, cache_pos: torch.Tensor | None,
+                       rotated: bool = False):
+        """New frames' tokens against a KV cache of earlier frames.
+
+        ``x`` ``(B, F, C, h, w)`` (F new frames, block-causal among themselves);
+        ``cond`` ``(B, F, cond_dim)``; ``pos`` ``(F,)`` their frame indices; ``cache`` a
+        per-block list of ``(k, v)`` or None, with positions ``cache_pos`` ``(M,)``;
+        ``rotated`` True if the cached keys are already rotated (:meth:`rotate_cache`).
+        Returns ``(velocity (B, F, C, h, w), [(k, v) per block] of the new tokens)``.
+        """
+        b, n_new = x.shape[:2]
+        P = self.cfg.tokens_per_frame
+        h = self._tokens(x).reshape(b, n_new * P, -1)
+        q_pos = pos.repeat_interleave(P)
+        mask = None
+        if n_new > 1:
+            local = torch.arange(n_new, device=x.device).repeat_interleave(P)
+            mask = local[None, :] <= local[:, None]
+            if cache is not None:
+                mask = torch.cat([mask.new_ones(len(q_pos), cache[0][0].shape[2]), mask], dim=1)
+        new_kv = []
+        for i, blk in enumerate(self.blocks):
+            past = None if cache is None else cache[i]
+            h, kv = blk(h, cond, q_pos, mask=mask, past=past, past_pos=cache_pos, past_rotated=rotated)
+            new_kv.append(kv)
+        out = self._head(h, cond).reshape(b, n_new, P, -1)
+        return self.unpatchify(out), new_kv
+
+    @staticmethod
+    def rotate_cache(cache: list, pos: torch.Tensor) -> list:
+        """Rotate the keys of a per-block ``(k, v)`` cache to frame positions ``pos`` once."""
+        return [(rope(k, pos), v) for k, v in cache]

@@ -1,0 +1,77 @@
+"""The small interface between the session runtime and any world model (DESIGN.md §2).
+
+``reset(prompt, state) -> frame``, ``step(action, state) -> frame`` and
+``snapshot()``/``restore()`` for bookmarks and rewind. Frames are uint8 ``(H, W, 3)``;
+actions float32 ``(4,)`` as in :mod:`engine.actions`; ``state`` the persistent
+:class:`~engine.world.state.WorldState` that the session holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..world.state import WorldState
+
+
+@dataclass
+class Prompt:
+    """What a scenario asks the world to be.
+
+    ``text`` is the scenario's description; the v0 model is not text-conditioned, so it is
+    carried along (and recorded) but steers nothing yet. ``image`` is the opening frame,
+    uint8 ``(H, W, 3)`` at the model's resolution. ``room``/``seed`` name the reference-world
+    preset the image came from, if any (the reference backend and the scripted trainee use
+    its floor plan).
+    """
+
+    text: str
+    image: np.ndarray
+    room: str | None = None
+    seed: int = 0
+
+
+class WorldModel(Protocol):
+    resolution: int
+    name: str
+
+    def reset(self, prompt: Prompt, state: WorldState) -> np.ndarray: ...
+
+    def step(self, action: np.ndarray, state: WorldState) -> np.ndarray: ...
+
+    def snapshot(self) -> Any: ...
+
+    def restore(self, snap: Any) -> None: ...
+
+
+class ReferenceWorldModel:
+    """The reference world behind the world-model interface: ground truth, for tests and
+    evaluation. Needs ``prompt.room`` (it renders the preset, not the image)."""
+
+    name = "reference-world"
+
+    def __init__(self, resolution: int = 64):
+        from ..world.env import ReferenceWorld
+
+        self.resolution = resolution
+        self.world = ReferenceWorld(resolution)
+
+    def reset(self, prompt: Prompt, state: WorldState) -> np.ndarray:
+        if prompt.room is None:
+            raise ValueError("the reference world renders room presets only; this scenario opens on an image")
+        return self.world.reset(prompt.room, prompt.seed, state)
+
+    def step(self, action: np.ndarray, state: WorldState) -> np.ndarray:
+        return self.world.step(action, state)
+
+    def snapshot(self):
+        return self.world.pose
+
+    def restore(self, snap) -> None:
+        self.world.pose = snap
+
+    @property
+    def viewer_pose(self):
+        return self.world.viewer_pose

@@ -1,0 +1,129 @@
+"""Saving and loading a world model: safetensors weights plus a JSON model card.
+
+A model folder holds ``autoencoder.safetensors``, ``dynamics.safetensors`` (with the latent
+normalisation as ``latent_mean``/``latent_std``) and ``model_card.json``: format, the two
+architectures, data, training, seed, metrics and the sha256 of each weights file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from .autoencoder import Autoencoder, AutoencoderConfig
+from .dynamics import DynamicsConfig, DynamicsModel
+
+FORMAT = "ved-model/1"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "assets" / "models" / "default"
+FILES = ("autoencoder.safetensors", "dynamics.safetensors")
+
+
+class ModelError(ValueError):
+    """A model folder that cannot be loaded: missing, corrupt or of another format."""
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_model(directory: str | Path, ae: Autoencoder, dyn: DynamicsModel, latent_mean: torch.Tensor,
+               latent_std: torch.Tensor, card: dict) -> Path:
+    """Write weights and the model card (``card`` gives data/training/metrics; the
+    architecture, parameter counts and file hashes are filled in here)."""
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().contiguous().cpu() for k, v in ae.state_dict().items()},
+              directory / FILES[0], metadata={"format": FORMAT})
+    tensors = {k: v.detach().contiguous().cpu() for k, v in dyn.state_dict().items()}
+    tensors["latent_mean"], tensors["latent_std"] = latent_mean.float().cpu(), latent_std.float().cpu()
+    save_file(tensors, directory / FILES[1], metadata={"format": FORMAT})
+    full = {
+        "format": FORMAT,
+        **card,
+        "architecture": {
+            "autoencoder": ae.config.to_dict(),
+            "dynamics": dyn.cfg.to_dict(),
+            "parameters": {"autoencoder": sum(p.numel() for p in ae.parameters()),
+                           "dynamics": sum(p.numel() for p in dyn.parameters())},
+        },
+        "files": {name: {"sha256": sha256(directory / name), "bytes": (directory / name).stat().st_size}
+                  for name in FILES},
+    }
+    (directory / "model_card.json").write_text(json.dumps(full, indent=2) + "\n")
+    return directory
+
+
+def read_card(directory: str | Path) -> dict:
+    """The model card of ``directory``. Raises :class:`ModelError` if missing or invalid."""
+    directory = Path(directory)
+    path = directory / "model_card.json"
+    if not path.is_file():
+        raise ModelError(f"{directory} is not a model folder (no model_card.json); train one with "
+                         f"'ved train --out DIR' or omit --model to use the shipped default")
+    try:
+        card = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{path} is not valid JSON ({exc.msg}); restore it from the repository or retrain") from None
+    if card.get("format") != FORMAT:
+        raise ModelError(f"{path}: model format {card.get('format')!r} is not supported (supported: {FORMAT})")
+    return card
+
+
+def load_networks(directory: str | Path, *, verify: bool = True):
+    """Load ``(autoencoder, dynamics, latent_mean, latent_std, card)`` from ``directory``.
+
+    Raises :class:`ModelError` naming the file and the fix when a file is missing, its
+    sha256 differs from the model card (corrupt or replaced), or the weights do not fit
+    the architecture in the card.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    directory = Path(directory)
+    card = read_card(directory)
+    tensors = []
+    for name in FILES:
+        path = directory / name
+        if not path.is_file():
+            raise ModelError(f"{path} is missing; the model folder is incomplete — copy it again or retrain")
+        if verify and sha256(path) != card.get("files", {}).get(name, {}).get("sha256"):
+            raise ModelError(f"{path} does not match the sha256 in model_card.json: the file is corrupt or "
+                             f"was replaced; restore it (git checkout -- {path}) or retrain")
+        try:
+            tensors.append(load_file(path))
+        except (SafetensorError, OSError) as exc:
+            raise ModelError(f"{path} is not a readable safetensors file ({exc}); restore it or retrain") from None
+    ae_sd, dyn_sd = tensors
+    arch = card["architecture"]
+    ae = Autoencoder(AutoencoderConfig.from_dict(arch["autoencoder"]))
+    dyn = DynamicsModel(DynamicsConfig(**arch["dynamics"]))
+    mean, std = dyn_sd.pop("latent_mean"), dyn_sd.pop("latent_std")
+    try:
+        ae.load_state_dict(ae_sd)
+        dyn.load_state_dict(dyn_sd)
+    except RuntimeError as exc:
+        raise ModelError(f"{directory}: weights do not fit the architecture in model_card.json ({exc}); retrain") from None
+    return ae, dyn, mean, std, card
+
+
+def load_world_model(directory: str | Path | None = None, *, steps: int | None = None, seed: int = 0,
+                     device: str = "cpu"):
+    """A ready :class:`~engine.model.world_model.LatentWorldModel` from a model folder
+    (default: the shipped model). ``steps`` overrides the card's sampling steps."""
+    from .world_model import LatentWorldModel
+
+    ae, dyn, mean, std, card = load_networks(directory or DEFAULT_MODEL_DIR)
+    sampling = card.get("sampling", {})
+    model = LatentWorldModel(ae, dyn, mean, std, steps=steps or sampling.get("steps", 2),
+                             ctx_noise=sampling.get("ctx_noise", 0.1), seed=seed, device=device)
+    model.card = card
+    return model
