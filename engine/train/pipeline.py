@@ -43,10 +43,10 @@ class TrainConfig:
     episode_length: int = 120
     resolution: int = 64
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
-    ae_steps: int = 1500
+    ae_steps: int = 1200
     ae_batch: int = 48
     dynamics: DynamicsConfig = field(default_factory=lambda: DynamicsConfig(depth=4))
-    dyn_steps: int = 2600
+    dyn_steps: int = 2200
     dyn_batch: int = 32
     eval_episodes: int = 12
     eval_length: int = 80

@@ -1,0 +1,162 @@
+"""``ved``: the one command-line entry point. The GUI and the CLI call the same engine code.
+
+Heavy imports (torch, Qt, moderngl) happen inside the sub-commands, so ``ved --help`` and
+start-up stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SCENARIO = ROOT / "scenarios" / "operating_room_bleeding.toml"
+#: Ticks played by ``ved`` with no arguments on a machine without a display (10 s at 20 Hz).
+DEFAULT_HEADLESS_TICKS = 200
+
+
+def has_display() -> bool:
+    """True where a Qt window can be shown."""
+    if os.environ.get("QT_QPA_PLATFORM", "").startswith(("offscreen", "minimal")):
+        return False
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def _scenario(path: str | Path):
+    from engine.scenario import load_scenario
+
+    return load_scenario(path)
+
+
+def cmd_run(args) -> int:
+    scenario = _scenario(args.scenario)
+    if args.headless or not has_display():
+        from engine.runtime.headless import run_headless
+
+        if not args.headless:
+            print("ved: no display found; running headless", file=sys.stderr)
+        result = run_headless(scenario, frames=args.frames, actions_file=args.actions, record_dir=args.record,
+                              model=args.model, seed=args.seed)
+        print(f"recording written to {result['recording']} (video: {result['video']}, "
+              f"contact sheet: {result['contact_sheet']})")
+        print(json.dumps(result))
+        return 0
+    from app.main import run_app
+
+    return run_app(scenario, model=args.model, record_dir=args.record, seed=args.seed)
+
+
+def cmd_default(args) -> int:
+    ns = argparse.Namespace(scenario=str(DEFAULT_SCENARIO), headless=False, frames=DEFAULT_HEADLESS_TICKS,
+                            actions=None, record=None, model=None, seed=0)
+    return cmd_run(ns)
+
+
+def cmd_data(args) -> int:
+    from engine.data.generate import generate_dataset
+
+    stats = generate_dataset(args.out, episodes=args.episodes, seed=args.seed, length=args.length,
+                             resolution=args.resolution, held_out=args.held_out)
+    print(f"wrote {stats['episodes']} episodes ({stats['frames']} frames) to {stats['out']} at "
+          f"{stats['frames_per_s']} frames/s; {stats['revisit_share']:.0%} of episodes revisit an earlier pose")
+    print(json.dumps(stats))
+    return 0
+
+
+def cmd_train(args) -> int:
+    from dataclasses import replace
+
+    from engine.train.pipeline import TrainConfig, run_training
+
+    config = TrainConfig.tiny() if args.tiny else TrainConfig()
+    if args.episodes is not None:
+        config = replace(config, episodes=args.episodes)
+    model_dir = run_training(args.out, config, seed=args.seed, resume=args.resume,
+                             overwrite_default=args.overwrite_default)
+    card = json.loads((model_dir / "model_card.json").read_text())
+    print(f"model written to {model_dir}")
+    print(json.dumps({"model": str(model_dir), "metrics": card["metrics"],
+                      "total_s": card["training"]["timings_s"]["total_s"]}))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from engine.bench import run_bench
+
+    r = run_bench(_scenario(args.scenario), frames=args.frames, model=args.model, seed=args.seed)
+    ref = r["reference_world"]
+    print(f"world model ({r['model']}, {r['sampling_steps']} sampling steps, {r['torch_threads']} threads): "
+          f"median {r['median_ms']} ms, p95 {r['p95_ms']} ms, {r['fps']} frames/s")
+    print(f"reference world:   median {ref['median_ms']} ms, p95 {ref['p95_ms']} ms, {ref['fps']} frames/s")
+    print(json.dumps(r))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ved", description="Virtual Experience Designer. With no command: open the "
+                                "app on the default scenario, or without a display play it headless and record it.")
+    sub = p.add_subparsers(dest="command")
+
+    r = sub.add_parser("run", help="play a scenario (window, or --headless with a scripted trainee)")
+    r.add_argument("scenario", help="scenario TOML file")
+    r.add_argument("--headless", action="store_true", help="no window: scripted trainee, unpaced, recorded")
+    r.add_argument("--frames", type=int, default=DEFAULT_HEADLESS_TICKS, help="ticks to play headless (default 200)")
+    r.add_argument("--actions", help="JSONL actions file to replay (schema: engine/actions.py)")
+    r.add_argument("--record", help="recording folder (default: recordings/<time>-<scenario>)")
+    r.add_argument("--model", help="model folder (default: the shipped model) or 'reference'")
+    r.add_argument("--seed", type=int, default=0, help="sampling seed")
+    r.set_defaults(func=cmd_run)
+
+    d = sub.add_parser("data", help="datasets from the reference world")
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    g = dsub.add_parser("generate", help="write episodes (ved-dataset/1) to --out")
+    g.add_argument("--out", required=True)
+    g.add_argument("--episodes", type=int, default=100)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--length", type=int, default=120, help="ticks per episode")
+    g.add_argument("--resolution", type=int, default=64, help="frame size in pixels (square)")
+    g.add_argument("--held-out", action="store_true", help="use evaluation scene seeds (never trained on)")
+    g.set_defaults(func=cmd_data)
+
+    t = sub.add_parser("train", help="generate data and train the world model from scratch")
+    t.add_argument("--out", required=True, help="run folder (data, checkpoints, model/)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--episodes", type=int, help="training episodes (default: the shipped model's budget)")
+    t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    t.add_argument("--tiny", action="store_true", help="seconds-long smoke configuration")
+    t.add_argument("--overwrite-default", action="store_true",
+                   help="allow --out to be the shipped model folder assets/models/default")
+    t.set_defaults(func=cmd_train)
+
+    b = sub.add_parser("bench", help="live-loop generation speed on this machine")
+    b.add_argument("--frames", type=int, default=300)
+    b.add_argument("--model", help="model folder (default: the shipped model) or 'reference'")
+    b.add_argument("--scenario", default=str(DEFAULT_SCENARIO))
+    b.add_argument("--seed", type=int, default=0)
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="ved: %(levelname)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    func = getattr(args, "func", cmd_default)
+    from engine.errors import user_errors
+
+    try:
+        return func(args)
+    except user_errors() as exc:
+        print(f"ved: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

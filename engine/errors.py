@@ -1,0 +1,20 @@
+"""Errors caused by bad input (files, arguments), reported to the user without a traceback.
+
+:func:`user_errors` imports lazily: call it in an ``except`` clause, which is evaluated only
+when an exception is being matched.
+"""
+
+from __future__ import annotations
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    from .actions import ActionError
+    from .data.format import DatasetError
+    from .model.io import ModelError
+    from .runtime.opening import OpeningImageError
+    from .runtime.recorder import RecordingError
+    from .scenario import ScenarioError
+    from .world.state import UnknownEventError
+
+    return (ActionError, DatasetError, ModelError, OpeningImageError, RecordingError, ScenarioError,
+            UnknownEventError, FileExistsError, FileNotFoundError, PermissionError)

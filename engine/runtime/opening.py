@@ -1,0 +1,56 @@
+"""The scenario's opening: its prompt (text + opening frame) and the floor plan, if known."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..model.interface import Prompt
+from ..world.scene import Scene, make_scene
+
+
+class OpeningImageError(ValueError):
+    """The scenario's opening image cannot be read."""
+
+
+def load_image(path: str | Path, resolution: int) -> np.ndarray:
+    """An image file as uint8 ``(resolution, resolution, 3)``: centre-cropped square, resized.
+
+    Raises :class:`OpeningImageError` naming the file for a missing or unreadable image.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            side = min(im.size)
+            left, top = (im.width - side) // 2, (im.height - side) // 2
+            im = im.crop((left, top, left + side, top + side)).resize((resolution, resolution), Image.LANCZOS)
+            return np.asarray(im, dtype=np.uint8).copy()
+    except (OSError, UnidentifiedImageError) as exc:
+        raise OpeningImageError(f"{path}: cannot read the opening image ({exc}); use a PNG or JPEG file") from None
+
+
+def open_scenario(scenario, resolution: int = 64, renderer=None) -> tuple[Prompt, Scene | None]:
+    """The :class:`Prompt` that opens ``scenario``, and the room's :class:`Scene` when the
+    opening frame comes from a reference-world preset (None for an image)."""
+    w = scenario.world
+    if w.room is not None:
+        from ..world.renderer import Renderer
+
+        scene = make_scene(w.room, w.seed)
+        r = renderer or Renderer(resolution, resolution)
+        r.set_scene(scene)
+        image = r.render((*scene.start_pose, 0.0), w.initial_state())
+        if renderer is None:
+            r.release()
+        return Prompt(w.prompt, image, room=w.room, seed=w.seed), scene
+    return Prompt(w.prompt, load_image(scenario.image_path(), resolution)), None
+
+
+def open_floor(width: float = 6.0, depth: float = 6.0) -> Scene:
+    """An empty room used to track the participant's pose when the floor plan is unknown."""
+    return Scene(room_type="unknown", seed=0, width=width, depth=depth, height=3.0, wall_color=(0.5, 0.5, 0.5),
+                 floor_color=(0.5, 0.5, 0.5), wall_color_name="", floor_color_name="", light_dir=(0, 1, 0),
+                 light_color=(1, 1, 1), ambient=0.4, start_pose=(0.0, depth / 2 - 1.0, 0.0))
