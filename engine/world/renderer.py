@@ -227,6 +227,10 @@ class Renderer:
 
     def set_scene(self, scene: Scene) -> None:
         """Upload ``scene``'s geometry (once per scene)."""
+        with self.ctx:  # GL contexts are per thread: make ours current on the calling one
+            self._set_scene(scene)
+
+    def _set_scene(self, scene: Scene) -> None:
         for vao in (self._static, self._avatar):
             if vao is not None:
                 vao.release()
@@ -243,8 +247,13 @@ class Renderer:
     def render(self, pose: tuple[float, float, float, float], state: WorldState) -> np.ndarray:
         """Draw the view from ``pose = (x, z, yaw, pitch)`` (metres, radians).
 
-        Returns uint8 array (height, width, 3), RGB, row 0 at the top.
+        Returns uint8 array (height, width, 3), RGB, row 0 at the top. May be called from
+        any thread (one at a time).
         """
+        with self.ctx:
+            return self._render(pose, state)
+
+    def _render(self, pose, state: WorldState) -> np.ndarray:
         if self.scene is None:
             raise RuntimeError("Renderer.render called before set_scene")
         x, z, yaw, pitch = pose

@@ -1,0 +1,151 @@
+"""World model: shapes, block-causality, KV-cache equivalence, training smoke, model files."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from engine.model.autoencoder import Autoencoder, AutoencoderConfig
+from engine.model.dynamics import DynamicsConfig, DynamicsModel
+from engine.model.interface import Prompt
+from engine.model.io import ModelError, load_networks, load_world_model
+from engine.model.world_model import LatentWorldModel
+from engine.train.pipeline import TrainConfig, run_training
+from engine.world.state import WorldState
+
+CFG = DynamicsConfig(latent_channels=4, width=32, depth=2, heads=2, cond_dim=16, context=4)
+
+
+def _inputs(B=2, T=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(B, T, 4, 8, 8, generator=g)
+    t = torch.rand(B, T, generator=g)
+    a = torch.randn(B, T, 4, generator=g)
+    s = torch.rand(B, T, 4, generator=g)
+    return x, t, a, s
+
+
+def _randomise(model):
+    # adaLN-Zero starts as the identity; random gates make the tests meaningful.
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    return model.eval()
+
+
+def test_autoencoder_shapes():
+    ae = Autoencoder(AutoencoderConfig(latent_channels=8))
+    x = torch.rand(2, 3, 64, 64)
+    rec, z = ae(x)
+    assert z.shape == (2, 8, 8, 8) and rec.shape == x.shape
+
+
+def test_dynamics_is_block_causal():
+    m = _randomise(DynamicsModel(CFG))
+    x, t, a, s = _inputs()
+    out = m(x, t, a, s)
+    assert out.shape == x.shape
+    x2, a2 = x.clone(), a.clone()
+    x2[:, 3] += 1.0
+    a2[:, 3] += 1.0
+    out2 = m(x2, t, a2, s)
+    torch.testing.assert_close(out[:, :3], out2[:, :3])  # the past never sees the future
+    assert not torch.allclose(out[:, 3], out2[:, 3])
+
+
+def test_kv_cached_steps_match_the_full_forward():
+    m = _randomise(DynamicsModel(CFG))
+    x, t, a, s = _inputs(B=1)
+    full = m(x, t, a, s)
+    cache, pos = None, None
+    for i in range(x.shape[1]):
+        cond = m.frame_cond(t[:, i:i + 1], a[:, i:i + 1], s[:, i:i + 1], anchor=torch.tensor([i == 0]))
+        v, kv = m.forward_cached(x[:, i:i + 1], cond, torch.tensor([i]), cache, pos)
+        torch.testing.assert_close(v[:, 0], full[:, i], atol=1e-4, rtol=1e-4)
+        P = CFG.tokens_per_frame
+        cache = kv if cache is None else [(torch.cat([c[0], k[0]], 2), torch.cat([c[1], k[1]], 2)) for c, k in zip(cache, kv)]
+        pos = torch.arange(i + 1).repeat_interleave(P)
+
+
+def _tiny_world_model(seed=0):
+    ae = Autoencoder(AutoencoderConfig(latent_channels=4, widths=(8, 16, 16, 16)))
+    dyn = _randomise(DynamicsModel(CFG))
+    return LatentWorldModel(ae, dyn, torch.zeros(4), torch.ones(4), steps=2, seed=seed)
+
+
+def test_world_model_is_seeded_and_answers_actions():
+    img = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    state = WorldState()
+    runs = []
+    for action in ([0, 0, 0, 0], [0.1, 0, 0.1, 0], [0, 0, 0, 0]):
+        m = _tiny_world_model()
+        m.reset(Prompt("", img), state)
+        frames = [m.step(np.array(action, np.float32), state) for _ in range(6)]  # past the window: slides
+        assert frames[-1].shape == (64, 64, 3) and frames[-1].dtype == np.uint8
+        runs.append(frames)
+    np.testing.assert_array_equal(runs[0][-1], runs[2][-1])  # same seed, state, actions -> same frames
+    assert np.abs(runs[0][-1].astype(int) - runs[1][-1].astype(int)).sum() > 0  # the action matters
+
+
+def test_snapshot_restore_reproduces_the_future():
+    img = np.zeros((64, 64, 3), np.uint8)
+    m = _tiny_world_model()
+    m.reset(Prompt("", img), WorldState())
+    m.step(np.zeros(4, np.float32), WorldState())
+    snap = m.snapshot()
+    a = [m.step(np.array([0.05, 0, 0, 0], np.float32), WorldState()) for _ in range(3)]
+    m.restore(snap)
+    b = [m.step(np.array([0.05, 0, 0, 0], np.float32), WorldState()) for _ in range(3)]
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("train")
+    return run_training(out / "run", TrainConfig.tiny(), seed=3, progress=False, log=lambda *a: None)
+
+
+def test_training_smoke_writes_a_loadable_model(tiny_run):
+    card = json.loads((tiny_run / "model_card.json").read_text())
+    assert card["format"] == "ved-model/1" and card["seed"] == 3
+    assert set(card["files"]) == {"autoencoder.safetensors", "dynamics.safetensors"}
+    assert {"psnr", "copy_last", "delta_psnr"} <= set(card["metrics"])
+    m = load_world_model(tiny_run)
+    f = m.reset(Prompt("", np.zeros((64, 64, 3), np.uint8)), WorldState())
+    assert f.shape == (64, 64, 3)
+
+
+def test_resume_continues_an_interrupted_run(tiny_run):
+    run_dir = tiny_run.parent
+    with pytest.raises(FileExistsError, match="--resume"):
+        run_training(run_dir, TrainConfig.tiny(), seed=3, progress=False, log=lambda *a: None)
+    msgs = []
+    run_training(run_dir, TrainConfig.tiny(), seed=3, resume=True, progress=False, log=msgs.append)
+    assert any("resumed" in m for m in msgs)
+
+
+def test_never_overwrites_the_shipped_model_unasked():
+    from engine.model.io import DEFAULT_MODEL_DIR
+
+    with pytest.raises(PermissionError, match="--overwrite-default"):
+        run_training(DEFAULT_MODEL_DIR, TrainConfig.tiny(), progress=False)
+
+
+def test_corrupt_or_missing_weights_are_explained(tiny_run, tmp_path):
+    import shutil
+
+    bad = tmp_path / "m"
+    shutil.copytree(tiny_run, bad)
+    with open(bad / "dynamics.safetensors", "r+b") as fh:
+        fh.seek(200)
+        fh.write(b"\x00garbage\x00")
+    with pytest.raises(ModelError, match="sha256.*corrupt"):
+        load_networks(bad)
+    (bad / "dynamics.safetensors").unlink()
+    with pytest.raises(ModelError, match="missing"):
+        load_networks(bad)
+    with pytest.raises(ModelError, match="no model_card.json"):
+        load_networks(tmp_path / "nowhere")

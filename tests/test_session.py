@@ -1,0 +1,144 @@
+"""Session runtime: roles, events, cues, recording, headless runs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.cli import main
+from engine.model.interface import ReferenceWorldModel
+from engine.runtime.opening import open_scenario
+from engine.runtime.recorder import Recorder, read_recording
+from engine.runtime.session import RecorderSink, Role, Session, SessionRunner
+from engine.scenario import load_scenario
+from engine.world.state import UnknownEventError
+
+ROOT = Path(__file__).resolve().parents[1]
+OR_SCENARIO = ROOT / "scenarios" / "operating_room_bleeding.toml"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return ReferenceWorldModel()
+
+
+def _session(model, scenario=OR_SCENARIO):
+    sc = load_scenario(scenario)
+    prompt, scene = open_scenario(sc, 64, renderer=model.world.renderer)
+    return Session(sc, model, prompt, scene=scene)
+
+
+def test_game_master_events_reach_the_log_but_not_the_trainee(model, tmp_path):
+    s = _session(model)
+    rec = Recorder(tmp_path / "rec")
+    RecorderSink(s, rec)
+    trainee, gm = s.connect(Role.TRAINEE), s.connect(Role.GAME_MASTER)
+    s.start()
+    trainee.set_action([0.05, 0, 0.02, 0])
+    for _ in range(5):
+        s.step()
+    gm.fire("alarm_on", label="Monitor alarm")
+    s.step()
+    assert s.world_state.alarm
+    assert s.event_log[-1] == {"tick": 6, "event": "alarm_on", "source": "game_master", "label": "Monitor alarm"}
+    for _ in range(3):
+        s.step()
+    s.end()
+    rec.close()
+    t_msgs, g_msgs = trainee.poll(), gm.poll()
+    assert {m.kind for m in t_msgs} == {"frame", "end"}
+    assert all(not m.data for m in t_msgs if m.kind == "frame")  # frames carry no side data
+    assert [m.tick for m in t_msgs if m.kind == "frame"] == list(range(10))
+    assert any(m.kind == "event" and m.data["event"] == "alarm_on" for m in g_msgs)
+    recording = read_recording(tmp_path / "rec")
+    assert recording.frame_count == 10
+    assert [e["event"] for e in recording.events] == ["alarm_on"]
+    # roles are enforced
+    with pytest.raises(PermissionError):
+        trainee.fire("alarm_on")
+    with pytest.raises(PermissionError):
+        gm.set_action([0.1, 0, 0, 0])
+
+
+def test_alarm_changes_what_the_trainee_sees(model):
+    """Compare with a run without the event from the same state (not just 'the frame changed')."""
+    frames = {}
+    for fire in (False, True):
+        s = _session(model)
+        gm = s.connect(Role.GAME_MASTER)
+        s.start()
+        if fire:
+            gm.fire("lights_dim")
+        frames[fire] = [s.step() for _ in range(3)]
+    assert frames[True][-1].mean() < 0.7 * frames[False][-1].mean()
+
+
+def test_cues_fire_at_their_tick(model, tmp_path):
+    text = OR_SCENARIO.read_text()
+    sc = load_scenario(OR_SCENARIO)
+    first_tick, first_event = sc.cue_ticks()[0]
+    s = _session(model)
+    s.start()
+    while s.tick < first_tick:
+        s.step()
+    assert s.event_log[0] == {"tick": first_tick, "event": first_event, "source": "cue", "label": None}
+    assert "[[cues]]" in text
+
+
+def test_bad_game_master_input_does_not_stop_the_session(model):
+    s = _session(model)
+    gm = s.connect(Role.GAME_MASTER)
+    s.start()
+    with pytest.raises(UnknownEventError, match="known events"):
+        gm.fire("earthquake")
+    s.step()
+    assert s.tick == 1 and not s.event_log
+
+
+def test_runner_ticks_off_the_calling_thread(model):
+    s = _session(model)
+    runner = SessionRunner(s, paced=True, max_ticks=6)
+    runner.start()
+    runner.join(timeout=10)
+    assert not runner.is_alive() and runner.error is None
+    assert s.tick == 6 and s.ended and len(runner.frame_times) == 6
+
+
+def test_headless_run_records_and_replays(tmp_path, capsys):
+    rec = tmp_path / "rec"
+    rc = main(["run", str(OR_SCENARIO), "--headless", "--frames", "30", "--record", str(rec), "--model", "reference"])
+    assert rc == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["frames"] == 30 and result["fps"] > 0 and result["p95_ms"] > 0 and result["recording"] == str(rec)
+    r = read_recording(rec)
+    assert r.complete and r.frame_count == 31  # opening frame + 30 ticks
+    # the recording's own log replays as an actions file: same trajectory, same frames
+    rec2 = tmp_path / "rec2"
+    assert main(["run", str(OR_SCENARIO), "--headless", "--frames", "30", "--record", str(rec2), "--model",
+                 "reference", "--actions", str(rec / "log.jsonl")]) == 0
+    f1 = [f for _, f in r.frames(native=True)]
+    f2 = [f for _, f in read_recording(rec2).frames(native=True)]
+    assert len(f1) == len(f2)
+    assert np.abs(f1[-1].astype(int) - f2[-1].astype(int)).mean() < 3
+
+
+def test_bad_inputs_exit_with_a_clear_message(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('format = 1\ntitle = "x"\n')
+    assert main(["run", str(bad), "--headless", "--frames", "2", "--model", "reference"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.toml" in err and "briefing" in err
+    assert main(["run", str(OR_SCENARIO), "--headless", "--frames", "2", "--model", str(tmp_path)]) == 2
+    assert "model_card.json" in capsys.readouterr().err
+
+
+def test_engine_never_imports_ui_headset_or_sound():
+    code = ("import pkgutil, importlib, sys, engine\n"
+            "for m in pkgutil.walk_packages(engine.__path__, 'engine.'):\n"
+            "    importlib.import_module(m.name)\n"
+            "bad = [m for m in ('PySide6', 'xr', 'sounddevice') if m in sys.modules]\n"
+            "sys.exit(f'engine imported {bad}' if bad else 0)\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
