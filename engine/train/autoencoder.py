@@ -9,7 +9,7 @@ import torch
 from torch.nn import functional as F
 
 from ..model.autoencoder import Autoencoder, AutoencoderConfig, frames_to_tensor
-from .common import load_checkpoint, lr_at, save_checkpoint
+from .common import lr_at, resume, save_training_state
 
 
 def train_autoencoder(frames: np.ndarray, *, steps: int, batch: int = 64, lr: float = 1e-3, seed: int = 0,
@@ -26,14 +26,7 @@ def train_autoencoder(frames: np.ndarray, *, steps: int, batch: int = 64, lr: fl
     model = Autoencoder(config)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     g = torch.Generator().manual_seed(seed)
-    start = 0
-    state = load_checkpoint(checkpoint) if checkpoint else None
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        g.set_state(state["rng"])
-        start = state["step"]
-        log(f"autoencoder: resumed from {checkpoint} at step {start}")
+    start = resume(checkpoint, model, opt, g, "autoencoder", log)
     model.train()
     bar = tqdm(range(start, steps), desc="autoencoder", unit="step", disable=not progress, initial=start, total=steps)
     for step in bar:
@@ -51,10 +44,9 @@ def train_autoencoder(frames: np.ndarray, *, steps: int, batch: int = 64, lr: fl
         opt.step()
         if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.4f}")
-        if checkpoint and (step + 1) % checkpoint_every == 0:
-            save_checkpoint(checkpoint, model=model.state_dict(), opt=opt.state_dict(), rng=g.get_state(), step=step + 1)
-    if checkpoint:
-        save_checkpoint(checkpoint, model=model.state_dict(), opt=opt.state_dict(), rng=g.get_state(), step=steps)
+        if (step + 1) % checkpoint_every == 0:
+            save_training_state(checkpoint, model, opt, g, step + 1)
+    save_training_state(checkpoint, model, opt, g, steps)
     return model.eval()
 
 

@@ -40,3 +40,22 @@ def load_checkpoint(path: Path) -> dict | None:
     if not path.is_file():
         return None
     return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def resume(checkpoint: Path | None, model: torch.nn.Module, opt: torch.optim.Optimizer, g: torch.Generator,
+           name: str, log=print) -> int:
+    """Restore model, optimizer and RNG from ``checkpoint`` if it exists; the step to start at."""
+    state = load_checkpoint(checkpoint) if checkpoint else None
+    if state is None:
+        return 0
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["opt"])
+    g.set_state(state["rng"])
+    log(f"{name}: resumed from {checkpoint} at step {state['step']}")
+    return int(state["step"])
+
+
+def save_training_state(path: Path | None, model: torch.nn.Module, opt: torch.optim.Optimizer, g: torch.Generator,
+               step: int) -> None:
+    if path is not None:
+        save_checkpoint(path, model=model.state_dict(), opt=opt.state_dict(), rng=g.get_state(), step=step)

@@ -21,7 +21,7 @@ import torch
 from torch.nn import functional as F
 
 from ..model.dynamics import DynamicsConfig, DynamicsModel
-from .common import load_checkpoint, lr_at, save_checkpoint
+from .common import lr_at, resume, save_training_state
 
 
 def sample_batch(latents, actions, states, *, batch: int, context: int, g: torch.Generator):
@@ -71,14 +71,7 @@ def train_dynamics(latents, actions, states, *, steps: int, config: DynamicsConf
     model = DynamicsModel(config)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.99))
     g = torch.Generator().manual_seed(seed + 1)
-    start = 0
-    state = load_checkpoint(checkpoint) if checkpoint else None
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        g.set_state(state["rng"])
-        start = state["step"]
-        log(f"dynamics: resumed from {checkpoint} at step {start}")
+    start = resume(checkpoint, model, opt, g, "dynamics", log)
     model.train()
     ema = None
     bar = tqdm(range(start, steps), desc="dynamics", unit="step", disable=not progress, initial=start, total=steps)
@@ -94,9 +87,8 @@ def train_dynamics(latents, actions, states, *, steps: int, config: DynamicsConf
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
         if step % 10 == 0:
             bar.set_postfix(loss=f"{ema:.4f}")
-        if checkpoint and (step + 1) % checkpoint_every == 0:
-            save_checkpoint(checkpoint, model=model.state_dict(), opt=opt.state_dict(), rng=g.get_state(), step=step + 1)
-    if checkpoint:
-        save_checkpoint(checkpoint, model=model.state_dict(), opt=opt.state_dict(), rng=g.get_state(), step=steps)
+        if (step + 1) % checkpoint_every == 0:
+            save_training_state(checkpoint, model, opt, g, step + 1)
+    save_training_state(checkpoint, model, opt, g, steps)
     model.final_loss = ema
     return model.eval()

@@ -1,0 +1,198 @@
+"""The trainee's window: the generated world and nothing else (DESIGN.md §4 "Windows and roles").
+
+:class:`TraineeWindow` is a top-level window that shows the latest generated frame, scaled
+to fill the window with its aspect kept, and owns the movement keys (see
+:mod:`app.input_map`). It is connected with a TRAINEE client only, so it can receive
+nothing of the game master; it never draws any part of the console.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+from PySide6.QtCore import QPoint, QRect, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from engine.runtime.session import Client, Message, Role
+
+from .input_map import KeyboardActionMapper
+
+
+def frame_to_qimage(frame: np.ndarray) -> QImage:
+    """uint8 ``(H, W, 3)`` RGB → a QImage that owns a copy of the pixels."""
+    frame = np.ascontiguousarray(frame, dtype=np.uint8)
+    h, w = frame.shape[:2]
+    return QImage(frame.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def fit_rect(src_w: int, src_h: int, dst: QRect) -> QRect:
+    """The largest rectangle of aspect ``src_w:src_h`` centred in ``dst`` (pixels)."""
+    if src_w <= 0 or src_h <= 0 or dst.width() <= 0 or dst.height() <= 0:
+        return QRect()
+    scale = min(dst.width() / src_w, dst.height() / src_h)
+    w, h = max(1, round(src_w * scale)), max(1, round(src_h * scale))
+    return QRect(dst.x() + (dst.width() - w) // 2, dst.y() + (dst.height() - h) // 2, w, h)
+
+
+class FrameView(QWidget):
+    """Paints one RGB frame scaled to fill the widget, aspect kept, on black; or a line of
+    status text (loading, stopped) when there is no frame to show.
+
+    ``smooth`` picks bilinear scaling; otherwise nearest neighbour (crisp pixels).
+    """
+
+    def __init__(self, parent: QWidget | None = None, *, smooth: bool = True):
+        super().__init__(parent)
+        self.smooth = smooth
+        self._image: QImage | None = None
+        self._text = ""
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setMinimumSize(64, 64)
+
+    @property
+    def image(self) -> QImage | None:
+        return self._image
+
+    def set_frame(self, frame: np.ndarray) -> None:
+        self._image = frame_to_qimage(frame)
+        self.update()
+
+    def set_text(self, text: str) -> None:
+        """Status text drawn over the view (empty string: none)."""
+        self._text = text
+        self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(0, 0, 0))
+        if self._image is not None:
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
+            p.drawImage(fit_rect(self._image.width(), self._image.height(), self.rect()), self._image)
+        if self._text:
+            p.setPen(QColor(235, 235, 235))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._text)
+        p.end()
+
+
+class TraineeWindow(QWidget):
+    """Top-level window with the participant's view; owns the movement keys.
+
+    Keys: W/S walk, A/D step sideways, arrows turn and look; drag with the left mouse button
+    to look around; F11 toggles full screen (Esc leaves it). Key release, focus loss and
+    hiding release every key.
+
+    :attr:`mapper` holds the keys; the session thread reads it once per tick (see
+    :attr:`app.session_worker.SessionWorker.action_source`). :meth:`refresh` (called by the
+    GUI poll timer) shows the newest frame of the attached TRAINEE client.
+    """
+
+    closed = Signal()
+
+    def __init__(self, mapper: KeyboardActionMapper | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("ved — trainee view")
+        self.mapper = mapper or KeyboardActionMapper()
+        self.client: Client | None = None
+        #: The message of the frame on screen (tick and pixels), None before the first.
+        self.frame_message: Message | None = None
+        #: How many messages of each kind the trainee client delivered.
+        self.received_kinds: Counter[str] = Counter()
+        self.view = FrameView(self, smooth=True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.resize(640, 640)
+        self._drag_from: QPoint | None = None
+
+    # ------------------------------------------------------------ session
+    def attach(self, client: Client) -> None:
+        """Show what ``client`` (role TRAINEE) receives. Raises ValueError for another role."""
+        if client.role is not Role.TRAINEE:
+            raise ValueError(f"the trainee window takes a trainee client, not a {client.role.value} one")
+        self.client = client
+        self.view.set_text("")
+
+    def show_status(self, text: str) -> None:
+        """A neutral status line over the view (e.g. while the world model loads)."""
+        self.view.set_text(text)
+
+    def refresh(self) -> None:
+        """Drain the client's messages and show its newest frame. GUI thread only."""
+        if self.client is None:
+            return
+        for msg in self.client.poll():
+            self.received_kinds[msg.kind] += 1
+            if msg.kind == "end":
+                self.view.set_text("The session has ended.")
+        latest = self.client.latest_frame
+        if latest is not None and latest is not self.frame_message:
+            self.frame_message = latest
+            self.view.set_frame(latest.frame)
+
+    # ------------------------------------------------------------ input
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        key = event.key()
+        if key == Qt.Key.Key_F11:
+            self.toggle_full_screen()
+        elif key == Qt.Key.Key_Escape and self.isFullScreen():
+            self.showNormal()
+        elif self.mapper.handles(key):
+            if not event.isAutoRepeat():
+                self.mapper.press(key)
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+    def keyReleaseEvent(self, event) -> None:  # noqa: N802
+        if self.mapper.handles(event.key()):
+            if not event.isAutoRepeat():
+                self.mapper.release(event.key())
+            event.accept()
+        else:
+            super().keyReleaseEvent(event)
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._drag_from = event.position().toPoint()
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        if self._drag_from is not None and event.buttons() & Qt.MouseButton.LeftButton:
+            pos = event.position().toPoint()
+            self.mapper.add_mouse_delta(pos.x() - self._drag_from.x(), pos.y() - self._drag_from.y())
+            self._drag_from = pos
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._drag_from = None
+        super().mouseReleaseEvent(event)
+
+    def focusOutEvent(self, event) -> None:  # noqa: N802
+        self.mapper.clear()
+        super().focusOutEvent(event)
+
+    def hideEvent(self, event) -> None:  # noqa: N802
+        self.mapper.clear()
+        super().hideEvent(event)
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        if event.type() == event.Type.ActivationChange and not self.isActiveWindow():
+            self.mapper.clear()
+        super().changeEvent(event)
+
+    def toggle_full_screen(self) -> None:
+        """Full screen on the window's current screen, or back."""
+        if self.isFullScreen():
+            self.showNormal()
+        else:
+            self.showFullScreen()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.mapper.clear()
+        super().closeEvent(event)
+        self.closed.emit()
