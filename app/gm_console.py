@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
                                QPlainTextEdit, QPushButton, QVBoxLayout, QWidget)
@@ -20,6 +20,7 @@ from engine.actions import TICK_HZ
 from engine.runtime.session import Client, Message, Role
 from engine.world.state import EVENTS
 
+from .session_worker import Hook
 from .trainee_window import FrameView
 
 FIRED_COLOR = QColor(150, 150, 150)
@@ -61,12 +62,12 @@ class GameMasterConsole(QWidget):
     :attr:`shortcuts`, :attr:`cue_rows`, :attr:`log_list`, :attr:`cue_list`.
     """
 
-    closed = Signal()
-
     def __init__(self, scenario, parent: QWidget | None = None):
         super().__init__(parent)
         self.scenario = scenario
         self.client: Client | None = None
+        #: Called (no arguments) after the window is closed.
+        self.closed = Hook()
         self.tick_hz = TICK_HZ
         self.tick = 0
         self.state: dict = scenario.world.initial_state().as_dict()
@@ -131,8 +132,8 @@ class GameMasterConsole(QWidget):
         cue_col.addWidget(self.cue_list)
         log_col.addWidget(QLabel("Event log"))
         log_col.addWidget(self.log_list)
-        cues_log.addLayout(cue_col, 1)
-        cues_log.addLayout(log_col, 1)
+        cues_log.addLayout(cue_col, 2)
+        cues_log.addLayout(log_col, 3)
         right.addLayout(cues_log, 1)
 
         root = QHBoxLayout(self)
@@ -221,7 +222,7 @@ class GameMasterConsole(QWidget):
 
     def _log_event(self, msg: Message) -> None:
         event, source, label = msg.data.get("event"), msg.data.get("source"), msg.data.get("label")
-        text = f"{msg.tick:>6}  {clock_text(msg.tick, self.tick_hz)}  {event}  ({source})"
+        text = f"{msg.tick:>5} {clock_text(msg.tick, self.tick_hz)}  {event}  ({source})"
         if label:
             text += f"  “{label}”"
         self.log_list.addItem(text)
@@ -257,4 +258,4 @@ class GameMasterConsole(QWidget):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         super().closeEvent(event)
-        self.closed.emit()
+        self.closed()

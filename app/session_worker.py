@@ -6,12 +6,18 @@ engine's :class:`~engine.runtime.session.SessionRunner`, paced at the 20 Hz tick
 thread never calls ``model.step``: it only polls, through a ``QTimer`` at about 60 Hz,
 what the session's clients have received (``client.poll()`` / ``client.latest_frame``).
 
-Signals (all emitted on the GUI thread, from the poll timer):
+Hooks (plain Python callbacks, called on the GUI thread from the poll timer):
 
 - ``ready``: the session exists; :attr:`trainee_client` and :attr:`gm_client` can be used.
 - ``pulse``: once per poll (~16 ms); windows read their client then.
 - ``failed(str)``: start-up or the runner failed; the message is for a person. The
   recording made so far stays on disk and is closed by :meth:`close`.
+
+They are :class:`Hook` objects rather than Qt signals on purpose: with PySide6 6.12 on
+Python 3.11, every ``Signal.emit()`` called *from Python* drops one reference to ``True``,
+and the interpreter aborts ("bool_dealloc: deallocating True or False") after a few
+hundred emits, i.e. seconds at 60 Hz. Signals emitted by Qt itself (``QTimer.timeout``,
+``QPushButton.clicked``) are not affected, so the app never calls ``.emit()`` itself.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer
 
 from engine.runtime.headless import default_record_dir
 from engine.runtime.opening import open_scenario
@@ -35,6 +41,26 @@ log = logging.getLogger(__name__)
 POLL_MS = 16
 #: How long :meth:`SessionWorker.close` waits for the worker thread, seconds.
 JOIN_TIMEOUT_S = 15.0
+
+
+class Hook:
+    """A list of callbacks called in order with the same arguments; a stand-in for a Qt
+    signal emitted from Python (see the module docstring for why)."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable] = []
+
+    def connect(self, callback: Callable) -> None:
+        self._callbacks.append(callback)
+
+    def disconnect(self, callback: Callable) -> None:
+        self._callbacks.remove(callback)
+
+    def __call__(self, *args) -> None:
+        for callback in list(self._callbacks):
+            callback(*args)
+
+    emit = __call__
 
 
 class SessionWorker(QObject):
@@ -52,13 +78,10 @@ class SessionWorker(QObject):
     Call :meth:`start` once and :meth:`close` once at the end (idempotent).
     """
 
-    ready = Signal()
-    pulse = Signal()
-    failed = Signal(str)
-
     def __init__(self, scenario, model, record_dir: str | Path | None = None, *, seed: int = 0,
                  paced: bool = True, parent: QObject | None = None):
         super().__init__(parent)
+        self.ready, self.pulse, self.failed = Hook(), Hook(), Hook()
         self.scenario = scenario
         self._model_arg = model
         self.record_dir = Path(record_dir) if record_dir else default_record_dir(scenario.title)
@@ -106,14 +129,22 @@ class SessionWorker(QObject):
     def _poll(self) -> None:
         if self._ready.is_set() and not self._announced_ready:
             self._announced_ready = True
-            self.ready.emit()
+            self.ready()
+        if self.error is None and self._check_error():
+            self.failed(self.error)
+        self.pulse()
+
+    def _check_error(self) -> bool:
+        """Set :attr:`error` from a start-up or runner failure; True if one was found now."""
+        if self.error is not None:
+            return False
         exc = self._startup_error or (self.runner.error if self.runner is not None else None)
-        if exc is not None and self.error is None:
-            where = "could not start the session" if self._startup_error is not None else "the session stopped"
-            self.error = f"{where}: {type(exc).__name__}: {exc}"
-            log.error("%s", self.error)
-            self.failed.emit(self.error)
-        self.pulse.emit()
+        if exc is None:
+            return False
+        where = "could not start the session" if self._startup_error is not None else "the session stopped"
+        self.error = f"{where}: {type(exc).__name__}: {exc}"
+        log.info("%s", self.error)
+        return True
 
     def close(self) -> RecordingSummary | None:
         """Stop the runner, join the thread, end the session and close the recording.
@@ -134,6 +165,7 @@ class SessionWorker(QObject):
             self._thread.join(JOIN_TIMEOUT_S)
             if self._thread.is_alive():
                 log.warning("the session thread did not stop within %.0f s", JOIN_TIMEOUT_S)
+        self._check_error()
         if self.session is not None:
             self.session.end(reason="closed")
         for client in (self.trainee_client, self.gm_client):

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-from PySide6.QtCore import QPoint, QRect, Qt, Signal
+from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from engine.runtime.session import Client, Message, Role
 
 from .input_map import KeyboardActionMapper
+from .session_worker import Hook
 
 
 def frame_to_qimage(frame: np.ndarray) -> QImage:
@@ -88,11 +89,11 @@ class TraineeWindow(QWidget):
     GUI poll timer) shows the newest frame of the attached TRAINEE client.
     """
 
-    closed = Signal()
-
     def __init__(self, mapper: KeyboardActionMapper | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("ved — trainee view")
+        #: Called (no arguments) after the window is closed.
+        self.closed = Hook()
         self.mapper = mapper or KeyboardActionMapper()
         self.client: Client | None = None
         #: The message of the frame on screen (tick and pixels), None before the first.
@@ -195,4 +196,4 @@ class TraineeWindow(QWidget):
     def closeEvent(self, event) -> None:  # noqa: N802
         self.mapper.clear()
         super().closeEvent(event)
-        self.closed.emit()
+        self.closed()

@@ -164,6 +164,7 @@ class Session:
                                            "model": getattr(self.model, "name", type(self.model).__name__),
                                            "state": self.world_state.as_dict()}))
         self._fire_due_events()
+        self._publish(Message("state", 0, self.world_state.as_dict()))
         self._publish(Message("frame", 0, frame=frame))
         return frame
 
@@ -175,8 +176,11 @@ class Session:
             action = self._action.copy()
         self.tick += 1
         self.pose = apply_action(self.scene, self.pose, action)
+        before = self.world_state
         self.world_state = self.world_state.advance()
         self._fire_due_events()
+        if self.world_state != before:
+            self._publish(Message("state", self.tick, self.world_state.as_dict()))
         frame = self.model.step(action, self.world_state)
         self._publish(Message("action", self.tick, {"action": [float(v) for v in action]}))
         self._publish(Message("frame", self.tick, frame=frame))
@@ -197,7 +201,6 @@ class Session:
             record = {"event": event, "source": source, "label": label}
             self.event_log.append({"tick": self.tick, **record})
             self._publish(Message("event", self.tick, record))
-        self._publish(Message("state", self.tick, self.world_state.as_dict()))
 
     def end(self, reason: str = "finished") -> None:
         if not self.ended:

@@ -220,6 +220,9 @@ class Renderer:
         self._avatar = None
         self._disc = self._vao(parts_to_vertices([Part("disc", (0, 0, 0), (1, 1, 1), _BLOOD)]))
         self.scene: Scene | None = None
+        # A new standalone context is current on this thread; release it so that whichever
+        # thread renders next (e.g. a session thread) can make it current (see render()).
+        self.ctx.__exit__(None, None, None)
 
     def _vao(self, vertices: np.ndarray):
         vbo = self.ctx.buffer(vertices.tobytes())

@@ -1,0 +1,124 @@
+"""``ved run SCENARIO`` with a display: the trainee window and the game-master console.
+
+:func:`run_app` is what the CLI calls; :func:`build_app` wires the two windows to a
+:class:`~app.session_worker.SessionWorker` without entering the event loop (tests use it).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from .gm_console import GameMasterConsole
+from .session_worker import SessionWorker
+from .trainee_window import TraineeWindow
+
+#: Gap between the two windows when placed side by side, pixels.
+WINDOW_GAP = 16
+
+
+def ensure_app() -> QApplication:
+    """The running QApplication, created if there is none."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+        app.setApplicationName("ved")
+    return app
+
+
+def build_app(scenario, model_obj, record_dir: str | Path | None = None, *, seed: int = 0,
+              paced: bool = True) -> tuple[TraineeWindow, GameMasterConsole, SessionWorker]:
+    """Create and show both windows and start the session worker; returns at once.
+
+    ``model_obj`` is a world model or a zero-argument callable returning one (run on the
+    worker thread, while the windows show a loading state). Closing either window closes
+    the other, stops the session and closes the recording (:meth:`SessionWorker.close`).
+    """
+    ensure_app()
+    worker = SessionWorker(scenario, model_obj, record_dir, seed=seed, paced=paced)
+    trainee = TraineeWindow()
+    console = GameMasterConsole(scenario)
+    worker.action_source = trainee.mapper.next_action
+
+    def on_ready() -> None:
+        trainee.attach(worker.trainee_client)
+        console.attach(worker.gm_client)
+
+    def on_failed(message: str) -> None:
+        trainee.show_status("The session has stopped.")
+        console.show_error(message)
+
+    worker.ready.connect(on_ready)
+    worker.failed.connect(on_failed)
+    worker.pulse.connect(trainee.refresh)
+    worker.pulse.connect(console.refresh)
+
+    shutting_down = []
+
+    def shut_down() -> None:
+        if shutting_down:
+            return
+        shutting_down.append(True)
+        worker.close()
+        trainee.close()
+        console.close()
+
+    trainee.closed.connect(shut_down)
+    console.closed.connect(shut_down)
+
+    trainee.show_status("Loading the world model…")
+    _place_side_by_side(trainee, console)
+    trainee.show()
+    console.show()
+    trainee.raise_()
+    trainee.activateWindow()
+    worker.start()
+    return trainee, console, worker
+
+
+def _place_side_by_side(left, right) -> None:
+    """Trainee on the left, console on the right, within the primary screen when they fit."""
+    screen = QApplication.primaryScreen()
+    if screen is None:
+        return
+    area = screen.availableGeometry()
+    width = left.width() + WINDOW_GAP + right.width()
+    x = area.x() + max(0, (area.width() - width) // 2)
+    y = area.y() + max(0, (area.height() - max(left.height(), right.height())) // 2)
+    left.move(x, y)
+    right.move(x + left.width() + WINDOW_GAP, y)
+
+
+def run_app(scenario, *, model=None, record_dir=None, seed: int = 0) -> int:
+    """Play ``scenario`` live: trainee window + game-master console, recorded.
+
+    ``model``: a model folder, ``"reference"`` or None (the shipped model); it loads on the
+    session thread while the windows say so. Returns 0 after a clean session, 1 when the
+    session could not start or stopped on an error (the message is printed).
+    """
+    from engine.runtime.headless import load_model
+
+    app = ensure_app()
+    trainee, console, worker = build_app(scenario, lambda: load_model(model, seed=seed), record_dir, seed=seed)
+    trainee.closed.connect(app.quit)
+    console.closed.connect(app.quit)
+    previous = signal.signal(signal.SIGINT, lambda *_: app.quit())  # Ctrl+C in the terminal
+    try:
+        app.exec()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        summary = worker.close()
+        trainee.close()
+        console.close()
+    if summary is not None:
+        print(f"recording written to {summary.directory} ({summary.frames} frames, {summary.events} events; "
+              f"video: {summary.session_mp4}, contact sheet: {summary.contact_sheet})")
+    else:
+        print("no recording was made", file=sys.stderr)
+    if worker.error:
+        print(f"ved: error: {worker.error}", file=sys.stderr)
+        return 1
+    return 0
