@@ -112,7 +112,7 @@ def test_headless_run_records_and_replays(tmp_path, capsys):
     rc = main(["run", str(OR_SCENARIO), "--headless", "--frames", "30", "--record", str(rec), "--model", "reference"])
     assert rc == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert result["frames"] == 30 and result["fps"] > 0 and result["p95_ms"] > 0 and result["recording"] == str(rec)
+    assert result["frames"] == 30 and result["fps"] > 0 and result["p95_ms"] > 0 and result["recording"] == str(rec.resolve())
     r = read_recording(rec)
     assert r.complete and r.frame_count == 31  # opening frame + 30 ticks
     # the recording's own log replays as an actions file: same trajectory, same frames
@@ -142,3 +142,30 @@ def test_engine_never_imports_ui_headset_or_sound():
             "bad = [m for m in ('PySide6', 'xr', 'sounddevice') if m in sys.modules]\n"
             "sys.exit(f'engine imported {bad}' if bad else 0)\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_ved_without_arguments_runs_headless_on_the_shipped_model(tmp_path, monkeypatch, capsys):
+    """The README's main job on a machine with no display."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main([]) == 0
+    out = capsys.readouterr()
+    assert "no display" in out.err
+    result = json.loads(out.out.strip().splitlines()[-1])
+    assert result["model"] == "latent-world-model" and result["frames"] == 200
+    rec = Path(result["recording"])
+    assert rec.is_relative_to(tmp_path / "recordings") and str(rec) in out.out
+    r = read_recording(rec)
+    assert r.complete and r.frame_count == 201 and (rec / "contact_sheet.png").is_file()
+
+
+def test_shipped_model_card_is_complete():
+    from engine.model.io import DEFAULT_MODEL_DIR, load_networks
+
+    *_, card = load_networks(DEFAULT_MODEL_DIR)  # verifies the sha256 of every file
+    size = sum(f.stat().st_size for f in DEFAULT_MODEL_DIR.iterdir())
+    assert size <= 25 * 2**20
+    for key in ("architecture", "data", "seed", "metrics", "files", "training"):
+        assert key in card
+    assert {"1", "4", "16"} <= set(card["metrics"]["psnr"]) and card["metrics"]["copy_last"]

@@ -48,7 +48,8 @@ def evaluate(model, episodes, horizons=(1, 4, 16), seed: int = 0) -> dict:
     for i, ep in enumerate(episodes):
         L = len(ep)
         other = episodes[(i + 1) % len(episodes)].actions if len(episodes) > 1 else rng.permutation(ep.actions)
-        for start in range(0, L - H, max(H, L // 2)):
+        # Start a little into the episode: the scripted participant is moving by then.
+        for start in range(min(8, L - H - 1), L - H, max(H, L // 2)):
             gen = rollout(model, ep, start, H)
             shuffled = ep.actions.copy()
             shuffled[start + 1:start + H + 1] = other[start + 1:start + H + 1]

@@ -51,7 +51,7 @@ def run_headless(scenario, *, frames: int, actions_file: str | Path | None = Non
     model = model if model is not None and not isinstance(model, str) else load_model(model, seed=seed)
     prompt, scene = open_scenario(scenario, model.resolution)
     session = Session(scenario, model, prompt, scene=scene)
-    record_dir = Path(record_dir) if record_dir else default_record_dir(scenario.title)
+    record_dir = (Path(record_dir) if record_dir else default_record_dir(scenario.title)).resolve()
     recorder = Recorder(record_dir, tick_hz=session.tick_hz,
                         meta={"scenario": scenario.title, "scenario_file": str(scenario.source_path or ""),
                               "model": getattr(model, "name", "?"), "seed": seed})

@@ -8,7 +8,8 @@ half the batch each:
 * *live-like*: the earlier frames are lightly noised (``t ~ U(0, 0.2)``, as the KV cache
   holds them at inference) and the last frame gets ``t ~ U(0, 1)``.
 
-Target: the rectified-flow velocity ``ε - x_0``; loss: MSE over all clip frames. Actions and
+The network predicts the rectified-flow velocity ``ε - x_0``; the loss is the MSE of the
+clean latent that velocity implies, over all clip frames (see :func:`flow_loss`). Actions and
 world state are dropped together for 10 % of clips (a null embedding), so the model can later
 be sampled with classifier-free guidance.
 """
@@ -58,7 +59,12 @@ def flow_loss(model: DynamicsModel, x0, a, s, g: torch.Generator, cond_drop: flo
     xt = (1 - tt) * x0 + tt * eps
     drop = torch.rand(B, generator=g) < cond_drop
     v = model(xt, t, a, s, drop_cond=drop)
-    return F.mse_loss(v[:, 1:], (eps - x0)[:, 1:])
+    # The network predicts the velocity, but the loss is taken on the clean latent it implies
+    # (x0_hat = x_t - t·v). The plain velocity loss weights the error on x0 by 1/t², so it
+    # spends the model on polishing nearly clean context frames; the x0 loss weights every
+    # noise level alike, including the pure-noise frame that live generation starts from.
+    x0_hat = xt - tt * v
+    return F.mse_loss(x0_hat[:, 1:], x0[:, 1:])
 
 
 def train_dynamics(latents, actions, states, *, steps: int, config: DynamicsConfig, batch: int = 32,
