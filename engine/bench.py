@@ -43,7 +43,10 @@ def run_bench(scenario, *, frames: int = 300, warmup: int = 20, model: str | Non
             times.append(time.perf_counter() - t)
             actions.append(a)
     ref = ReferenceWorldModel(wm.resolution)
-    ref.reset(prompt, session.scenario.world.initial_state()) if prompt.room else ref.world.reset("therapy_room", 0)
+    if prompt.room:
+        ref.reset(prompt, session.scenario.world.initial_state())
+    else:  # an image prompt has no floor plan: time the renderer on a stock room
+        ref.world.reset("therapy_room", 0)
     ref_times = []
     for a in actions:
         t = time.perf_counter()

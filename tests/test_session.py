@@ -169,3 +169,10 @@ def test_shipped_model_card_is_complete():
     for key in ("architecture", "data", "seed", "metrics", "files", "training"):
         assert key in card
     assert {"1", "4", "16"} <= set(card["metrics"]["psnr"]) and card["metrics"]["copy_last"]
+
+
+def test_bench_reports_model_and_reference_speed(capsys):
+    assert main(["bench", "--frames", "10", "--model", "reference"]) == 0
+    r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert r["frames"] == 10 and r["fps"] > 0 and r["p95_ms"] >= r["median_ms"] > 0
+    assert r["reference_world"]["fps"] > 0
