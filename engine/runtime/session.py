@@ -25,7 +25,7 @@ import numpy as np
 from ..actions import TICK_HZ, sanitize_action
 from ..world.motion import apply_action
 from ..world.scene import Scene
-from ..world.state import EVENTS, UnknownEventError, WorldState
+from ..world.state import WorldState, check_event
 from .opening import open_floor
 
 
@@ -150,8 +150,7 @@ class Session:
             self._action = a
 
     def _queue_event(self, event: str, *, label: str | None, source: str) -> None:
-        if event not in EVENTS:
-            raise UnknownEventError(f"unknown event {event!r}; known events: {', '.join(EVENTS)}")
+        check_event(event)
         with self._lock:
             self._pending_events.append((event, label, source))
 
@@ -207,10 +206,6 @@ class Session:
             self.ended = True
             self._publish(Message("end", max(self.tick, 0), {"reason": reason}))
 
-    @property
-    def pending_cues(self) -> list[tuple[int, str]]:
-        return list(self._cues)
-
 
 class RecorderSink:
     """Connects a :class:`~engine.runtime.recorder.Recorder` to a session as an observer:
@@ -241,7 +236,6 @@ class SessionRunner(threading.Thread):
         self.missed_ticks = 0
         self.error: BaseException | None = None
         self._stop_event = threading.Event()
-        self.paused = threading.Event()
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -254,10 +248,6 @@ class SessionRunner(threading.Thread):
                 s.start()
             deadline = time.perf_counter() + period
             while not self._stop_event.is_set() and (self.max_ticks is None or s.tick < self.max_ticks):
-                if self.paused.is_set():
-                    time.sleep(period)
-                    deadline = time.perf_counter() + period
-                    continue
                 if self.before_tick:
                     self.before_tick(s)
                 t0 = time.perf_counter()

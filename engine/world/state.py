@@ -58,6 +58,12 @@ class UnknownEventError(ValueError):
     """Raised for an event name that the world does not know."""
 
 
+def check_event(event: str) -> None:
+    """Raise :class:`UnknownEventError` (listing the known events) unless ``event`` is known."""
+    if event not in EVENTS:
+        raise UnknownEventError(f"unknown event {event!r}; known events: {', '.join(EVENT_NAMES)}")
+
+
 @dataclass(frozen=True)
 class WorldState:
     """Persistent world state at one tick. Immutable; events return a new state."""
@@ -79,10 +85,7 @@ class WorldState:
         where an entering avatar stands. Raises :class:`UnknownEventError` for an unknown
         name (the message lists the known ones).
         """
-        if event not in EVENTS:
-            raise UnknownEventError(
-                f"unknown event {event!r}; known events: {', '.join(EVENT_NAMES)}"
-            )
+        check_event(event)
         if event == "lights_dim":
             return replace(self, light=DIM_LEVEL)
         if event == "lights_normal":
