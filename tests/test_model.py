@@ -69,7 +69,56 @@ def test_kv_cached_steps_match_the_full_forward():
         pos = torch.arange(i + 1).repeat_interleave(P)
 
 
+MEM_CFG = DynamicsConfig(latent_channels=4, width=32, depth=2, heads=2, cond_dim=16, context=4, pose_dim=5,
+                         text_dim=8, memory=2, warp=True)
+
+
+def test_memory_and_window_cached_match_the_training_forward():
+    """The live layout (anchor, memory entries computed alone, then a window with a KV cache)
+    computes what the training forward computes on the same sequence."""
+    m = _randomise(DynamicsModel(MEM_CFG))
+    x, t, a, s = _inputs(B=1, T=6)
+    p = torch.randn(1, 6, 4)
+    text = torch.randn(1, 8)
+    full = m(x, t, a, s, poses=p, text=text, memory_valid=torch.ones(1, 2, dtype=torch.bool))
+    pos, anchor, memory = m.frame_layout(6)
+    assert pos.tolist() == [0, 1, 1, 2, 3, 4]
+    P = MEM_CFG.tokens_per_frame
+
+    def cond(i):
+        return m.frame_cond(t[:, i:i + 1], a[:, i:i + 1], s[:, i:i + 1], poses=p[:, i:i + 1], text=text,
+                            anchor=anchor[i:i + 1], memory=memory[i:i + 1])
+
+    v0, anchor_kv = m.forward_cached(x[:, :1], cond(0), pos[:1], None, None)
+    torch.testing.assert_close(v0[:, 0], full[:, 0], atol=1e-4, rtol=1e-4)
+    entries = [anchor_kv]
+    for i in (1, 2):  # each memory frame sees the anchor and itself only
+        v, kv = m.forward_cached(x[:, i:i + 1], cond(i), pos[i:i + 1], anchor_kv, pos[:1].repeat_interleave(P))
+        torch.testing.assert_close(v[:, 0], full[:, i], atol=1e-4, rtol=1e-4)
+        entries.append(kv)
+    for i in (3, 4, 5):
+        cache = [(torch.cat([e[b][0] for e in entries], 2), torch.cat([e[b][1] for e in entries], 2))
+                 for b in range(MEM_CFG.depth)]
+        v, kv = m.forward_cached(x[:, i:i + 1], cond(i), pos[i:i + 1], cache, pos[:i].repeat_interleave(P))
+        torch.testing.assert_close(v[:, 0], full[:, i], atol=1e-4, rtol=1e-4)
+        entries.append(kv)
+
+
+def test_an_empty_memory_slot_changes_nothing_downstream():
+    m = _randomise(DynamicsModel(MEM_CFG))
+    x, t, a, s = _inputs(B=1, T=6)
+    valid = torch.tensor([[True, False]])
+    out = m(x, t, a, s, memory_valid=valid)
+    x2 = x.clone()
+    x2[:, 2] += 5.0  # the empty slot's content
+    out2 = m(x2, t, a, s, memory_valid=valid)
+    torch.testing.assert_close(out[:, 3:], out2[:, 3:])
+    out3 = m(x2, t, a, s, memory_valid=torch.ones(1, 2, dtype=torch.bool))
+    assert not torch.allclose(out[:, 3:], out3[:, 3:])
+
+
 def _tiny_world_model(seed=0):
+    torch.manual_seed(0)
     ae = Autoencoder(AutoencoderConfig(latent_channels=4, widths=(8, 16, 16, 16)))
     dyn = _randomise(DynamicsModel(CFG))
     return LatentWorldModel(ae, dyn, torch.zeros(4), torch.ones(4), steps=2, seed=seed)
@@ -87,6 +136,55 @@ def test_world_model_is_seeded_and_answers_actions():
         runs.append(frames)
     np.testing.assert_array_equal(runs[0][-1], runs[2][-1])  # same seed, state, actions -> same frames
     assert np.abs(runs[0][-1].astype(int) - runs[1][-1].astype(int)).sum() > 0  # the action matters
+
+
+def _mem_world_model(seed=0, **sampling):
+    from engine.model.world_model import Sampling
+
+    torch.manual_seed(0)
+    ae = Autoencoder(AutoencoderConfig(latent_channels=4, widths=(8, 16, 16, 16)))
+    dyn = _randomise(DynamicsModel(MEM_CFG))
+    return LatentWorldModel(ae, dyn, torch.zeros(4), torch.ones(4), sampling=Sampling(**sampling), seed=seed)
+
+
+def test_text_only_prompt_draws_an_opening_frame_and_text_matters():
+    emb = np.random.default_rng(0).normal(size=8).astype(np.float32)
+    m = _mem_world_model()
+    a = m.reset(Prompt("a room", text_embedding=emb), WorldState())
+    b = m.reset(Prompt("another room", text_embedding=-emb), WorldState())
+    assert a.shape == (64, 64, 3) and np.abs(a.astype(int) - b.astype(int)).sum() > 0
+    with pytest.raises(ValueError, match="no opening image"):
+        _tiny_world_model().reset(Prompt("text only"), WorldState())  # not text-conditioned
+
+
+def test_frame_memory_fills_and_retrieves_the_nearest_views():
+    img = np.zeros((64, 64, 3), np.uint8)
+    m = _mem_world_model(memory_every=2)
+    m.reset(Prompt("", img, text_embedding=np.zeros(8, np.float32)), WorldState())
+    turn = np.array([0, 0, 2 * np.pi / 32, 0], np.float32)
+    for _ in range(32):  # a full turn: the last views face where the first ones did
+        m.step(turn, WorldState())
+    ticks = [e[0] for e in m._memory]
+    assert ticks == list(range(2, 32, 2))
+    near = m._retrieve(np.array([0, 0, 2 * np.pi * 3 / 32, 0], np.float32))
+    kv_of = {id(e[2]): e[0] for e in m._memory}
+    assert sorted(kv_of[id(k)] for k in near) == [2, 4]  # ticks 2 and 4 face 2/32 and 4/32 of a turn
+
+
+def test_guidance_scale_changes_frames_and_regressor_is_deterministic():
+    img = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    act = np.array([0.1, 0, 0.1, 0], np.float32)
+    outs = []
+    for kw in ({}, {"cfg_action": 3.0}, {"cfg_action": 1.0}):
+        m = _mem_world_model(**kw)
+        m.reset(Prompt("", img, text_embedding=np.ones(8, np.float32)), WorldState())
+        outs.append([m.step(act, WorldState()) for _ in range(4)][-1])
+    np.testing.assert_array_equal(outs[0], outs[2])
+    assert np.abs(outs[0].astype(int) - outs[1].astype(int)).sum() > 0
+    det = [_mem_world_model(seed=s, deterministic=True, steps=1, ctx_noise=0.0) for s in (0, 1)]
+    for d in det:
+        d.reset(Prompt("", img, text_embedding=np.ones(8, np.float32)), WorldState())
+    np.testing.assert_array_equal(det[0].step(act, WorldState()), det[1].step(act, WorldState()))
 
 
 def test_snapshot_restore_reproduces_the_future():
@@ -110,8 +208,8 @@ def tiny_run(tmp_path_factory):
 
 def test_training_smoke_writes_a_loadable_model(tiny_run):
     card = json.loads((tiny_run / "model_card.json").read_text())
-    assert card["format"] == "ved-model/1" and card["seed"] == 3
-    assert set(card["files"]) == {"autoencoder.safetensors", "dynamics.safetensors"}
+    assert card["format"] == "ved-model/2" and card["seed"] == 3
+    assert set(card["files"]) == {"autoencoder.safetensors", "dynamics.safetensors", "baseline_regressor.safetensors"}
     assert {"psnr", "copy_last", "delta_psnr"} <= set(card["metrics"])
     m = load_world_model(tiny_run)
     f = m.reset(Prompt("", np.zeros((64, 64, 3), np.uint8)), WorldState())

@@ -17,7 +17,17 @@ Shape of the idea (DESIGN.md §2):
 * Frame order is encoded with rotary position embeddings over the frame index (RoFormer),
   so a key-value cache stays valid as the window slides.
 * Sequence position 0 is the *anchor*: the scenario's opening frame, always kept in context
-  so the room stays recognisable once the opening leaves the sliding window.
+  so the room stays recognisable once the opening leaves the sliding window. With a text
+  prompt and no image the anchor itself is generated (it is trained noised, like any frame).
+* Optional conditioning (config switches, off in older models): the *dead-reckoned camera
+  pose* of every frame relative to the anchor (:mod:`engine.model.pose`), and a sentence
+  embedding of the *world prompt* (all-MiniLM-L6-v2, 384-d) shared by all frames of a clip.
+  Actions (with the pose) and the prompt are dropped independently during training, so
+  both can be sampled with classifier-free guidance (Ho & Salimans 2022; Genie 2).
+* *Pose-indexed frame memory* (WorldMem, Xiao et al. 2025; RTFM): ``memory`` earlier frames,
+  retrieved by pose, sit between the anchor and the window at one shared position. Each
+  memory frame attends to the anchor and itself only, so its keys and values are computed
+  once, when it enters the memory bank, and stay valid wherever it is retrieved.
 """
 
 from __future__ import annotations
@@ -44,6 +54,15 @@ class DynamicsConfig:
     context: int = 6
     action_dim: int = 4
     state_dim: int = 4
+    #: Pose features per frame (0: no pose conditioning; see engine.model.pose.POSE_DIM).
+    pose_dim: int = 0
+    #: Prompt embedding size (0: not text-conditioned; 384 for all-MiniLM-L6-v2).
+    text_dim: int = 0
+    #: Retrieved memory frames in context (0: no frame memory).
+    memory: int = 0
+    #: Each frame also sees its predecessor's latent warped by the camera motion
+    #: (engine.model.warp), beside its own tokens.
+    warp: bool = False
 
     @property
     def tokens_per_frame(self) -> int:
@@ -137,14 +156,21 @@ class Block(nn.Module):
 class DynamicsModel(nn.Module):
     """Predicts the flow-matching velocity of every frame of a latent sequence.
 
-    Inputs to :meth:`forward` (``B`` clips, ``T`` frames, frame 0 the anchor):
+    Inputs to :meth:`forward` (``B`` clips of ``T = 1 + M + K`` frames: the anchor, ``M =
+    cfg.memory`` memory frames, then ``K`` consecutive frames):
 
     * ``x``: noisy latents float32 ``(B, T, C, h, w)``
     * ``t``: noise levels float32 ``(B, T)`` in [0, 1] (0 = clean)
     * ``actions``: float32 ``(B, T, 4)``, already divided by the action limits
     * ``states``: float32 ``(B, T, 4)`` world-state vectors
-    * ``drop_cond``: optional bool ``(B,)``; True replaces action and state by the learned
-      null embedding (trained with dropout, for classifier-free guidance)
+    * ``poses``: float32 ``(B, T, 4)`` dead-reckoned poses (x, z metres; yaw, pitch radians),
+      used when ``cfg.pose_dim``
+    * ``text``: float32 ``(B, text_dim)`` prompt embeddings, used when ``cfg.text_dim``
+    * ``drop_action`` / ``drop_text``: optional bool ``(B,)``; True replaces the action (and
+      pose) / the prompt by a learned null embedding (for classifier-free guidance)
+    * ``memory_valid``: optional bool ``(B, M)``; False masks an empty memory slot out
+    * ``warped``: optional ``(B, T, C, h, w)``, each frame's predecessor warped by the camera
+      motion (zeros where there is none), used when ``cfg.warp``
 
     Returns the velocity ``(B, T, C, h, w)``.
     """
@@ -153,13 +179,20 @@ class DynamicsModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         d, c = cfg.width, cfg.cond_dim
-        self.embed = nn.Linear(cfg.token_dim, d)
+        self.embed = nn.Linear(cfg.token_dim * (2 if cfg.warp else 1), d)
         self.spatial = nn.Parameter(torch.randn(cfg.tokens_per_frame, d) * 0.02)
         self.t_mlp = nn.Sequential(nn.Linear(64, c), nn.SiLU(), nn.Linear(c, c))
         self.a_mlp = nn.Sequential(nn.Linear(cfg.action_dim, c), nn.SiLU(), nn.Linear(c, c))
         self.s_mlp = nn.Sequential(nn.Linear(cfg.state_dim, c), nn.SiLU(), nn.Linear(c, c))
         self.null_cond = nn.Parameter(torch.zeros(c))
         self.anchor_cond = nn.Parameter(torch.zeros(c))
+        if cfg.pose_dim:
+            self.p_mlp = nn.Sequential(nn.Linear(cfg.pose_dim, c), nn.SiLU(), nn.Linear(c, c))
+        if cfg.text_dim:
+            self.text_mlp = nn.Sequential(nn.Linear(cfg.text_dim, c), nn.SiLU(), nn.Linear(c, c))
+            self.null_text = nn.Parameter(torch.zeros(c))
+        if cfg.memory:
+            self.memory_cond = nn.Parameter(torch.zeros(c))
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
         self.out_norm = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         self.out_mod = nn.Linear(c, 2 * d)
@@ -183,18 +216,77 @@ class DynamicsModel(nn.Module):
         x = x.reshape(b, t, g, g, c, p, p).permute(0, 1, 4, 2, 5, 3, 6)
         return x.reshape(b, t, c, s, s)
 
-    def frame_cond(self, t, actions, states, *, anchor: torch.Tensor | None = None, drop_cond=None) -> torch.Tensor:
-        """Per-frame conditioning ``(B, T, cond_dim)``; ``anchor`` bool ``(T,)`` marks anchor frames."""
-        ac = self.a_mlp(actions) + self.s_mlp(states)
-        if drop_cond is not None:
-            ac = torch.where(drop_cond[:, None, None], self.null_cond.expand_as(ac), ac)
-        cond = self.t_mlp(timestep_features(t)) + ac
+    def frame_cond(self, t, actions, states, *, poses=None, text=None, anchor: torch.Tensor | None = None,
+                   memory: torch.Tensor | None = None, drop_action=None, drop_text=None) -> torch.Tensor:
+        """Per-frame conditioning ``(B, T, cond_dim)``.
+
+        ``t`` ``(B, T)``, ``actions``/``states``/``poses`` ``(B, T, 4)``, ``text`` ``(B,
+        text_dim)`` or None (the null prompt); ``anchor``/``memory`` bool ``(T,)`` mark
+        anchor and memory frames; ``drop_*`` bool ``(B,)`` as in :meth:`forward`.
+        """
+        act = self.a_mlp(actions)
+        if self.cfg.pose_dim and poses is not None:
+            from .pose import pose_features
+
+            act = act + self.p_mlp(pose_features(poses))
+        if drop_action is not None:
+            act = torch.where(drop_action[:, None, None], self.null_cond.expand_as(act), act)
+        cond = self.t_mlp(timestep_features(t)) + act + self.s_mlp(states)
+        if self.cfg.text_dim:
+            b = cond.shape[0]
+            if text is None:
+                txt = self.null_text.expand(b, -1)
+            else:
+                txt = self.text_mlp(text.expand(b, -1))
+                if drop_text is not None:
+                    txt = torch.where(drop_text[:, None], self.null_text.expand_as(txt), txt)
+            cond = cond + txt[:, None]
         if anchor is not None:
             cond = cond + anchor[None, :, None].float() * self.anchor_cond
+        if memory is not None and self.cfg.memory:
+            cond = cond + memory[None, :, None].float() * self.memory_cond
         return cond
 
-    def _tokens(self, x: torch.Tensor) -> torch.Tensor:
-        return self.embed(self.patchify(x)) + self.spatial
+    def frame_layout(self, T: int, device=None):
+        """Frame positions ``(T,)`` and anchor/memory flags ``(T,)`` of a training clip of
+        ``T`` frames: anchor at 0, memory frames all at position 1, then consecutive frames."""
+        M = self.cfg.memory
+        kind = torch.full((T,), 2, dtype=torch.long, device=device)
+        kind[0] = 0
+        kind[1:1 + M] = 1
+        pos = torch.arange(T, device=device)
+        if M:
+            pos = torch.where(kind == 1, torch.ones_like(pos), pos - M + 1)
+            pos[0] = 0
+        return pos, kind == 0, kind == 1
+
+    def attention_mask(self, T: int, memory_valid=None, device=None) -> torch.Tensor:
+        """Boolean mask over the ``T·P`` tokens of a training clip (True = may attend):
+        block-causal, except that memory frames see only the anchor and themselves.
+        With ``memory_valid`` ``(B, M)`` the mask is ``(B, 1, T·P, T·P)``."""
+        P, M = self.cfg.tokens_per_frame, self.cfg.memory
+        f = torch.arange(T, device=device)
+        allow = f[None, :] <= f[:, None]
+        if M:
+            is_mem = (f >= 1) & (f <= M)
+            allow = allow & ~(is_mem[:, None] & (f[None, :] >= 1) & (f[None, :] != f[:, None]))
+        allow = allow.repeat_interleave(P, 0).repeat_interleave(P, 1)
+        if M and memory_valid is not None:
+            key_ok = torch.ones(memory_valid.shape[0], T, dtype=torch.bool, device=device)
+            key_ok[:, 1:1 + M] = memory_valid
+            key_ok = key_ok.repeat_interleave(P, 1)
+            allow = allow[None] & key_ok[:, None, :]
+            eye = torch.eye(T * P, dtype=torch.bool, device=device)
+            allow = (allow | eye)[:, None]  # an empty slot still attends to itself (no NaN rows)
+        return allow
+
+    def _tokens(self, x: torch.Tensor, warped: torch.Tensor | None = None) -> torch.Tensor:
+        """Token embeddings ``(B, F, P, d)``; ``warped`` ``(B, F, C, h, w)`` is each frame's
+        warped predecessor (zeros where there is none), used when ``cfg.warp``."""
+        tok = self.patchify(x)
+        if self.cfg.warp:
+            tok = torch.cat([tok, self.patchify(torch.zeros_like(x) if warped is None else warped)], -1)
+        return self.embed(tok) + self.spatial
 
     def _head(self, h: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         mod = self.out_mod(F.silu(cond))
@@ -204,37 +296,38 @@ class DynamicsModel(nn.Module):
         return self.out(self.out_norm(h) * (1 + scale) + shift)
 
     # ------------------------------------------------------------ training forward
-    def forward(self, x, t, actions, states, drop_cond=None):
+    def forward(self, x, t, actions, states, poses=None, text=None, drop_action=None, drop_text=None,
+                memory_valid=None, warped=None):
         b, T = x.shape[:2]
         P = self.cfg.tokens_per_frame
-        anchor = torch.zeros(T, dtype=torch.bool, device=x.device)
-        anchor[0] = True
-        cond = self.frame_cond(t, actions, states, anchor=anchor, drop_cond=drop_cond)  # (B, T, c)
-        h = self._tokens(x).reshape(b, T * P, -1)
-        frame_idx = torch.arange(T, device=x.device).repeat_interleave(P)
-        mask = frame_idx[None, :] <= frame_idx[:, None]  # block-causal
+        pos, anchor, memory = self.frame_layout(T, x.device)
+        cond = self.frame_cond(t, actions, states, poses=poses, text=text, anchor=anchor, memory=memory,
+                               drop_action=drop_action, drop_text=drop_text)  # (B, T, c)
+        h = self._tokens(x, warped).reshape(b, T * P, -1)
+        mask = self.attention_mask(T, memory_valid, x.device)
+        frame_pos = pos.repeat_interleave(P)
         for blk in self.blocks:
-            h, _ = blk(h, cond, frame_idx, mask=mask)
+            h, _ = blk(h, cond, frame_pos, mask=mask)
         out = self._head(h, cond).reshape(b, T, P, -1)
         return self.unpatchify(out)
 
     # ------------------------------------------------------------ cached inference
     def forward_cached(self, x, cond, pos: torch.Tensor, cache: list | None, cache_pos: torch.Tensor | None,
-                       rotated: bool = False):
+                       rotated: bool = False, mask: torch.Tensor | None = None, warped: torch.Tensor | None = None):
         """New frames' tokens against a KV cache of earlier frames.
 
         ``x`` ``(B, F, C, h, w)`` (F new frames, block-causal among themselves);
         ``cond`` ``(B, F, cond_dim)``; ``pos`` ``(F,)`` their frame indices; ``cache`` a
         per-block list of ``(k, v)`` or None, with positions ``cache_pos`` ``(M,)``;
-        ``rotated`` True if the cached keys are already rotated (:meth:`rotate_cache`).
+        ``rotated`` True if the cached keys are already rotated (:meth:`rotate_cache`);
+        ``mask`` an explicit boolean ``(F·P, M + F·P)`` attention mask instead.
         Returns ``(velocity (B, F, C, h, w), [(k, v) per block] of the new tokens)``.
         """
         b, n_new = x.shape[:2]
         P = self.cfg.tokens_per_frame
-        h = self._tokens(x).reshape(b, n_new * P, -1)
+        h = self._tokens(x, warped).reshape(b, n_new * P, -1)
         q_pos = pos.repeat_interleave(P)
-        mask = None
-        if n_new > 1:
+        if mask is None and n_new > 1:
             local = torch.arange(n_new, device=x.device).repeat_interleave(P)
             mask = local[None, :] <= local[:, None]
             if cache is not None:

@@ -20,17 +20,19 @@ from ..world.state import WorldState
 class Prompt:
     """What a scenario asks the world to be.
 
-    ``text`` is the scenario's description; the v0 model is not text-conditioned, so it is
-    carried along (and recorded) but steers nothing yet. ``image`` is the opening frame,
-    uint8 ``(H, W, 3)`` at the model's resolution. ``room``/``seed`` name the reference-world
-    preset the image came from, if any (the reference backend and the scripted trainee use
-    its floor plan).
+    ``text`` is the world prompt. A text-conditioned model (``text_dim`` in its card) is
+    conditioned on its sentence embedding and, without an image, draws the opening frame from
+    it; older models carry it along unused. ``image`` is the opening frame, uint8 ``(H, W,
+    3)`` at the model's resolution, or None. ``room``/``seed`` name the reference-world preset
+    the image came from, if any (the reference backend and the scripted trainee use its floor
+    plan). ``text_embedding`` float32 ``(384,)`` skips the encoder when already known.
     """
 
     text: str
-    image: np.ndarray
+    image: np.ndarray | None = None
     room: str | None = None
     seed: int = 0
+    text_embedding: np.ndarray | None = None
 
 
 class WorldModel(Protocol):

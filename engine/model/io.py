@@ -2,7 +2,12 @@
 
 A model folder holds ``autoencoder.safetensors``, ``dynamics.safetensors`` (with the latent
 normalisation as ``latent_mean``/``latent_std``) and ``model_card.json``: format, the two
-architectures, data, training, seed, metrics and the sha256 of each weights file.
+architectures, data, training, seed, metrics and the sha256 of each weights file. It may
+also hold ``baseline_regressor.safetensors``: the deterministic one-step regressor trained
+beside the model on the same data and budget, which ``ved eval`` runs as a baseline.
+
+Format ``ved-model/2`` stores weights as float16 (half the size on disk; they are computed
+in float32 after loading); ``ved-model/1`` (float32) still loads.
 """
 
 from __future__ import annotations
@@ -16,9 +21,15 @@ import torch
 from .autoencoder import Autoencoder, AutoencoderConfig
 from .dynamics import DynamicsConfig, DynamicsModel
 
-FORMAT = "ved-model/1"
+FORMAT = "ved-model/2"
+READABLE_FORMATS = ("ved-model/1", FORMAT)
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "assets" / "models" / "default"
 FILES = ("autoencoder.safetensors", "dynamics.safetensors")
+REGRESSOR_FILE = "baseline_regressor.safetensors"
+
+
+def _half(sd: dict) -> dict:
+    return {k: (v.detach().half() if v.is_floating_point() else v.detach()).contiguous().cpu() for k, v in sd.items()}
 
 
 class ModelError(ValueError):
@@ -34,18 +45,22 @@ def sha256(path: Path) -> str:
 
 
 def save_model(directory: str | Path, ae: Autoencoder, dyn: DynamicsModel, latent_mean: torch.Tensor,
-               latent_std: torch.Tensor, card: dict) -> Path:
+               latent_std: torch.Tensor, card: dict, regressor: DynamicsModel | None = None) -> Path:
     """Write weights and the model card (``card`` gives data/training/metrics; the
-    architecture, parameter counts and file hashes are filled in here)."""
+    architecture, parameter counts and file hashes are filled in here). ``regressor`` is the
+    optional baseline (same architecture as ``dyn``)."""
     from safetensors.torch import save_file
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().contiguous().cpu() for k, v in ae.state_dict().items()},
-              directory / FILES[0], metadata={"format": FORMAT})
-    tensors = {k: v.detach().contiguous().cpu() for k, v in dyn.state_dict().items()}
+    save_file(_half(ae.state_dict()), directory / FILES[0], metadata={"format": FORMAT})
+    tensors = _half(dyn.state_dict())
     tensors["latent_mean"], tensors["latent_std"] = latent_mean.float().cpu(), latent_std.float().cpu()
     save_file(tensors, directory / FILES[1], metadata={"format": FORMAT})
+    names = list(FILES)
+    if regressor is not None:
+        save_file(_half(regressor.state_dict()), directory / REGRESSOR_FILE, metadata={"format": FORMAT})
+        names.append(REGRESSOR_FILE)
     full = {
         "format": FORMAT,
         **card,
@@ -56,7 +71,7 @@ def save_model(directory: str | Path, ae: Autoencoder, dyn: DynamicsModel, laten
                            "dynamics": sum(p.numel() for p in dyn.parameters())},
         },
         "files": {name: {"sha256": sha256(directory / name), "bytes": (directory / name).stat().st_size}
-                  for name in FILES},
+                  for name in names},
     }
     (directory / "model_card.json").write_text(json.dumps(full, indent=2) + "\n")
     return directory
@@ -73,9 +88,26 @@ def read_card(directory: str | Path) -> dict:
         card = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ModelError(f"{path} is not valid JSON ({exc.msg}); restore it from the repository or retrain") from None
-    if card.get("format") != FORMAT:
-        raise ModelError(f"{path}: model format {card.get('format')!r} is not supported (supported: {FORMAT})")
+    if card.get("format") not in READABLE_FORMATS:
+        raise ModelError(f"{path}: model format {card.get('format')!r} is not supported "
+                         f"(supported: {', '.join(READABLE_FORMATS)})")
     return card
+
+
+def _read_weights(directory: Path, name: str, card: dict, verify: bool) -> dict:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = directory / name
+    if not path.is_file():
+        raise ModelError(f"{path} is missing; the model folder is incomplete — copy it again or retrain")
+    if verify and sha256(path) != card.get("files", {}).get(name, {}).get("sha256"):
+        raise ModelError(f"{path} does not match the sha256 in model_card.json: the file is corrupt or "
+                         f"was replaced; restore it (git checkout -- {path}) or retrain")
+    try:
+        return {k: (v.float() if v.is_floating_point() else v) for k, v in load_file(path).items()}
+    except (SafetensorError, OSError) as exc:
+        raise ModelError(f"{path} is not a readable safetensors file ({exc}); restore it or retrain") from None
 
 
 def load_networks(directory: str | Path, *, verify: bool = True):
@@ -85,24 +117,9 @@ def load_networks(directory: str | Path, *, verify: bool = True):
     sha256 differs from the model card (corrupt or replaced), or the weights do not fit
     the architecture in the card.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     directory = Path(directory)
     card = read_card(directory)
-    tensors = []
-    for name in FILES:
-        path = directory / name
-        if not path.is_file():
-            raise ModelError(f"{path} is missing; the model folder is incomplete — copy it again or retrain")
-        if verify and sha256(path) != card.get("files", {}).get(name, {}).get("sha256"):
-            raise ModelError(f"{path} does not match the sha256 in model_card.json: the file is corrupt or "
-                             f"was replaced; restore it (git checkout -- {path}) or retrain")
-        try:
-            tensors.append(load_file(path))
-        except (SafetensorError, OSError) as exc:
-            raise ModelError(f"{path} is not a readable safetensors file ({exc}); restore it or retrain") from None
-    ae_sd, dyn_sd = tensors
+    ae_sd, dyn_sd = (_read_weights(directory, name, card, verify) for name in FILES)
     arch = card["architecture"]
     ae = Autoencoder(AutoencoderConfig.from_dict(arch["autoencoder"]))
     dyn = DynamicsModel(DynamicsConfig(**arch["dynamics"]))
@@ -116,14 +133,38 @@ def load_networks(directory: str | Path, *, verify: bool = True):
 
 
 def load_world_model(directory: str | Path | None = None, *, steps: int | None = None, seed: int = 0,
-                     device: str = "cpu"):
+                     device: str = "cpu", **sampling_overrides):
     """A ready :class:`~engine.model.world_model.LatentWorldModel` from a model folder
-    (default: the shipped model). ``steps`` overrides the card's sampling steps."""
-    from .world_model import LatentWorldModel
+    (default: the shipped model). ``steps`` and other :class:`Sampling` fields
+    (``cfg_action=2.0``, ...) override the card's sampling settings."""
+    from .world_model import LatentWorldModel, Sampling
 
     ae, dyn, mean, std, card = load_networks(directory or DEFAULT_MODEL_DIR)
-    sampling = card.get("sampling", {})
-    model = LatentWorldModel(ae, dyn, mean, std, steps=steps or sampling.get("steps", 2),
-                             ctx_noise=sampling.get("ctx_noise", 0.1), seed=seed, device=device)
+    sampling = Sampling.from_dict({**card.get("sampling", {}), **sampling_overrides})
+    if steps:
+        sampling.steps = int(steps)
+    model = LatentWorldModel(ae, dyn, mean, std, sampling=sampling, seed=seed, device=device)
+    model.card = card
+    return model
+
+
+def load_regressor(directory: str | Path | None = None, *, seed: int = 0, device: str = "cpu"):
+    """The deterministic one-step regressor baseline stored beside a model, as a world model
+    sharing its autoencoder. Raises :class:`ModelError` if the folder has none."""
+    from .world_model import LatentWorldModel, Sampling
+
+    directory = Path(directory or DEFAULT_MODEL_DIR)
+    ae, dyn, mean, std, card = load_networks(directory)
+    if REGRESSOR_FILE not in card.get("files", {}):
+        raise ModelError(f"{directory} has no {REGRESSOR_FILE}; train the model with 'ved train' to get the "
+                         "regressor baseline beside it")
+    reg = DynamicsModel(dyn.cfg)
+    try:
+        reg.load_state_dict(_read_weights(directory, REGRESSOR_FILE, card, True))
+    except RuntimeError as exc:
+        raise ModelError(f"{directory / REGRESSOR_FILE}: weights do not fit the architecture ({exc}); retrain") from None
+    model = LatentWorldModel(ae, reg, mean, std, sampling=Sampling(steps=1, ctx_noise=0.0, deterministic=True),
+                             seed=seed, device=device)
+    model.name = "regressor"
     model.card = card
     return model

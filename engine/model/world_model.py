@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -10,16 +12,44 @@ from ..world.state import WorldState
 from .autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
 from .dynamics import DynamicsModel
 from .interface import Prompt
+from .pose import step_pose
+
+
+@dataclass
+class Sampling:
+    """How frames are sampled (the model card's ``sampling`` block).
+
+    ``steps``: Euler steps per frame (1–4); ``ctx_noise``: noise level kept on context frames
+    against drift; ``cfg_action`` / ``cfg_text``: classifier-free guidance scales on the
+    action and on the prompt (1.0 = off; each other value costs a second row per pass);
+    ``opening_steps``: steps for an opening frame drawn from text alone; ``memory_every``:
+    one frame in this many ticks enters the frame memory; ``deterministic``: the one-step
+    regressor baseline (no noise, context clean).
+    """
+
+    steps: int = 2
+    ctx_noise: float = 0.1
+    cfg_action: float = 1.0
+    cfg_text: float = 1.0
+    opening_steps: int = 8
+    memory_every: int = 2
+    deterministic: bool = False
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Sampling":
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
 class LatentWorldModel:
     """Generates one frame per tick from the participant's action and the world state.
 
-    Context: the *anchor* (opening frame, always kept) plus a sliding window of the last
-    frames, each stored as per-block keys/values (a KV cache). A finished frame is first
-    *pending*: lightly noised (``ctx_noise``, against drift) and passed through the network
-    together with the next frame's first denoising step, which fills its cache entry at no
-    extra pass. So a tick costs ``steps`` transformer passes and one decoder pass.
+    Context: the *anchor* (opening frame, always kept), up to ``cfg.memory`` frames
+    retrieved from the pose-indexed frame memory, and a sliding window of the last frames,
+    each stored as per-block keys/values (a KV cache). A finished frame is first *pending*:
+    lightly noised (``ctx_noise``, against drift) and passed through the network together
+    with the next frame's first denoising step, which fills its cache entry — and, every
+    ``memory_every`` ticks, its memory entry — at no extra pass. So a tick costs ``steps``
+    transformer passes (×2 with guidance) and one decoder pass.
 
     ``latent_mean``/``latent_std``: float32 ``(C,)`` per-channel latent normalisation.
     ``seed`` fixes the sampling noise: the same seed, state and actions give the same frames.
@@ -28,16 +58,20 @@ class LatentWorldModel:
     name = "latent-world-model"
 
     def __init__(self, autoencoder: Autoencoder, dynamics: DynamicsModel, latent_mean: torch.Tensor,
-                 latent_std: torch.Tensor, *, steps: int = 2, ctx_noise: float = 0.1, seed: int = 0,
-                 device: str | torch.device = "cpu"):
-        if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
+                 latent_std: torch.Tensor, *, sampling: Sampling | None = None, seed: int = 0,
+                 device: str | torch.device = "cpu", steps: int | None = None, ctx_noise: float | None = None):
+        self.sampling = sampling or Sampling()
+        if steps is not None:
+            self.sampling.steps = int(steps)
+        if ctx_noise is not None:
+            self.sampling.ctx_noise = float(ctx_noise)
+        if self.sampling.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.sampling.steps}")
         self.ae = autoencoder.eval().to(device)
         self.dyn = dynamics.eval().to(device)
         self.device = torch.device(device)
         self.mean = latent_mean.to(device).view(1, -1, 1, 1)
         self.std = latent_std.to(device).view(1, -1, 1, 1)
-        self.steps, self.ctx_noise = int(steps), float(ctx_noise)
         self.resolution = autoencoder.config.resolution
         self.seed = seed
         self.gen = torch.Generator(device=self.device)
@@ -45,8 +79,19 @@ class LatentWorldModel:
         self._limits = torch.as_tensor(ACTION_LIMITS, device=self.device)
         self._anchor: list | None = None
         self._window: list[list] = []
-        self._pending: tuple[torch.Tensor, torch.Tensor] | None = None  # (latent, cond) not yet cached
+        self._pending: tuple | None = None  # (latent, cond, memory cond, pose) not yet cached
+        self._memory: list[tuple[int, np.ndarray, list]] = []  # (tick, pose, kv per block)
+        self._text: torch.Tensor | None = None
+        self.pose = np.zeros(4, np.float32)
         self.tick = 0
+
+    @property
+    def steps(self) -> int:
+        return self.sampling.steps
+
+    @property
+    def ctx_noise(self) -> float:
+        return 0.0 if self.sampling.deterministic else self.sampling.ctx_noise
 
     # ------------------------------------------------------------ helpers
     def encode(self, frames: np.ndarray) -> torch.Tensor:
@@ -59,48 +104,125 @@ class LatentWorldModel:
         with torch.inference_mode():
             return tensor_to_frames(self.ae.decode(z * self.std + self.mean))
 
-    def _cond(self, t: float, action: np.ndarray, state: WorldState, anchor: bool = False) -> torch.Tensor:
+    def _cond(self, t: float, action, state: WorldState, pose, *, anchor=False, memory=False,
+              drop_action=False, drop_text=False) -> torch.Tensor:
         a = torch.as_tensor(np.asarray(action, np.float32), device=self.device).view(1, 1, -1) / self._limits
         s = torch.as_tensor(state.vector(), device=self.device).view(1, 1, -1)
-        tt = torch.full((1, 1), t, device=self.device)
-        flag = torch.tensor([anchor], device=self.device)
-        return self.dyn.frame_cond(tt, a, s, anchor=flag)
+        p = torch.as_tensor(np.asarray(pose, np.float32), device=self.device).view(1, 1, -1)
+        tt = torch.full((1, 1), float(t), device=self.device)
+        one = lambda flag: torch.tensor([flag], device=self.device)  # noqa: E731
+        return self.dyn.frame_cond(tt, a, s, poses=p, text=self._text, anchor=one(anchor), memory=one(memory),
+                                   drop_action=one(drop_action), drop_text=one(drop_text))
 
-    def _cache(self):
-        """Per-block ``(k, v)`` of anchor + window, keys rotated, and their frame positions."""
-        entries = [self._anchor] + self._window
+    def _guided(self, t: float, action, state: WorldState, pose) -> torch.Tensor:
+        """Conditioning rows ``(R, 1, c)``: the conditional one, then one per guidance term."""
+        rows = [self._cond(t, action, state, pose)]
+        if self.sampling.cfg_action != 1.0:
+            rows.append(self._cond(t, action, state, pose, drop_action=True))
+        if self.sampling.cfg_text != 1.0 and self.dyn.cfg.text_dim:
+            rows.append(self._cond(t, action, state, pose, drop_text=True))
+        return torch.cat(rows, 0)
+
+    def _combine(self, v: torch.Tensor) -> torch.Tensor:
+        """Classifier-free guidance: ``v_c + Σ (w - 1)(v_c - v_uncond)`` over the rows."""
+        out, r = v[:1], 1
+        for w, on in ((self.sampling.cfg_action, self.sampling.cfg_action != 1.0),
+                      (self.sampling.cfg_text, self.sampling.cfg_text != 1.0 and self.dyn.cfg.text_dim)):
+            if on:
+                out = out + (w - 1.0) * (v[:1] - v[r:r + 1])
+                r += 1
+        return out
+
+    def _first_window_pos(self) -> int:
+        return 2 if self.dyn.cfg.memory else 1
+
+    def _retrieve(self, pose: np.ndarray) -> list:
+        """Up to ``cfg.memory`` memory entries nearest to ``pose``, older than the window."""
+        M = self.dyn.cfg.memory
+        if not M or not self._memory:
+            return []
+        from ..train.dynamics import memory_score
+
+        # The frame being generated is tick + 1; the window holds the context - 1 before it.
+        oldest_in_window = self.tick + 1 - (self.dyn.cfg.context - 1)
+        cands = [m for m in self._memory if m[0] < oldest_in_window]
+        if not cands:
+            return []
+        score = memory_score(torch.as_tensor(pose), torch.as_tensor(np.stack([m[1] for m in cands])))
+        order = torch.argsort(score)[:M].tolist()
+        return [cands[i][2] for i in order]
+
+    def _cache(self, memory: list):
+        """Per-block ``(k, v)`` of anchor + memory + window, keys rotated, and their positions."""
         P = self.dyn.cfg.tokens_per_frame
-        pos = torch.arange(len(entries), device=self.device).repeat_interleave(P)
+        entries = [self._anchor] + memory + self._window
+        pos = [0] + [1] * len(memory) + list(range(self._first_window_pos(), self._first_window_pos() + len(self._window)))
+        pos = torch.tensor(pos, device=self.device).repeat_interleave(P)
         cache = [(torch.cat([e[i][0] for e in entries], 2), torch.cat([e[i][1] for e in entries], 2))
                  for i in range(len(self.dyn.blocks))]
         return self.dyn.rotate_cache(cache, pos), pos
 
-    def _set_pending(self, z: torch.Tensor, action, state: WorldState) -> None:
-        """Queue frame latent ``z`` ``(1, C, h, w)`` for the cache, lightly noised."""
+    def _set_pending(self, z: torch.Tensor, action, state: WorldState, pose: np.ndarray,
+                     warped: torch.Tensor | None = None) -> None:
+        """Queue frame latent ``z`` ``(1, C, h, w)`` for the cache, lightly noised, with the
+        warped predecessor it was generated from (``(1, 1, C, h, w)``, None for the anchor)."""
         c = self.ctx_noise
         noise = torch.randn(z.shape, generator=self.gen, device=self.device)
-        self._pending = (((1 - c) * z + c * noise).unsqueeze(1), self._cond(c, action, state))
+        zero = np.zeros(4, np.float32)
+        warped = torch.zeros_like(z).unsqueeze(1) if warped is None else warped
+        self._pending = (((1 - c) * z + c * noise).unsqueeze(1), self._cond(c, action, state, pose),
+                         self._cond(c, zero, state, pose, memory=True), pose.copy(), warped)
+
+    def _set_text(self, prompt: Prompt) -> None:
+        self._text = None
+        if self.dyn.cfg.text_dim:
+            emb = prompt.text_embedding
+            if emb is None and prompt.text.strip():
+                from .text import embed
+
+                emb = embed(prompt.text)
+            if emb is not None:
+                self._text = torch.as_tensor(np.asarray(emb, np.float32), device=self.device).view(1, -1)
 
     # ------------------------------------------------------------ interface
     @torch.inference_mode()
     def reset(self, prompt: Prompt, state: WorldState) -> np.ndarray:
-        """Start from the prompt's opening image; returns its reconstruction uint8 ``(H, W, 3)``.
-
-        Raises ``ValueError`` if the image is not ``(resolution, resolution, 3)``.
-        """
-        img = np.asarray(prompt.image)
-        if img.shape != (self.resolution, self.resolution, 3):
-            raise ValueError(f"opening image has shape {img.shape}; the model needs "
-                             f"({self.resolution}, {self.resolution}, 3)")
+        """Start from the prompt: its opening image if it has one, else an opening frame drawn
+        from the text alone (text-conditioned models only). Returns the opening frame uint8
+        ``(H, W, 3)``. Raises ``ValueError`` if the image is not ``(resolution, resolution,
+        3)``, or if there is no image and the model cannot draw one from text."""
         self.gen.manual_seed(self.seed)
-        z = self.encode(img[None])
+        self._set_text(prompt)
+        self.pose = np.zeros(4, np.float32)
+        self._memory, self._window, self.tick = [], [], 0
         zero = np.zeros(4, np.float32)
         pos0 = torch.zeros(1, dtype=torch.long, device=self.device)
-        _, self._anchor = self.dyn.forward_cached(z.unsqueeze(1), self._cond(0.0, zero, state, anchor=True), pos0,
-                                                  None, None)
-        self._window = []
-        self._set_pending(z, zero, state)
-        self.tick = 0
+        if prompt.image is None:
+            if self._text is None:
+                raise ValueError("this prompt has no opening image and the model is not text-conditioned (or the "
+                                 "text is empty); give the scenario an image or a room preset")
+            cfg = self.dyn.cfg
+            x = torch.randn((1, 1, cfg.latent_channels, cfg.latent_size, cfg.latent_size), generator=self.gen,
+                            device=self.device)
+            ts = torch.linspace(1.0, 0.0, self.sampling.opening_steps + 1).tolist()
+            for t, t_next in zip(ts[:-1], ts[1:]):
+                rows = [self._cond(t, zero, state, zero, anchor=True)]
+                if self.sampling.cfg_text != 1.0:
+                    rows.append(self._cond(t, zero, state, zero, anchor=True, drop_text=True))
+                v, _ = self.dyn.forward_cached(x.expand(len(rows), -1, -1, -1, -1), torch.cat(rows, 0), pos0, None, None)
+                if len(rows) > 1:
+                    v = v[:1] + (self.sampling.cfg_text - 1.0) * (v[:1] - v[1:])
+                x = x - (t - t_next) * v[:1]
+            z = x[:, 0]
+        else:
+            img = np.asarray(prompt.image)
+            if img.shape != (self.resolution, self.resolution, 3):
+                raise ValueError(f"opening image has shape {img.shape}; the model needs "
+                                 f"({self.resolution}, {self.resolution}, 3)")
+            z = self.encode(img[None])
+        _, self._anchor = self.dyn.forward_cached(z.unsqueeze(1), self._cond(0.0, zero, state, zero, anchor=True),
+                                                  pos0, None, None)
+        self._set_pending(z, zero, state, zero)
         return self.decode(z)[0]
 
     @torch.inference_mode()
@@ -109,41 +231,79 @@ class LatentWorldModel:
         see :mod:`engine.actions`) under ``state``. Raises ``RuntimeError`` before reset."""
         if self._anchor is None:
             raise RuntimeError("LatentWorldModel.step called before reset")
-        cfg = self.dyn.cfg
-        cache, cache_pos = self._cache()
-        n = len(self._window)
-        x = torch.randn((1, 1, cfg.latent_channels, cfg.latent_size, cfg.latent_size), generator=self.gen,
-                        device=self.device)
-        ts = torch.linspace(1.0, 0.0, self.steps + 1).tolist()
-        pz, pcond = self._pending
-        # First pass: the pending frame (fills its cache entry) and the new frame's first step.
-        v, kv = self.dyn.forward_cached(torch.cat([pz, x], 1), torch.cat([pcond, self._cond(ts[0], action, state)], 1),
-                                        torch.tensor([n + 1, n + 2], device=self.device), cache, cache_pos, rotated=True)
-        x = x - (ts[0] - ts[1]) * v[:, 1:]
-        P = cfg.tokens_per_frame
-        self._window.append([(k[:, :, :P], vv[:, :, :P]) for k, vv in kv])
-        if self.steps > 1:
-            cache, cache_pos = self._cache()
-            pos = torch.tensor([n + 2], device=self.device)
+        cfg, P = self.dyn.cfg, self.dyn.cfg.tokens_per_frame
+        action = np.asarray(action, np.float32)
+        pose = step_pose(self.pose, action)
+        cache, cache_pos = self._cache(self._retrieve(pose))
+        n_cache = cache[0][0].shape[2]
+        pz, pcond, mcond, ppose, pwarp = self._pending
+        if cfg.warp:
+            from .warp import ego_warp
+
+            motion = torch.tensor([[action[0], action[1], action[2], pose[3] - self.pose[3]]], device=self.device)
+            warped = ego_warp(pz[:, 0], motion).unsqueeze(1)
+        else:
+            warped = torch.zeros_like(pz)
+        shape = (1, 1, cfg.latent_channels, cfg.latent_size, cfg.latent_size)
+        if self.sampling.deterministic:
+            x, ts = torch.zeros(shape, device=self.device), [1.0, 0.0]
+        else:
+            x = torch.randn(shape, generator=self.gen, device=self.device)
+            ts = torch.linspace(1.0, 0.0, self.steps + 1).tolist()
+        new_pos = self._first_window_pos() + len(self._window)
+        # First pass: the pending frame (fills its cache entry), the new frame's first step,
+        # and every memory_every ticks the pending frame again as a memory entry (it sees the
+        # anchor and itself only). Guidance rows share the conditional row's context.
+        store = bool(cfg.memory) and self.tick > 0 and self.tick % self.sampling.memory_every == 0
+        guided = self._guided(ts[0], action, state, pose)
+        R = guided.shape[0]
+        frames = [pz, x] + ([pz] if store else [])
+        F = len(frames)
+        xin = torch.cat(frames, 1).expand(R, -1, -1, -1, -1)
+        cond = torch.cat([pcond.expand(R, -1, -1), guided] + ([mcond.expand(R, -1, -1)] if store else []), 1)
+        pos = torch.tensor([new_pos, new_pos + 1] + ([1] if store else []), device=self.device)
+        tok = torch.zeros(F * P, n_cache + F * P, dtype=torch.bool, device=self.device)
+        tok[:P, :n_cache + P] = True  # pending: context and itself
+        tok[P:2 * P, :n_cache + 2 * P] = True  # new: context, pending, itself
+        if store:  # memory entry: the anchor (the first P cache keys) and itself
+            tok[2 * P:, :P] = True
+            tok[2 * P:, n_cache + 2 * P:] = True
+        cache_r = [(k.expand(R, -1, -1, -1), v.expand(R, -1, -1, -1)) for k, v in cache]
+        win = torch.cat([pwarp, warped] + ([torch.zeros_like(pz)] if store else []), 1).expand(R, -1, -1, -1, -1)
+        v, kv = self.dyn.forward_cached(xin, cond, pos, cache_r, cache_pos, rotated=True, mask=tok, warped=win)
+        x = x - (ts[0] - ts[1]) * self._combine(v[:, 1:2])
+        self._window.append([(k[:1, :, :P], vv[:1, :, :P]) for k, vv in kv])
+        if store:
+            self._memory.append((self.tick, ppose, [(k[:1, :, 2 * P:], vv[:1, :, 2 * P:]) for k, vv in kv]))
+        if self.steps > 1 and not self.sampling.deterministic:
+            cache, cache_pos = self._cache(self._retrieve(pose))
+            cache_r = [(k.expand(R, -1, -1, -1), v.expand(R, -1, -1, -1)) for k, v in cache]
+            pos = torch.tensor([new_pos + 1], device=self.device)
             for t, t_next in zip(ts[1:-1], ts[2:]):
-                v, _ = self.dyn.forward_cached(x, self._cond(t, action, state), pos, cache, cache_pos, rotated=True)
-                x = x - (t - t_next) * v
+                v, _ = self.dyn.forward_cached(x.expand(R, -1, -1, -1, -1), self._guided(t, action, state, pose), pos,
+                                               cache_r, cache_pos, rotated=True, warped=warped.expand(R, -1, -1, -1, -1))
+                x = x - (t - t_next) * self._combine(v)
         # Slide: at most context-2 cached frames, so pending + new fill the window exactly.
         while len(self._window) > cfg.context - 2:
             self._window.pop(0)
         z = x[:, 0]
-        self._set_pending(z, action, state)
+        self.pose = pose
         self.tick += 1
+        self._set_pending(z, action, state, pose, warped)
         return self.decode(z)[0]
 
     def snapshot(self) -> dict:
         """Everything needed to resume generation exactly from here (bookmarks, rewind)."""
         return {"anchor": self._anchor, "window": list(self._window), "pending": self._pending,
+                "memory": list(self._memory), "text": self._text, "pose": self.pose.copy(),
                 "tick": self.tick, "rng": self.gen.get_state().clone()}
 
     def restore(self, snap: dict) -> None:
         self._anchor = snap["anchor"]
         self._window = list(snap["window"])
         self._pending = snap["pending"]
+        self._memory = list(snap.get("memory", []))
+        self._text = snap.get("text")
+        self.pose = snap.get("pose", np.zeros(4, np.float32)).copy()
         self.tick = snap["tick"]
         self.gen.set_state(snap["rng"])

@@ -4,8 +4,10 @@ Output folder layout (``--out DIR``)::
 
     DIR/data/          training episodes (ved-dataset/1), generated from the seed
     DIR/eval_data/     held-out episodes (scene seeds never used for training)
-    DIR/checkpoints/   resumable checkpoints (autoencoder.pt, dynamics.pt, latents.pt)
-    DIR/model/         the trained model: safetensors weights + model_card.json
+    DIR/checkpoints/   resumable checkpoints (autoencoder.pt, latents.pt, text.pt, dynamics.pt,
+                       regressor.pt)
+    DIR/model/         the trained model: safetensors weights + model_card.json, and the
+                       deterministic one-step regressor baseline trained on the same budget
 
 Every stage is skipped when its output exists, so ``--resume`` after an interruption picks
 up where the run stopped (within a stage, from the last periodic checkpoint).
@@ -29,9 +31,12 @@ from ..data.generate import HELD_OUT_SEED_BASE, generate_dataset
 from ..model.autoencoder import AutoencoderConfig
 from ..model.dynamics import DynamicsConfig
 from ..model.io import DEFAULT_MODEL_DIR, save_model
+from ..model.pose import POSE_DIM, dead_reckon
+from ..model.text import ENCODER_NAME, TEXT_DIM
+from ..model.world_model import Sampling
 from .autoencoder import encode_frames, train_autoencoder
 from .common import load_checkpoint, save_checkpoint, seed_everything
-from .dynamics import train_dynamics
+from .dynamics import TrainData, train_dynamics
 
 
 @dataclass
@@ -45,31 +50,60 @@ class TrainConfig:
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     ae_steps: int = 1200
     ae_batch: int = 48
-    dynamics: DynamicsConfig = field(default_factory=lambda: DynamicsConfig(depth=4))
+    dynamics: DynamicsConfig = field(default_factory=lambda: DynamicsConfig(
+        depth=4, pose_dim=POSE_DIM, text_dim=TEXT_DIM, memory=2))
     dyn_steps: int = 2200
     dyn_batch: int = 32
+    #: Steps of the regressor baseline (same batch as the dynamics; 0 = no baseline).
+    regressor_steps: int = 2200
+    #: Training-time switches for ablations (see engine.train.dynamics).
+    cond_drop: float = 0.1
+    anchor_gen: float = 0.15
+    #: Caption paraphrases embedded per episode (the canonical caption is one of them).
+    text_variants: int = 4
     eval_episodes: int = 12
     eval_length: int = 80
     eval_horizons: tuple[int, ...] = (1, 4, 16, 64)
-    sampling_steps: int = 2
-    ctx_noise: float = 0.1
+    sampling: Sampling = field(default_factory=Sampling)
 
     @classmethod
     def tiny(cls) -> "TrainConfig":
         """Seconds-long configuration for tests (not a useful model)."""
         return cls(episodes=3, episode_length=12, ae_steps=4, ae_batch=8,
                    autoencoder=AutoencoderConfig(latent_channels=4, widths=(8, 16, 16, 16)),
-                   dynamics=DynamicsConfig(latent_channels=4, width=32, depth=1, heads=2, cond_dim=16, context=4),
-                   dyn_steps=4, dyn_batch=4, eval_episodes=2, eval_length=10, eval_horizons=(1, 4))
+                   dynamics=DynamicsConfig(latent_channels=4, width=32, depth=1, heads=2, cond_dim=16, context=4,
+                                           pose_dim=POSE_DIM, text_dim=TEXT_DIM, memory=2),
+                   dyn_steps=4, dyn_batch=4, regressor_steps=4, eval_episodes=2, eval_length=10,
+                   eval_horizons=(1, 4))
 
 
-def _stack(ds: Dataset, latents: torch.Tensor):
+def _stack(ds: Dataset, latents: torch.Tensor, text: torch.Tensor | None) -> TrainData:
     eps = [ds[i] for i in range(len(ds))]
     T = min(len(e) for e in eps)
     lat = latents.view(len(eps), -1, *latents.shape[1:])[:, :T]
-    acts = torch.from_numpy(np.stack([e.actions[:T] for e in eps])) / torch.from_numpy(ACTION_LIMITS)
+    raw = np.stack([e.actions[:T] for e in eps])
+    acts = torch.from_numpy(raw) / torch.from_numpy(ACTION_LIMITS)
     states = torch.from_numpy(np.stack([e.states[:T] for e in eps]))
-    return lat, acts.float(), states.float()
+    poses = torch.from_numpy(dead_reckon(raw))
+    return TrainData(lat, acts.float(), states.float(), poses, text)
+
+
+def _caption_embeddings(ds: Dataset, variants: int, seed: int, ckpt: Path) -> torch.Tensor:
+    """``(E, variants, 384)`` embeddings of each episode's caption and its paraphrases (cached)."""
+    from ..data.captions import caption_variants
+    from ..model.text import encoder
+
+    cached = load_checkpoint(ckpt)
+    if cached is not None and cached["n"] == len(ds) and cached["variants"] == variants:
+        return cached["text"]
+    rng = np.random.default_rng(seed + 31)
+    texts = []
+    for i in range(len(ds)):
+        meta = ds.meta(i)
+        texts += [meta["caption"]] + caption_variants(meta["scene"], rng, variants - 1)
+    emb = torch.from_numpy(encoder().encode(texts)).view(len(ds), variants, -1)
+    save_checkpoint(ckpt, text=emb, n=len(ds), variants=variants)
+    return emb
 
 
 def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume: bool = False,
@@ -127,39 +161,64 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
     mean = latents.mean(dim=(0, 2, 3))
     std = latents.std(dim=(0, 2, 3)).clamp_min(1e-4)
     norm = (latents - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
-    lat, acts, states = _stack(ds, norm)
     timings["encode_s"] = time.perf_counter() - t0
 
-    # 4. dynamics -----------------------------------------------------------------------
+    # 4. dynamics (and the regressor baseline on the same data and budget) --------------
     t0 = time.perf_counter()
     dyn_cfg = replace(config.dynamics, latent_channels=ae.config.latent_channels, latent_size=ae.config.latent_size)
-    dyn = train_dynamics(lat, acts, states, steps=config.dyn_steps, config=dyn_cfg, batch=config.dyn_batch,
-                         seed=seed, checkpoint=ckpt / "dynamics.pt", progress=progress, log=log)
-    timings["dynamics_s"] = time.perf_counter() - t0
-
-    # 5. evaluation on held-out scenes ---------------------------------------------------
+    text = _caption_embeddings(ds, config.text_variants, seed, ckpt / "text.pt") if dyn_cfg.text_dim else None
+    data = _stack(ds, norm, text)
+    timings["text_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    from ..eval.rollout import evaluate, psnr
+    dyn = train_dynamics(data, steps=config.dyn_steps, config=dyn_cfg, batch=config.dyn_batch, seed=seed,
+                         cond_drop=config.cond_drop, anchor_gen=config.anchor_gen,
+                         checkpoint=ckpt / "dynamics.pt", progress=progress, log=log)
+    timings["dynamics_s"] = time.perf_counter() - t0
+    regressor = None
+    if config.regressor_steps:
+        t0 = time.perf_counter()
+        regressor = train_dynamics(data, steps=config.regressor_steps, config=dyn_cfg, batch=config.dyn_batch,
+                                   seed=seed, objective="regressor", checkpoint=ckpt / "regressor.pt",
+                                   progress=progress, log=log, desc="regressor (baseline)")
+        timings["regressor_baseline_s"] = time.perf_counter() - t0
+
+    # 5. quick evaluation on held-out scenes (the full one is `ved eval`) -----------------
+    t0 = time.perf_counter()
+    from ..eval.baselines import CopyLastFrame
+    from ..eval.fidelity import evaluate_fidelity
+    from ..eval.metrics import psnr
     from ..model.world_model import LatentWorldModel
 
-    model = LatentWorldModel(ae, dyn, mean, std, steps=config.sampling_steps, ctx_noise=config.ctx_noise, seed=seed)
+    model = LatentWorldModel(ae, dyn, mean, std, sampling=replace(config.sampling), seed=seed)
     eval_ds = Dataset(eval_dir)
     eval_eps = [eval_ds[i] for i in range(len(eval_ds))]
     horizons = tuple(h for h in config.eval_horizons if h < config.eval_length)
-    metrics = evaluate(model, eval_eps, horizons=horizons, seed=seed)
+    fid, _ = evaluate_fidelity({"model": model, "copy_last": CopyLastFrame(config.resolution)}, eval_eps,
+                               horizons=horizons, per_episode=1, seed=seed, keep_example=False)
+    metrics = {"psnr": fid["psnr"]["model"], "copy_last": fid["psnr"]["copy_last"],
+               "delta_psnr": fid["delta_psnr"]["model"], "samples": fid["samples"],
+               "note": "quick check at the end of training; the full figures are `ved eval`"}
     recon = [psnr(model.decode(model.encode(e.frames[:8]))[k], e.frames[k]) for e in eval_eps for k in range(8)]
     metrics["autoencoder_psnr"] = round(float(np.mean(recon)), 2)
     timings["eval_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - t_start
-    log("eval (held-out scenes): " + json.dumps(metrics))
+    timings["training_s"] = timings["total_s"] - timings["eval_s"] - timings.get("regressor_baseline_s", 0.0)
+    log("quick eval (held-out scenes): " + json.dumps(metrics))
 
     card = {
         "name": "ved-default" if overwrite_default else f"ved-{out.name}",
-        "description": "Action- and event-conditioned latent world model of the VED reference world "
-                       "(64x64 first-person rooms at a 20 Hz tick). Not text-conditioned.",
+        "description": "Latent world model of the VED reference world (64x64 first-person rooms at a 20 Hz "
+                       "tick), conditioned on actions, the dead-reckoned camera pose, game-master world state"
+                       + (" and a text prompt" if dyn_cfg.text_dim else "")
+                       + (", with a pose-indexed frame memory" if dyn_cfg.memory else "") + ".",
         "seed": seed,
-        "sampling": {"steps": config.sampling_steps, "ctx_noise": config.ctx_noise},
-        "objective": "rectified flow (velocity prediction) with diffusion forcing; adaLN-Zero conditioning",
+        "sampling": asdict(config.sampling),
+        "objective": "rectified flow (velocity prediction, clean-latent loss) with diffusion forcing; "
+                     "adaLN-Zero conditioning",
+        "text_encoder": ENCODER_NAME if dyn_cfg.text_dim else None,
+        "trained_on": "reference-world rooms only: " + ", ".join(sorted({ds.meta(i)["room_type"] for i in range(len(ds))}))
+                      + "; 64x64 frames. Images unlike these are accepted as opening frames but the model has "
+                        "never seen anything like them.",
         "data": {"source": "reference world v0 (engine/world)", "episodes": config.episodes,
                  "episode_length": config.episode_length, "frames": int(len(frames)),
                  "scene_seeds": f"drawn from [0, {HELD_OUT_SEED_BASE})",
@@ -167,11 +226,60 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
                  "revisit_share": round(revisit_share, 3)},
         "training": {"ae_steps": config.ae_steps, "ae_batch": config.ae_batch, "dyn_steps": config.dyn_steps,
                      "dyn_batch": config.dyn_batch, "final_dyn_loss": getattr(dyn, "final_loss", None),
+                     "regressor_steps": config.regressor_steps, "cond_drop": config.cond_drop,
+                     "anchor_gen": config.anchor_gen, "text_variants": config.text_variants,
+                     "command": f"ved train --out DIR --seed {seed}",
                      "timings_s": {k: round(v, 1) for k, v in timings.items()},
                      "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"},
         "metrics": {"eval_episodes": config.eval_episodes, **metrics},
     }
-    return save_model(out / "model", ae, dyn, mean, std, card)
+    return save_model(out / "model", ae, dyn, mean, std, card, regressor=regressor)
+
+
+def apply_overrides(config: TrainConfig, items: list[str]) -> TrainConfig:
+    """``["dyn_steps=600", "dynamics.memory=0", "sampling.cfg_action=2"]`` applied to
+    ``config``. Values are JSON (numbers, true/false, lists) or plain strings. Raises
+    ``ValueError`` naming an unknown key and the known ones."""
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        head, _, sub = key.strip().partition(".")
+        fields = {f for f in TrainConfig.__dataclass_fields__}
+        if head not in fields:
+            raise ValueError(f"--set: unknown setting {head!r}; known: {', '.join(sorted(fields))}")
+        if sub:
+            inner = getattr(config, head)
+            if sub not in getattr(inner, "__dataclass_fields__", {}):
+                known = ", ".join(sorted(getattr(inner, "__dataclass_fields__", {})))
+                raise ValueError(f"--set: unknown setting {key!r}; known under {head}: {known}")
+            config = replace(config, **{head: replace(inner, **{sub: value})})
+        else:
+            config = replace(config, **{head: tuple(value) if isinstance(value, list) else value})
+    return config
+
+
+def reuse_run(source: str | Path, out: str | Path) -> None:
+    """Seed run folder ``out`` with ``source``'s data (linked), autoencoder and latent cache
+    (copied), so the next stages train on exactly the same inputs. Raises
+    ``FileNotFoundError`` if ``source`` lacks them."""
+    source, out = Path(source).resolve(), Path(out)
+    need = [source / "data" / "manifest.json", source / "eval_data" / "manifest.json",
+            source / "checkpoints" / "autoencoder.pt", source / "checkpoints" / "latents.pt"]
+    missing = [str(p) for p in need if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"--reuse {source}: missing {', '.join(missing)}; point it at a finished 'ved train' run")
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    for name in ("data", "eval_data"):
+        if not (out / name).exists():
+            (out / name).symlink_to(source / name, target_is_directory=True)
+    for name in ("autoencoder.pt", "latents.pt", "text.pt"):
+        if (source / "checkpoints" / name).is_file() and not (out / "checkpoints" / name).exists():
+            shutil.copy2(source / "checkpoints" / name, out / "checkpoints" / name)
 
 
 def _jsonable(d):

