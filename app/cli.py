@@ -74,10 +74,15 @@ def cmd_train(args) -> int:
 
     from engine.train.pipeline import TrainConfig, run_training
 
+    from engine.train.pipeline import apply_overrides, reuse_run
+
     config = TrainConfig.tiny() if args.tiny else TrainConfig()
     if args.episodes is not None:
         config = replace(config, episodes=args.episodes)
-    model_dir = run_training(args.out, config, seed=args.seed, resume=args.resume,
+    config = apply_overrides(config, args.set or [])
+    if args.reuse:
+        reuse_run(args.reuse, args.out)
+    model_dir = run_training(args.out, config, seed=args.seed, resume=args.resume or bool(args.reuse),
                              overwrite_default=args.overwrite_default)
     card = json.loads((model_dir / "model_card.json").read_text())
     print(f"model written to {model_dir}")
@@ -95,6 +100,31 @@ def cmd_bench(args) -> int:
           f"median {r['median_ms']} ms, p95 {r['p95_ms']} ms, {r['fps']} frames/s")
     print(f"reference world:   median {ref['median_ms']} ms, p95 {ref['p95_ms']} ms, {ref['fps']} frames/s")
     print(json.dumps(r))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from datetime import datetime
+
+    from engine.eval.suite import EvalConfig, run_eval, write_card_metrics
+    from engine.model.io import DEFAULT_MODEL_DIR
+
+    config = EvalConfig.quick() if args.quick else EvalConfig()
+    if args.episodes is not None:
+        config.episodes = args.episodes
+    model_dir = Path(args.model) if args.model else DEFAULT_MODEL_DIR
+    out = Path(args.out) if args.out else ROOT / "runs" / "eval" / (
+        datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + model_dir.resolve().name)
+    say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+    results = run_eval(model_dir, config=config, seed=args.seed, out=out, log=say)
+    if args.write_card:
+        write_card_metrics(model_dir, results)
+        say(f"eval figures written into {model_dir / 'model_card.json'}")
+    for row in results["figures_to_reach"]:
+        say(f"  {'PASS' if row['ok'] else 'FAIL'}  {row['what']}: {row['measured']} (target {row['target']})")
+    say(f"results: {out / 'results.json'}\nreport:  {results['report']}")
+    if args.json:
+        print(json.dumps(results))
     return 0
 
 
@@ -130,9 +160,24 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--episodes", type=int, help="training episodes (default: the shipped model's budget)")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     t.add_argument("--tiny", action="store_true", help="seconds-long smoke configuration")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a training setting, e.g. dyn_steps=600, dynamics.memory=0, "
+                        "sampling.ctx_noise=0 (repeatable; see engine/train/pipeline.py TrainConfig)")
+    t.add_argument("--reuse", metavar="RUN_DIR",
+                   help="start from another run's data, autoencoder and latent cache (ablations share them)")
     t.add_argument("--overwrite-default", action="store_true",
                    help="allow --out to be the shipped model folder assets/models/default")
     t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="measure a model against the reference world (baselines in the same run)")
+    e.add_argument("--model", help="model folder (default: the shipped model)")
+    e.add_argument("--episodes", type=int, help="held-out episodes for the rollout figures (default 12)")
+    e.add_argument("--json", action="store_true", help="print the results as one JSON object on stdout")
+    e.add_argument("--out", help="folder for results.json and report.html (default runs/eval/<time>-<model>)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--quick", action="store_true", help="seconds-long smoke evaluation (not a measurement)")
+    e.add_argument("--write-card", action="store_true", help="store the figures in the model's model_card.json")
+    e.set_defaults(func=cmd_eval)
 
     b = sub.add_parser("bench", help="live-loop generation speed on this machine")
     b.add_argument("--frames", type=int, default=300)
