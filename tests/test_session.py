@@ -76,6 +76,19 @@ def test_alarm_changes_what_the_trainee_sees(model):
     assert frames[True][-1].mean() < 0.7 * frames[False][-1].mean()
 
 
+def test_free_text_events_fire_the_nearest_trained_event(model):
+    s = _session(model)
+    gm = s.connect(Role.GAME_MASTER)
+    s.start()
+    event, sim = gm.fire_text("switch the lights off")
+    s.step()
+    assert event == "lights_dim" and sim > 0.45 and s.world_state.light < 1.0
+    assert s.event_log[-1]["label"] == "switch the lights off"
+    with pytest.raises(ValueError, match="no game-master event matches"):
+        gm.fire_text("play some jazz music")
+    assert len(s.event_log) == 1  # nothing fired for the unmatched request
+
+
 def test_cues_fire_at_their_tick(model, tmp_path):
     text = OR_SCENARIO.read_text()
     sc = load_scenario(OR_SCENARIO)

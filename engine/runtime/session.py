@@ -100,6 +100,18 @@ class Client:
             raise PermissionError(f"a {self.role.value} client cannot fire events")
         self.session._queue_event(event, label=label, source=source)
 
+    def fire_text(self, request: str, *, source: str = "game_master") -> tuple[str, float]:
+        """Game master only: fire the trained event nearest to a free-text ``request``
+        ("switch the lights off" → ``lights_dim``), matched through the prompt's sentence
+        encoder (:func:`engine.model.text.match_event`). Returns ``(event, similarity)``; the
+        request is kept as the event's label in the log. Raises ``ValueError`` (with the
+        nearest events) when nothing matches well enough."""
+        from ..model.text import match_event
+
+        event, sim = match_event(request)
+        self.fire(event, label=request, source=source)
+        return event, sim
+
     def close(self) -> None:
         self.session.disconnect(self)
 
