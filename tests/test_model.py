@@ -80,7 +80,8 @@ def test_memory_and_window_cached_match_the_training_forward():
     x, t, a, s = _inputs(B=1, T=6)
     p = torch.randn(1, 6, 4)
     text = torch.randn(1, 8)
-    full = m(x, t, a, s, poses=p, text=text, memory_valid=torch.ones(1, 2, dtype=torch.bool))
+    warped = torch.randn_like(x)
+    full = m(x, t, a, s, poses=p, text=text, memory_valid=torch.ones(1, 2, dtype=torch.bool), warped=warped)
     pos, anchor, memory = m.frame_layout(6)
     assert pos.tolist() == [0, 1, 1, 2, 3, 4]
     P = MEM_CFG.tokens_per_frame
@@ -89,17 +90,19 @@ def test_memory_and_window_cached_match_the_training_forward():
         return m.frame_cond(t[:, i:i + 1], a[:, i:i + 1], s[:, i:i + 1], poses=p[:, i:i + 1], text=text,
                             anchor=anchor[i:i + 1], memory=memory[i:i + 1])
 
-    v0, anchor_kv = m.forward_cached(x[:, :1], cond(0), pos[:1], None, None)
+    v0, anchor_kv = m.forward_cached(x[:, :1], cond(0), pos[:1], None, None, warped=warped[:, :1])
     torch.testing.assert_close(v0[:, 0], full[:, 0], atol=1e-4, rtol=1e-4)
     entries = [anchor_kv]
     for i in (1, 2):  # each memory frame sees the anchor and itself only
-        v, kv = m.forward_cached(x[:, i:i + 1], cond(i), pos[i:i + 1], anchor_kv, pos[:1].repeat_interleave(P))
+        v, kv = m.forward_cached(x[:, i:i + 1], cond(i), pos[i:i + 1], anchor_kv, pos[:1].repeat_interleave(P),
+                                 warped=warped[:, i:i + 1])
         torch.testing.assert_close(v[:, 0], full[:, i], atol=1e-4, rtol=1e-4)
         entries.append(kv)
     for i in (3, 4, 5):
         cache = [(torch.cat([e[b][0] for e in entries], 2), torch.cat([e[b][1] for e in entries], 2))
                  for b in range(MEM_CFG.depth)]
-        v, kv = m.forward_cached(x[:, i:i + 1], cond(i), pos[i:i + 1], cache, pos[:i].repeat_interleave(P))
+        v, kv = m.forward_cached(x[:, i:i + 1], cond(i), pos[i:i + 1], cache, pos[:i].repeat_interleave(P),
+                                 warped=warped[:, i:i + 1])
         torch.testing.assert_close(v[:, 0], full[:, i], atol=1e-4, rtol=1e-4)
         entries.append(kv)
 
@@ -247,3 +250,21 @@ def test_corrupt_or_missing_weights_are_explained(tiny_run, tmp_path):
         load_networks(bad)
     with pytest.raises(ModelError, match="no model_card.json"):
         load_networks(tmp_path / "nowhere")
+
+
+def test_ego_warp_moves_content_the_way_the_camera_turns():
+    """Warping the frame before a turn brings it closer to the frame after it than copying."""
+    from engine.eval.metrics import psnr
+    from engine.model.warp import ego_warp
+    from engine.world.env import ReferenceWorld
+
+    w = ReferenceWorld(64)
+    for action in ([0, 0, 0.15, 0], [0, 0, -0.15, 0], [0, 0, 0, 0.1]):
+        a = np.array(action, np.float32)
+        f0 = w.reset("therapy_room", 3, WorldState())
+        f1 = w.step(a, WorldState())
+        x = torch.from_numpy(f0).permute(2, 0, 1)[None].float()
+        warped = ego_warp(x, torch.from_numpy(a)[None])[0].permute(1, 2, 0).clamp(0, 255).byte().numpy()
+        inner = (slice(8, -8), slice(8, -8))
+        assert psnr(warped[inner], f1[inner]) > psnr(f0[inner], f1[inner]) + 5, action
+    w.renderer.release()
