@@ -121,7 +121,8 @@ def cmd_eval(args) -> int:
         write_card_metrics(model_dir, results)
         say(f"eval figures written into {model_dir / 'model_card.json'}")
     for row in results["figures_to_reach"]:
-        say(f"  {'PASS' if row['ok'] else 'FAIL'}  {row['what']}: {row['measured']} (target {row['target']})")
+        mark = {True: "PASS", False: "FAIL"}.get(row["ok"], "n/a ")
+        say(f"  {mark}  {row['what']}: {row['measured']} (target {row['target']})")
     say(f"results: {out / 'results.json'}\nreport:  {results['report']}")
     if args.json:
         print(json.dumps(results))

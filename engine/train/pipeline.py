@@ -121,6 +121,9 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
     if out.exists() and any(out.iterdir()) and not resume:
         raise FileExistsError(f"{out} already holds a training run; pass --resume to continue it or choose a new --out")
     out.mkdir(parents=True, exist_ok=True)
+    # A run is "from scratch" (its timings are the whole cost) only if no stage's output
+    # was there before it started: not resumed, not seeded with --reuse.
+    from_scratch = not any(p.exists() for p in (out / "data", out / "checkpoints"))
     (out / "train_config.json").write_text(json.dumps({"seed": seed, **_jsonable(asdict(config))}, indent=1))
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
@@ -229,6 +232,7 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
                      "regressor_steps": config.regressor_steps, "cond_drop": config.cond_drop,
                      "anchor_gen": config.anchor_gen, "text_variants": config.text_variants,
                      "command": f"ved train --out DIR --seed {seed}",
+                     "from_scratch": from_scratch,
                      "timings_s": {k: round(v, 1) for k, v in timings.items()},
                      "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"},
         "metrics": {"eval_episodes": config.eval_episodes, **metrics},
