@@ -14,8 +14,10 @@ from .common import lr_at, resume, save_training_state
 
 def train_autoencoder(frames: np.ndarray, *, steps: int, batch: int = 64, lr: float = 1e-3, seed: int = 0,
                       config: AutoencoderConfig | None = None, checkpoint: Path | None = None,
-                      checkpoint_every: int = 250, progress: bool = True, log=print) -> Autoencoder:
-    """Train on uint8 frames ``(N, H, W, 3)`` for ``steps`` steps; resumes from ``checkpoint``.
+                      checkpoint_every: int = 250, progress: bool = True, log=print,
+                      device: str | torch.device = "cpu") -> Autoencoder:
+    """Train on uint8 frames ``(N, H, W, 3)`` for ``steps`` steps on ``device``; resumes from
+    ``checkpoint``. Returns the model on the CPU.
 
     Small Gaussian noise on the latent during training makes the decoder tolerant of the
     dynamics model's imperfect latents.
@@ -23,7 +25,8 @@ def train_autoencoder(frames: np.ndarray, *, steps: int, batch: int = 64, lr: fl
     from tqdm import tqdm
 
     config = config or AutoencoderConfig(resolution=frames.shape[1])
-    model = Autoencoder(config)
+    device = torch.device(device)
+    model = Autoencoder(config).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     g = torch.Generator().manual_seed(seed)
     start = resume(checkpoint, model, opt, g, "autoencoder", log)
@@ -33,9 +36,9 @@ def train_autoencoder(frames: np.ndarray, *, steps: int, batch: int = 64, lr: fl
         for group in opt.param_groups:
             group["lr"] = lr_at(step, steps, lr, warmup=100)
         idx = torch.randint(0, len(frames), (batch,), generator=g)
-        x = frames_to_tensor(frames[idx.numpy()])
+        x = frames_to_tensor(frames[idx.numpy()]).to(device)
         z = model.encode(x)
-        z_noisy = z + 0.05 * z.detach().std() * torch.randn(z.shape, generator=g)
+        z_noisy = z + 0.05 * z.detach().std() * torch.randn(z.shape, generator=g).to(device)
         rec = model.decode(z_noisy)
         loss = F.l1_loss(rec, x) + F.mse_loss(rec, x) + 1e-4 * z.pow(2).mean()
         opt.zero_grad(set_to_none=True)
@@ -47,11 +50,14 @@ def train_autoencoder(frames: np.ndarray, *, steps: int, batch: int = 64, lr: fl
         if (step + 1) % checkpoint_every == 0:
             save_training_state(checkpoint, model, opt, g, step + 1)
     save_training_state(checkpoint, model, opt, g, steps)
-    return model.eval()
+    return model.cpu().eval()
 
 
 @torch.inference_mode()
-def encode_frames(model: Autoencoder, frames: np.ndarray, batch: int = 256) -> torch.Tensor:
-    """Encode uint8 ``(N, H, W, 3)`` → float32 latents ``(N, C, h, w)`` (un-normalised)."""
-    out = [model.encode(frames_to_tensor(frames[i:i + batch])) for i in range(0, len(frames), batch)]
+def encode_frames(model: Autoencoder, frames: np.ndarray, batch: int = 256,
+                  device: str | torch.device = "cpu") -> torch.Tensor:
+    """Encode uint8 ``(N, H, W, 3)`` → float32 latents ``(N, C, h, w)`` (un-normalised, on the CPU)."""
+    net = model.to(device)
+    out = [net.encode(frames_to_tensor(frames[i:i + batch]).to(device)).cpu() for i in range(0, len(frames), batch)]
+    model.cpu()
     return torch.cat(out)

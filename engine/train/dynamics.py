@@ -186,7 +186,8 @@ def train_dynamics(data: TrainData, *, steps: int, config: DynamicsConfig, batch
                    device: str | torch.device = "cpu") -> DynamicsModel:
     """Train for ``steps`` steps on ``data`` (:class:`TrainData`); resumes from
     ``checkpoint`` if it exists. ``objective`` is ``"flow"`` (the world model) or
-    ``"regressor"`` (the deterministic baseline)."""
+    ``"regressor"`` (the deterministic baseline). Trains on ``device``; returns the model on
+    the CPU."""
     from tqdm import tqdm
 
     if objective not in ("flow", "regressor"):
@@ -216,5 +217,6 @@ def train_dynamics(data: TrainData, *, steps: int, config: DynamicsConfig, batch
         if (step + 1) % checkpoint_every == 0:
             save_training_state(checkpoint, model, opt, g, step + 1)
     save_training_state(checkpoint, model, opt, g, steps)
+    model = model.cpu()
     model.final_loss = ema
     return model.eval()

@@ -129,6 +129,10 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
     timings: dict[str, float] = {}
     seed_everything(seed)
     torch.set_num_threads(max(1, torch.get_num_threads()))
+    # CUDA when present (same code, same seeds; the results differ in the last bits), else CPU.
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        log(f"training on {torch.cuda.get_device_name(0)}")
 
     # 1. data ---------------------------------------------------------------------------
     t0 = time.perf_counter()
@@ -150,14 +154,14 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
     ckpt = out / "checkpoints"
     ae = train_autoencoder(frames, steps=config.ae_steps, batch=config.ae_batch, seed=seed,
                            config=replace(config.autoencoder, resolution=config.resolution),
-                           checkpoint=ckpt / "autoencoder.pt", progress=progress, log=log)
+                           checkpoint=ckpt / "autoencoder.pt", progress=progress, log=log, device=device)
     timings["autoencoder_s"] = time.perf_counter() - t0
 
     # 3. latent cache: every frame encoded once -----------------------------------------
     t0 = time.perf_counter()
     cached = load_checkpoint(ckpt / "latents.pt")
     if cached is None or cached["ae_step"] != config.ae_steps or cached["n"] != len(frames):
-        latents = encode_frames(ae, frames)
+        latents = encode_frames(ae, frames, device=device)
         save_checkpoint(ckpt / "latents.pt", latents=latents, ae_step=config.ae_steps, n=len(frames))
     else:
         latents = cached["latents"]
@@ -175,14 +179,14 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
     t0 = time.perf_counter()
     dyn = train_dynamics(data, steps=config.dyn_steps, config=dyn_cfg, batch=config.dyn_batch, seed=seed,
                          cond_drop=config.cond_drop, anchor_gen=config.anchor_gen,
-                         checkpoint=ckpt / "dynamics.pt", progress=progress, log=log)
+                         checkpoint=ckpt / "dynamics.pt", progress=progress, log=log, device=device)
     timings["dynamics_s"] = time.perf_counter() - t0
     regressor = None
     if config.regressor_steps:
         t0 = time.perf_counter()
         regressor = train_dynamics(data, steps=config.regressor_steps, config=dyn_cfg, batch=config.dyn_batch,
                                    seed=seed, objective="regressor", checkpoint=ckpt / "regressor.pt",
-                                   progress=progress, log=log, desc="regressor (baseline)")
+                                   progress=progress, log=log, desc="regressor (baseline)", device=device)
         timings["regressor_baseline_s"] = time.perf_counter() - t0
 
     # 5. quick evaluation on held-out scenes (the full one is `ved eval`) -----------------
@@ -234,7 +238,8 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
                      "command": f"ved train --out DIR --seed {seed}",
                      "from_scratch": from_scratch,
                      "timings_s": {k: round(v, 1) for k, v in timings.items()},
-                     "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"},
+                     "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+                                + (f", {torch.cuda.get_device_name(0)}" if device == "cuda" else "")},
         "metrics": {"eval_episodes": config.eval_episodes, **metrics},
     }
     return save_model(out / "model", ae, dyn, mean, std, card, regressor=regressor)
