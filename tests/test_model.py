@@ -268,3 +268,24 @@ def test_ego_warp_moves_content_the_way_the_camera_turns():
         inner = (slice(8, -8), slice(8, -8))
         assert psnr(warped[inner], f1[inner]) > psnr(f0[inner], f1[inner]) + 5, action
     w.renderer.release()
+
+
+def test_rollout_finetune_trains_on_self_generated_context():
+    from engine.train.dynamics import TrainData, sample_batch
+    from engine.train.rollout_finetune import finetune_on_rollouts, self_generated_context
+
+    g = torch.Generator().manual_seed(0)
+    E, T = 3, 12
+    data = TrainData(torch.randn(E, T, 4, 8, 8, generator=g), torch.rand(E, T, 4, generator=g) * 2 - 1,
+                     torch.rand(E, T, 4, generator=g), torch.randn(E, T, 4, generator=g),
+                     torch.randn(E, 2, 8, generator=g))
+    m = _randomise(DynamicsModel(MEM_CFG))
+    b = sample_batch(data, batch=2, context=MEM_CFG.context, memory=MEM_CFG.memory, g=g)
+    seq = self_generated_context(m, b, g)
+    j0 = 1 + MEM_CFG.memory
+    torch.testing.assert_close(seq[:, :j0 + 1], b["x0"][:, :j0 + 1])  # anchor, memory, first frame stay true
+    torch.testing.assert_close(seq[:, -1], b["x0"][:, -1])  # the target stays true
+    assert not torch.allclose(seq[:, j0 + 1:-1], b["x0"][:, j0 + 1:-1])  # the middle is the model's own
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    tuned = finetune_on_rollouts(m, data, steps=2, batch=2, progress=False, log=lambda *a: None)
+    assert any(not torch.equal(before[k], v) for k, v in tuned.state_dict().items())

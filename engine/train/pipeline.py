@@ -54,6 +54,8 @@ class TrainConfig:
         depth=4, pose_dim=POSE_DIM, text_dim=TEXT_DIM, memory=2))
     dyn_steps: int = 2200
     dyn_batch: int = 32
+    #: Steps of the final phase on the model's own rollouts (engine.train.rollout_finetune; 0 = none).
+    rollout_steps: int = 0
     #: Steps of the regressor baseline (same batch as the dynamics; 0 = no baseline).
     regressor_steps: int = 2200
     #: Training-time switches for ablations (see engine.train.dynamics).
@@ -181,6 +183,14 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
                          cond_drop=config.cond_drop, anchor_gen=config.anchor_gen,
                          checkpoint=ckpt / "dynamics.pt", progress=progress, log=log, device=device)
     timings["dynamics_s"] = time.perf_counter() - t0
+    if config.rollout_steps:
+        from .rollout_finetune import finetune_on_rollouts
+
+        t0 = time.perf_counter()
+        dyn = finetune_on_rollouts(dyn, data, steps=config.rollout_steps, batch=config.dyn_batch, seed=seed,
+                                   ctx_noise=config.sampling.ctx_noise, checkpoint=ckpt / "rollout.pt",
+                                   progress=progress, log=log, device=device)
+        timings["rollout_finetune_s"] = time.perf_counter() - t0
     regressor = None
     if config.regressor_steps:
         t0 = time.perf_counter()
@@ -233,7 +243,8 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
                  "revisit_share": round(revisit_share, 3)},
         "training": {"ae_steps": config.ae_steps, "ae_batch": config.ae_batch, "dyn_steps": config.dyn_steps,
                      "dyn_batch": config.dyn_batch, "final_dyn_loss": getattr(dyn, "final_loss", None),
-                     "regressor_steps": config.regressor_steps, "cond_drop": config.cond_drop,
+                     "regressor_steps": config.regressor_steps, "rollout_steps": config.rollout_steps,
+                     "cond_drop": config.cond_drop,
                      "anchor_gen": config.anchor_gen, "text_variants": config.text_variants,
                      "command": f"ved train --out DIR --seed {seed}",
                      "from_scratch": from_scratch,
