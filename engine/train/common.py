@@ -59,3 +59,14 @@ def save_training_state(path: Path | None, model: torch.nn.Module, opt: torch.op
                step: int) -> None:
     if path is not None:
         save_checkpoint(path, model=model.state_dict(), opt=opt.state_dict(), rng=g.get_state(), step=step)
+
+
+def optimizer_step(model: torch.nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, ema: float | None,
+                   clip: float = 1.0) -> float:
+    """Back-propagate ``loss``, clip the gradient norm to ``clip``, step; returns the updated
+    exponential moving average of the loss (for progress bars and the model card)."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    return loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()

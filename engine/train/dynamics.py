@@ -33,7 +33,7 @@ import torch
 from torch.nn import functional as F
 
 from ..model.dynamics import DynamicsConfig, DynamicsModel
-from .common import lr_at, resume, save_training_state
+from .common import lr_at, optimizer_step, resume, save_training_state
 
 #: A memory frame counts as showing the same view when its yaw is within this (radians) ...
 MEMORY_YAW_SCALE = 0.65
@@ -207,11 +207,7 @@ def train_dynamics(data: TrainData, *, steps: int, config: DynamicsConfig, batch
         if device.type != "cpu":
             b = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in b.items()}
         loss = flow_loss(model, b, g, objective=objective, cond_drop=cond_drop, anchor_gen=anchor_gen)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+        ema = optimizer_step(model, opt, loss, ema)
         if step % 10 == 0:
             bar.set_postfix(loss=f"{ema:.4f}")
         if (step + 1) % checkpoint_every == 0:

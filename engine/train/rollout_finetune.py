@@ -18,7 +18,7 @@ import torch
 from torch.nn import functional as F
 
 from ..model.dynamics import DynamicsModel
-from .common import lr_at, resume, save_training_state
+from .common import lr_at, optimizer_step, resume, save_training_state
 from .dynamics import TrainData, clip_warps, sample_batch
 
 
@@ -83,11 +83,7 @@ def finetune_on_rollouts(model: DynamicsModel, data: TrainData, *, steps: int, b
         v = model(xt, t, b["a"], b["s"], poses=b["p"], text=b["text"],
                   memory_valid=b["memory_valid"] if M else None, warped=warped)
         loss = F.mse_loss(xt[:, -1] - t[:, -1, None, None, None] * v[:, -1], b["x0"][:, -1])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+        ema = optimizer_step(model, opt, loss, ema)
         if step % 10 == 0:
             bar.set_postfix(loss=f"{ema:.4f}")
         if (step + 1) % checkpoint_every == 0:
