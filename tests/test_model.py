@@ -124,7 +124,7 @@ def _tiny_world_model(seed=0):
     torch.manual_seed(0)
     ae = Autoencoder(AutoencoderConfig(latent_channels=4, widths=(8, 16, 16, 16)))
     dyn = _randomise(DynamicsModel(CFG))
-    return LatentWorldModel(ae, dyn, torch.zeros(4), torch.ones(4), steps=2, seed=seed)
+    return LatentWorldModel(ae, dyn, torch.zeros(4), torch.ones(4), seed=seed)
 
 
 def test_world_model_is_seeded_and_answers_actions():

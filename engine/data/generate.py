@@ -25,6 +25,13 @@ def _is_on(state: WorldState, k: int) -> bool:
     return (state.light < 1.0, state.alarm, state.avatar, state.bleeding_active or state.bleeding > 0)[k]
 
 
+def random_event(state: WorldState, rng: np.random.Generator) -> str:
+    """A random game-master event that changes ``state``: one of the four state variables is
+    picked and flipped (on if off, off if on)."""
+    k = int(rng.integers(len(_TOGGLES)))
+    return _TOGGLES[k][1] if _is_on(state, k) else _TOGGLES[k][0]
+
+
 def generate_episode(world: ReferenceWorld, rng: np.random.Generator, *, length: int,
                      room_type: str | None = None, scene_seed: int | None = None,
                      event_rate: float = 1 / 50) -> Episode:
@@ -52,8 +59,7 @@ def generate_episode(world: ReferenceWorld, rng: np.random.Generator, *, length:
         action = policy.act(world.pose)
         state = state.advance()
         if rng.random() < event_rate:
-            k = int(rng.integers(len(_TOGGLES)))
-            name = _TOGGLES[k][1] if _is_on(state, k) else _TOGGLES[k][0]
+            name = random_event(state, rng)
             # The event is placed relative to the pose the participant will have at frame t.
             state = state.apply(name, viewer_pose=world.viewer_pose)
             events.append({"tick": t, "event": name})

@@ -13,21 +13,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..model.interface import Prompt
-from ..world.state import STATE_NAMES, WorldState
+from ..world.state import WorldState
 from .metrics import psnr, ssim_batch
-
-
-def state_from_vector(vec: np.ndarray) -> WorldState:
-    """The :class:`WorldState` of a dataset state vector ``(4,)``."""
-    d = dict(zip(STATE_NAMES, np.asarray(vec).tolist()))
-    return WorldState(light=d["light"], alarm=d["alarm"] > 0.5, avatar=d["avatar"] > 0.5, bleeding=d["bleeding"])
 
 
 def rollout(model, episode, start: int, horizon: int, actions: np.ndarray | None = None) -> np.ndarray:
     """Frames uint8 ``(horizon, H, W, 3)`` for ticks ``start+1 .. start+horizon``."""
     acts = episode.actions if actions is None else actions
-    model.reset(Prompt("", episode.frames[start]), state_from_vector(episode.states[start]))
-    return np.stack([model.step(acts[start + k], state_from_vector(episode.states[start + k]))
+    model.reset(Prompt("", episode.frames[start]), WorldState.from_vector(episode.states[start]))
+    return np.stack([model.step(acts[start + k], WorldState.from_vector(episode.states[start + k]))
                      for k in range(1, horizon + 1)])
 
 
@@ -101,5 +95,5 @@ def _reference_under(world, ep, start: int, actions: np.ndarray, H: int) -> np.n
     if "room_type" not in scene_meta or ep.poses is None:
         return None
     pose = tuple(float(v) for v in ep.poses[start])
-    world.reset(scene_meta["room_type"], scene_meta["scene_seed"], state_from_vector(ep.states[start]), pose=pose)
-    return np.stack([world.step(actions[start + k], state_from_vector(ep.states[start + k])) for k in range(1, H + 1)])
+    world.reset(scene_meta["room_type"], scene_meta["scene_seed"], WorldState.from_vector(ep.states[start]), pose=pose)
+    return np.stack([world.step(actions[start + k], WorldState.from_vector(ep.states[start + k])) for k in range(1, H + 1)])

@@ -18,6 +18,8 @@ from ..world.state import WorldState
 from .metrics import psnr
 
 _TURN = 2 * math.pi / 32  # 32 ticks make a full turn (0.196 rad/tick, inside the action limit)
+#: One tick of a 360° turn in place to the left.
+TURN_ACTION = np.array([0, 0, _TURN, 0], np.float32)
 
 
 def revisit_paths(context: int) -> dict[str, list[np.ndarray]]:
@@ -158,7 +160,7 @@ def long_rollout(model, scene: Scene, *, ticks: int = 6000, seed: int = 0, resol
       the start and at the end — the model still answers the controls if the end value is
       comparable to the start value (``control_ratio``).
     """
-    from ..data.generate import _TOGGLES
+    from ..data.generate import random_event
 
     rng = np.random.default_rng(seed)
     world = ReferenceWorld(resolution)
@@ -173,9 +175,7 @@ def long_rollout(model, scene: Scene, *, ticks: int = 6000, seed: int = 0, resol
         a = policy.act(world.pose)
         state = state.advance()
         if rng.random() < 1 / 200:
-            k = int(rng.integers(len(_TOGGLES)))
-            on = (state.light < 1.0, state.alarm, state.avatar, state.bleeding > 0)[k]
-            state = state.apply(_TOGGLES[k][1] if on else _TOGGLES[k][0], viewer_pose=world.viewer_pose)
+            state = state.apply(random_event(state, rng), viewer_pose=world.viewer_pose)
         ref = world.step(a, state)
         gen = model.step(a, state)
         if t % 10 == 0:

@@ -17,8 +17,8 @@ from ..world.env import ReferenceWorld
 from ..world.scene import Scene
 from ..world.state import WorldState
 from .judge import judge_sequence, score_against_scene, turn_in_place
+from .probes import TURN_ACTION
 
-_TURN = np.array([0, 0, 2 * np.pi / 32, 0], np.float32)
 
 
 def paraphrase(scene: Scene, seed: int) -> str:
@@ -51,7 +51,7 @@ def prompt_fidelity(model, judge, scenes: list[Scene], *, seed: int = 0) -> tupl
         rows["real"].append(score_against_scene(judge_sequence(judge.predict(real)), scene))
         for kind, text in (("caption", scene.caption()), ("paraphrase", paraphrase(scene, seed + i))):
             first = model.reset(Prompt(text), state)
-            frames = np.stack([first] + [model.step(_TURN, state) for _ in range(32)])
+            frames = np.stack([first] + [model.step(TURN_ACTION, state) for _ in range(32)])
             rows[kind].append(score_against_scene(judge_sequence(judge.predict(frames[1:])), scene))
             if kind == "caption" and not example:
                 example = {"prompt": text, "generated": frames[1:], "reference": real}

@@ -39,6 +39,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .pose import pose_features
+
 
 @dataclass(frozen=True)
 class DynamicsConfig:
@@ -226,8 +228,6 @@ class DynamicsModel(nn.Module):
         """
         act = self.a_mlp(actions)
         if self.cfg.pose_dim and poses is not None:
-            from .pose import pose_features
-
             act = act + self.p_mlp(pose_features(poses))
         if drop_action is not None:
             act = torch.where(drop_action[:, None, None], self.null_cond.expand_as(act), act)

@@ -10,11 +10,26 @@ frame memory retrieves earlier frames by it. The pose is integrated from the act
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from ..world.motion import MAX_PITCH
 
 #: Pose features per frame: x/3, z/3 (metres, clipped to ±2), sin yaw, cos yaw, pitch/MAX_PITCH.
 POSE_DIM = 5
+
+#: A memory frame counts as showing the same view when its yaw is within this (radians) ...
+MEMORY_YAW_SCALE = 0.65
+#: ... and its position within this (metres) — the score adds the two ratios.
+MEMORY_DIST_SCALE = 1.0
+
+
+def memory_score(query: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+    """How far apart two views are: ``query`` ``(..., 4)`` and ``candidates`` ``(..., N, 4)``
+    poses (x, z metres; yaw, pitch radians) → ``(..., N)``, 0 for the same view, lower is
+    closer. Shared by training and the live memory so both retrieve alike."""
+    d = candidates - query.unsqueeze(-2)
+    dyaw = torch.atan2(torch.sin(d[..., 2]), torch.cos(d[..., 2])).abs()
+    return dyaw / MEMORY_YAW_SCALE + d[..., :2].norm(dim=-1) / MEMORY_DIST_SCALE + d[..., 3].abs() / MEMORY_YAW_SCALE
 
 
 def step_pose(pose: np.ndarray, action: np.ndarray) -> np.ndarray:
@@ -51,7 +66,5 @@ def pose_features(poses):
         x, z, yaw, pitch = np.moveaxis(poses, -1, 0)
         return np.stack([np.clip(x / 3, -2, 2), np.clip(z / 3, -2, 2), np.sin(yaw), np.cos(yaw),
                          pitch / MAX_PITCH], -1).astype(np.float32)
-    import torch
-
     x, z, yaw, pitch = poses.unbind(-1)
     return torch.stack([(x / 3).clamp(-2, 2), (z / 3).clamp(-2, 2), yaw.sin(), yaw.cos(), pitch / MAX_PITCH], -1)

@@ -61,7 +61,6 @@ class TextEncoder:
         self._lock = threading.Lock()
         self._path = cache_path or _cache_path()
         self._mem: dict[str, np.ndarray] = {}
-        self._dirty = False
         try:
             with np.load(self._path) as z:
                 self._mem = {k: z[k] for k in z.files}
@@ -97,7 +96,6 @@ class TextEncoder:
                                           convert_to_numpy=True, show_progress_bar=False)
                 for t, e in zip(missing, emb):
                     self._mem[self._key(t)] = e.astype(np.float32)
-                self._dirty = True
                 self._save()
             return np.stack([self._mem[self._key(t)] for t in texts]) if texts else np.zeros((0, TEXT_DIM), np.float32)
 
@@ -107,7 +105,6 @@ class TextEncoder:
             tmp = self._path.with_name(self._path.stem + ".tmp.npz")
             np.savez(tmp, **self._mem)
             os.replace(tmp, self._path)
-            self._dirty = False
         except OSError as exc:
             log.warning("could not write the text embedding cache %s (%s)", self._path, exc)
 

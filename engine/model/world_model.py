@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -12,7 +12,7 @@ from ..world.state import WorldState
 from .autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
 from .dynamics import DynamicsModel
 from .interface import Prompt
-from .pose import step_pose
+from .pose import memory_score, step_pose
 
 
 @dataclass
@@ -59,12 +59,8 @@ class LatentWorldModel:
 
     def __init__(self, autoencoder: Autoencoder, dynamics: DynamicsModel, latent_mean: torch.Tensor,
                  latent_std: torch.Tensor, *, sampling: Sampling | None = None, seed: int = 0,
-                 device: str | torch.device = "cpu", steps: int | None = None, ctx_noise: float | None = None):
-        self.sampling = sampling or Sampling()
-        if steps is not None:
-            self.sampling.steps = int(steps)
-        if ctx_noise is not None:
-            self.sampling.ctx_noise = float(ctx_noise)
+                 device: str | torch.device = "cpu"):
+        self.sampling = replace(sampling) if sampling else Sampling()
         if self.sampling.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.sampling.steps}")
         self.ae = autoencoder.eval().to(device)
@@ -79,7 +75,7 @@ class LatentWorldModel:
         self._limits = torch.as_tensor(ACTION_LIMITS, device=self.device)
         self._anchor: list | None = None
         self._window: list[list] = []
-        self._pending: tuple | None = None  # (latent, cond, memory cond, pose) not yet cached
+        self._pending: tuple | None = None  # (latent, cond, memory cond or None, pose, warped) not yet cached
         self._memory: list[tuple[int, np.ndarray, list]] = []  # (tick, pose, kv per block)
         self._text: torch.Tensor | None = None
         self.pose = np.zeros(4, np.float32)
@@ -141,8 +137,6 @@ class LatentWorldModel:
         M = self.dyn.cfg.memory
         if not M or not self._memory:
             return []
-        from ..train.dynamics import memory_score
-
         # The frame being generated is tick + 1; the window holds the context - 1 before it.
         oldest_in_window = self.tick + 1 - (self.dyn.cfg.context - 1)
         cands = [m for m in self._memory if m[0] < oldest_in_window]
@@ -170,8 +164,9 @@ class LatentWorldModel:
         noise = torch.randn(z.shape, generator=self.gen, device=self.device)
         zero = np.zeros(4, np.float32)
         warped = torch.zeros_like(z).unsqueeze(1) if warped is None else warped
-        self._pending = (((1 - c) * z + c * noise).unsqueeze(1), self._cond(c, action, state, pose),
-                         self._cond(c, zero, state, pose, memory=True), pose.copy(), warped)
+        mcond = self._cond(c, zero, state, pose, memory=True) if self.dyn.cfg.memory else None
+        self._pending = (((1 - c) * z + c * noise).unsqueeze(1), self._cond(c, action, state, pose), mcond,
+                         pose.copy(), warped)
 
     def _set_text(self, prompt: Prompt) -> None:
         self._text = None
@@ -234,7 +229,8 @@ class LatentWorldModel:
         cfg, P = self.dyn.cfg, self.dyn.cfg.tokens_per_frame
         action = np.asarray(action, np.float32)
         pose = step_pose(self.pose, action)
-        cache, cache_pos = self._cache(self._retrieve(pose))
+        memory = self._retrieve(pose)  # once per tick: both passes see the same memory frames
+        cache, cache_pos = self._cache(memory)
         n_cache = cache[0][0].shape[2]
         pz, pcond, mcond, ppose, pwarp = self._pending
         if cfg.warp:
@@ -276,7 +272,7 @@ class LatentWorldModel:
         if store:
             self._memory.append((self.tick, ppose, [(k[:1, :, 2 * P:], vv[:1, :, 2 * P:]) for k, vv in kv]))
         if self.steps > 1 and not self.sampling.deterministic:
-            cache, cache_pos = self._cache(self._retrieve(pose))
+            cache, cache_pos = self._cache(memory)  # now with the pending frame's window entry
             cache_r = [(k.expand(R, -1, -1, -1), v.expand(R, -1, -1, -1)) for k, v in cache]
             pos = torch.tensor([new_pos + 1], device=self.device)
             for t, t_next in zip(ts[1:-1], ts[2:]):

@@ -61,12 +61,30 @@ def save_training_state(path: Path | None, model: torch.nn.Module, opt: torch.op
         save_checkpoint(path, model=model.state_dict(), opt=opt.state_dict(), rng=g.get_state(), step=step)
 
 
-def optimizer_step(model: torch.nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, ema: float | None,
-                   clip: float = 1.0) -> float:
-    """Back-propagate ``loss``, clip the gradient norm to ``clip``, step; returns the updated
-    exponential moving average of the loss (for progress bars and the model card)."""
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-    opt.step()
-    return loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+def run_steps(model: torch.nn.Module, opt: torch.optim.Optimizer, g: torch.Generator, loss_fn, *, steps: int,
+              lr: float, desc: str, checkpoint: Path | None, checkpoint_every: int, progress: bool = True,
+              log=print, warmup: int = 200) -> float | None:
+    """The training loop the dynamics trainers share: resume from ``checkpoint``, then for each
+    remaining step set the learning rate (:func:`lr_at`), take ``loss_fn()``, back-propagate,
+    clip the gradient norm to 1 and step; checkpoint every ``checkpoint_every`` steps and at the
+    end. Returns the exponential moving average of the loss (None if nothing was left to do)."""
+    from tqdm import tqdm
+
+    start = resume(checkpoint, model, opt, g, desc, log)
+    ema = None
+    bar = tqdm(range(start, steps), desc=desc, unit="step", disable=not progress, initial=start, total=steps)
+    for step in bar:
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, steps, lr, warmup=warmup)
+        loss = loss_fn()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+        if step % 10 == 0:
+            bar.set_postfix(loss=f"{ema:.4f}")
+        if (step + 1) % checkpoint_every == 0:
+            save_training_state(checkpoint, model, opt, g, step + 1)
+    save_training_state(checkpoint, model, opt, g, steps)
+    return ema

@@ -30,25 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.nn import functional as F
 
 from ..model.dynamics import DynamicsConfig, DynamicsModel
-from .common import lr_at, optimizer_step, resume, save_training_state
-
-#: A memory frame counts as showing the same view when its yaw is within this (radians) ...
-MEMORY_YAW_SCALE = 0.65
-#: ... and its position within this (metres) — the score adds the two ratios.
-MEMORY_DIST_SCALE = 1.0
-
-
-def memory_score(query: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
-    """How far apart two views are: ``query`` ``(..., 4)`` and ``candidates`` ``(..., N, 4)``
-    poses (x, z metres; yaw, pitch radians) → ``(..., N)``, 0 for the same view, lower is
-    closer. Shared by training and the live memory so both retrieve alike."""
-    d = candidates - query.unsqueeze(-2)
-    dyaw = torch.atan2(torch.sin(d[..., 2]), torch.cos(d[..., 2])).abs()
-    return dyaw / MEMORY_YAW_SCALE + d[..., :2].norm(dim=-1) / MEMORY_DIST_SCALE + d[..., 3].abs() / MEMORY_YAW_SCALE
-
+from ..model.pose import memory_score
+from .common import run_steps
 
 @dataclass
 class TrainData:
@@ -97,6 +82,11 @@ def sample_batch(data: TrainData, *, batch: int, context: int, memory: int, g: t
         v = torch.randint(0, data.text.shape[1], (batch,), generator=g)
         text = data.text[e, v]
     return {"x0": x0, "a": a, "s": s, "p": p, "text": text, "memory_valid": valid}
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    """A :func:`sample_batch` dict with its tensors on ``device``."""
+    return {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in batch.items()}
 
 
 def noise_levels(batch: int, frames: int, g: torch.Generator) -> torch.Tensor:
@@ -188,31 +178,20 @@ def train_dynamics(data: TrainData, *, steps: int, config: DynamicsConfig, batch
     ``checkpoint`` if it exists. ``objective`` is ``"flow"`` (the world model) or
     ``"regressor"`` (the deterministic baseline). Trains on ``device``; returns the model on
     the CPU."""
-    from tqdm import tqdm
-
     if objective not in ("flow", "regressor"):
         raise ValueError(f"objective must be 'flow' or 'regressor', got {objective!r}")
     device = torch.device(device)
     model = DynamicsModel(config).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.99))
     g = torch.Generator().manual_seed(seed + (1 if objective == "flow" else 2))
-    start = resume(checkpoint, model, opt, g, desc, log)
     model.train()
-    ema = None
-    bar = tqdm(range(start, steps), desc=desc, unit="step", disable=not progress, initial=start, total=steps)
-    for step in bar:
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, steps, lr)
-        b = sample_batch(data, batch=batch, context=config.context, memory=config.memory, g=g)
-        if device.type != "cpu":
-            b = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in b.items()}
-        loss = flow_loss(model, b, g, objective=objective, cond_drop=cond_drop, anchor_gen=anchor_gen)
-        ema = optimizer_step(model, opt, loss, ema)
-        if step % 10 == 0:
-            bar.set_postfix(loss=f"{ema:.4f}")
-        if (step + 1) % checkpoint_every == 0:
-            save_training_state(checkpoint, model, opt, g, step + 1)
-    save_training_state(checkpoint, model, opt, g, steps)
+
+    def loss_fn():
+        b = to_device(sample_batch(data, batch=batch, context=config.context, memory=config.memory, g=g), device)
+        return flow_loss(model, b, g, objective=objective, cond_drop=cond_drop, anchor_gen=anchor_gen)
+
+    ema = run_steps(model, opt, g, loss_fn, steps=steps, lr=lr, desc=desc, checkpoint=checkpoint,
+                    checkpoint_every=checkpoint_every, progress=progress, log=log)
     model = model.cpu()
     model.final_loss = ema
     return model.eval()

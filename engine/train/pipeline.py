@@ -206,7 +206,7 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
     from ..eval.metrics import psnr
     from ..model.world_model import LatentWorldModel
 
-    model = LatentWorldModel(ae, dyn, mean, std, sampling=replace(config.sampling), seed=seed)
+    model = LatentWorldModel(ae, dyn, mean, std, sampling=config.sampling, seed=seed)
     eval_ds = Dataset(eval_dir)
     eval_eps = [eval_ds[i] for i in range(len(eval_ds))]
     horizons = tuple(h for h in config.eval_horizons if h < config.eval_length)

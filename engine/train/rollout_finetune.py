@@ -18,8 +18,8 @@ import torch
 from torch.nn import functional as F
 
 from ..model.dynamics import DynamicsModel
-from .common import lr_at, optimizer_step, resume, save_training_state
-from .dynamics import TrainData, clip_warps, sample_batch
+from .common import run_steps
+from .dynamics import TrainData, clip_warps, sample_batch, to_device
 
 
 @torch.no_grad()
@@ -54,22 +54,14 @@ def finetune_on_rollouts(model: DynamicsModel, data: TrainData, *, steps: int, b
                          device: str | torch.device = "cpu") -> DynamicsModel:
     """Fine-tune ``model`` for ``steps`` steps on self-generated context (see the module
     docstring); resumes from ``checkpoint``. Returns the model on the CPU."""
-    from tqdm import tqdm
-
     device = torch.device(device)
     model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.99))
     g = torch.Generator().manual_seed(seed + 3)
-    start = resume(checkpoint, model, opt, g, "rollout fine-tune", log)
     M = model.cfg.memory
-    bar = tqdm(range(start, steps), desc="rollout fine-tune", unit="step", disable=not progress, initial=start,
-               total=steps)
-    ema = None
-    for step in bar:
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, steps, lr, warmup=min(50, steps // 5 + 1))
-        b = sample_batch(data, batch=batch, context=model.cfg.context, memory=M, g=g)
-        b = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in b.items()}
+
+    def loss_fn():
+        b = to_device(sample_batch(data, batch=batch, context=model.cfg.context, memory=M, g=g), device)
         model.eval()
         seq = self_generated_context(model, b, g, ctx_noise)
         model.train()
@@ -82,11 +74,8 @@ def finetune_on_rollouts(model: DynamicsModel, data: TrainData, *, steps: int, b
         warped = clip_warps(xt, b, M) if model.cfg.warp else None
         v = model(xt, t, b["a"], b["s"], poses=b["p"], text=b["text"],
                   memory_valid=b["memory_valid"] if M else None, warped=warped)
-        loss = F.mse_loss(xt[:, -1] - t[:, -1, None, None, None] * v[:, -1], b["x0"][:, -1])
-        ema = optimizer_step(model, opt, loss, ema)
-        if step % 10 == 0:
-            bar.set_postfix(loss=f"{ema:.4f}")
-        if (step + 1) % checkpoint_every == 0:
-            save_training_state(checkpoint, model, opt, g, step + 1)
-    save_training_state(checkpoint, model, opt, g, steps)
+        return F.mse_loss(xt[:, -1] - t[:, -1, None, None, None] * v[:, -1], b["x0"][:, -1])
+
+    run_steps(model, opt, g, loss_fn, steps=steps, lr=lr, desc="rollout fine-tune", checkpoint=checkpoint,
+              checkpoint_every=checkpoint_every, progress=progress, log=log, warmup=min(50, steps // 5 + 1))
     return model.cpu().eval()

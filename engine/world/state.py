@@ -123,3 +123,11 @@ class WorldState:
 
     def as_dict(self) -> dict:
         return {name: float(v) for name, v in zip(STATE_NAMES, self.vector())}
+
+    @classmethod
+    def from_vector(cls, vec: np.ndarray) -> "WorldState":
+        """The state of a :meth:`vector` ``(STATE_DIM,)`` (a dataset's states). What the vector
+        does not hold (where the avatar stands, whether the bleed still grows) is left at its
+        default."""
+        d = dict(zip(STATE_NAMES, np.asarray(vec).tolist()))
+        return cls(light=d["light"], alarm=d["alarm"] > 0.5, avatar=d["avatar"] > 0.5, bleeding=d["bleeding"])
