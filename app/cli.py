@@ -76,7 +76,12 @@ def cmd_train(args) -> int:
 
     from engine.train.pipeline import apply_overrides, reuse_run
 
-    config = TrainConfig.tiny() if args.tiny else TrainConfig()
+    saved = Path(args.out) / "train_config.json"
+    if args.resume and saved.exists():
+        # Continue the run as it was configured; --set changes apply on top.
+        config = TrainConfig.from_dict(json.loads(saved.read_text()))
+    else:
+        config = TrainConfig.tiny() if args.tiny else TrainConfig()
     if args.episodes is not None:
         config = replace(config, episodes=args.episodes)
     config = apply_overrides(config, args.set or [])
@@ -106,17 +111,20 @@ def cmd_bench(args) -> int:
 def cmd_eval(args) -> int:
     from datetime import datetime
 
-    from engine.eval.suite import EvalConfig, run_eval, write_card_metrics
+    from engine.eval.suite import EvalConfig, parse_sampling, run_eval, write_card_metrics
     from engine.model.io import DEFAULT_MODEL_DIR
 
     config = EvalConfig.quick() if args.quick else EvalConfig()
     if args.episodes is not None:
         config.episodes = args.episodes
+    if args.long_ticks is not None:
+        config.long_ticks = args.long_ticks
     model_dir = Path(args.model) if args.model else DEFAULT_MODEL_DIR
     out = Path(args.out) if args.out else ROOT / "runs" / "eval" / (
         datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + model_dir.resolve().name)
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
-    results = run_eval(model_dir, config=config, seed=args.seed, out=out, log=say)
+    sampling = parse_sampling(args.sampling or [])
+    results = run_eval(model_dir, config=config, seed=args.seed, out=out, log=say, sampling=sampling)
     if args.write_card:
         write_card_metrics(model_dir, results)
         say(f"eval figures written into {model_dir / 'model_card.json'}")
@@ -173,6 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="measure a model against the reference world (baselines in the same run)")
     e.add_argument("--model", help="model folder (default: the shipped model)")
     e.add_argument("--episodes", type=int, help="held-out episodes for the rollout figures (default 12)")
+    e.add_argument("--sampling", action="append", metavar="KEY=VALUE",
+                   help="override a sampling setting of the model card, e.g. cfg_action=1.5, steps=1")
+    e.add_argument("--long-ticks", type=int, help="ticks of the long-rollout stability probe (default 6000; "
+                   "ablation rows use fewer)")
     e.add_argument("--json", action="store_true", help="print the results as one JSON object on stdout")
     e.add_argument("--out", help="folder for results.json and report.html (default runs/eval/<time>-<model>)")
     e.add_argument("--seed", type=int, default=0)

@@ -14,7 +14,8 @@ def _stats(times_s: list[float]) -> dict:
             "fps": round(len(ms) / (float(ms.sum()) / 1000), 1)}
 
 
-def run_bench(scenario, *, frames: int = 300, warmup: int = 20, model: str | None = None, seed: int = 0) -> dict:
+def run_bench(scenario, *, frames: int = 300, warmup: int = 20, model: str | None = None, seed: int = 0,
+              sampling: dict | None = None) -> dict:
     """Step the model ``frames`` times (after ``warmup``) through a live session with a
     scripted trainee, unpaced, no recording; then the reference world under the same actions."""
     import torch
@@ -26,7 +27,7 @@ def run_bench(scenario, *, frames: int = 300, warmup: int = 20, model: str | Non
     from .world.policy import ExplorationPolicy
 
     t0 = time.perf_counter()
-    wm = load_model(model, seed=seed)
+    wm = load_model(model, seed=seed, sampling=sampling)
     load_s = time.perf_counter() - t0
     prompt, scene = open_scenario(scenario, wm.resolution)
     session = Session(scenario, wm, prompt, scene=scene)

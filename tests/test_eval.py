@@ -77,7 +77,8 @@ def tiny_model(tmp_path_factory):
 def test_ved_eval_quick_writes_results_and_report(tiny_model, tmp_path, capsys):
     from app.cli import main
 
-    rc = main(["eval", "--model", str(tiny_model), "--quick", "--json", "--out", str(tmp_path / "ev")])
+    rc = main(["eval", "--model", str(tiny_model), "--quick", "--json", "--out", str(tmp_path / "ev"),
+               "--sampling", "cfg_action=1.5", "--long-ticks", "12"])
     assert rc == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     saved = json.loads((tmp_path / "ev" / "results.json").read_text())
@@ -85,5 +86,16 @@ def test_ved_eval_quick_writes_results_and_report(tiny_model, tmp_path, capsys):
     assert set(saved["fidelity"]["psnr"]) == {"model", "copy_last", "regressor"}
     assert {"revisit", "events", "prompt", "stability", "speed", "figures_to_reach"} <= set(saved)
     assert "judge_on_real_frames" in saved["prompt"]
+    assert saved["model"]["sampling"]["cfg_action"] == 1.5  # the settings measured under are reported
     html = (tmp_path / "ev" / "report.html").read_text()
     assert "data:image/png;base64" in html and "Figures to reach" in html
+
+
+def test_sampling_overrides_are_checked():
+    from engine.eval.suite import parse_sampling
+
+    assert parse_sampling(["cfg_action=1.5", "steps=1"]) == {"cfg_action": 1.5, "steps": 1}
+    with pytest.raises(ValueError, match="cfg_action"):
+        parse_sampling(["cfg_acton=2"])
+    with pytest.raises(ValueError, match="number"):
+        parse_sampling(["steps=two"])

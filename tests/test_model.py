@@ -228,6 +228,36 @@ def test_resume_continues_an_interrupted_run(tiny_run):
     assert any("resumed" in m for m in msgs)
 
 
+def test_shipped_prompts_need_no_encoder_at_start_up(tiny_run, tmp_path, monkeypatch):
+    """The model folder carries the shipped scenarios' prompt embeddings, so opening one does
+    not import the sentence encoder (several seconds)."""
+    from engine.model import text
+    from engine.model.io import TEXT_SEED_FILE
+    from engine.scenario.loader import load_scenario
+    from engine.train.pipeline import SCENARIOS_DIR
+
+    assert (tiny_run / TEXT_SEED_FILE).exists()
+    fresh = text.TextEncoder(cache_path=tmp_path / "empty.npz")
+    monkeypatch.setattr(text, "_ENCODER", fresh)
+    monkeypatch.setattr(fresh, "_load", lambda: pytest.fail("the encoder was loaded"))
+    load_world_model(tiny_run)
+    prompt = load_scenario(SCENARIOS_DIR / "operating_room_bleeding.toml").world.prompt
+    assert text.embed(prompt).shape == (text.TEXT_DIM,)
+    assert text.match_event("switch the lights off")[0] == "lights_dim"
+
+
+def test_saved_train_config_reads_back(tiny_run):
+    """--resume continues a run as it was configured (train_config.json), not with defaults."""
+    from dataclasses import asdict, replace
+
+    from engine.train.pipeline import _jsonable
+
+    saved = json.loads((tiny_run.parent / "train_config.json").read_text())
+    assert TrainConfig.from_dict(saved) == TrainConfig.tiny()
+    changed = replace(TrainConfig.tiny(), dynamics=replace(TrainConfig.tiny().dynamics, warp=True), rollout_steps=7)
+    assert TrainConfig.from_dict(json.loads(json.dumps(_jsonable(asdict(changed))))) == changed
+
+
 def test_never_overwrites_the_shipped_model_unasked():
     from engine.model.io import DEFAULT_MODEL_DIR
 

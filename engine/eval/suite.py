@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -141,9 +141,12 @@ def figures_to_reach(r: dict, card: dict) -> list[dict]:
 
 
 def run_eval(model_dir=None, *, config: EvalConfig | None = None, seed: int = 0, out: Path | None = None,
-             progress: bool = True, log=print, judge_cache: Path | None = None) -> dict:
+             progress: bool = True, log=print, judge_cache: Path | None = None,
+             sampling: dict | None = None) -> dict:
     """Evaluate the model in ``model_dir`` (default: the shipped model); returns the results
     dict (also written to ``out/results.json`` with ``out/report.html`` when ``out`` is given).
+    ``sampling`` overrides fields of the card's :class:`~engine.model.world_model.Sampling`
+    (``{"cfg_action": 1.5}``) for the model, not for the regressor baseline.
     Raises :class:`~engine.model.io.ModelError` for an unloadable model folder."""
     import torch
 
@@ -157,7 +160,7 @@ def run_eval(model_dir=None, *, config: EvalConfig | None = None, seed: int = 0,
     config = config or EvalConfig()
     model_dir = Path(model_dir or DEFAULT_MODEL_DIR)
     t_start = time.perf_counter()
-    model = load_world_model(model_dir, seed=seed)
+    model = load_world_model(model_dir, seed=seed, **(sampling or {}))
     card = model.card
     try:
         regressor = load_regressor(model_dir, seed=seed)
@@ -168,7 +171,7 @@ def run_eval(model_dir=None, *, config: EvalConfig | None = None, seed: int = 0,
     if regressor is not None:
         methods["regressor"] = regressor
     results: dict = {"title": f"ved eval — {card.get('name', model_dir.name)}",
-                     "model": {"dir": str(model_dir), "name": card.get("name"), "sampling": card.get("sampling"),
+                     "model": {"dir": str(model_dir), "name": card.get("name"), "sampling": asdict(model.sampling),
                                "eval_scene_seeds": f"[{HELD_OUT_SEED_BASE}, {2 * HELD_OUT_SEED_BASE})",
                                "seed": seed, "torch_threads": torch.get_num_threads()}}
     strips, timings = [], {}
@@ -239,7 +242,7 @@ def run_eval(model_dir=None, *, config: EvalConfig | None = None, seed: int = 0,
     from ..scenario import load_scenario
 
     scenario = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "operating_room_bleeding.toml")
-    b = run_bench(scenario, frames=config.bench_frames, model=str(model_dir), seed=seed)
+    b = run_bench(scenario, frames=config.bench_frames, model=str(model_dir), seed=seed, sampling=sampling)
     results["speed"] = {k: b[k] for k in ("fps", "median_ms", "p95_ms", "sampling_steps", "torch_threads")}
     results["speed"]["note"] = "unpaced generation in a live session with a scripted trainee (ved bench)"
     stage("speed")
@@ -255,11 +258,32 @@ def run_eval(model_dir=None, *, config: EvalConfig | None = None, seed: int = 0,
     return results
 
 
+def parse_sampling(items: list[str]) -> dict:
+    """``["cfg_action=1.5", "steps=1"]`` → ``{"cfg_action": 1.5, "steps": 1}``. Raises
+    ``ValueError`` naming an unknown or malformed setting and the known ones."""
+    from ..model.world_model import Sampling
+
+    known = Sampling.__dataclass_fields__
+    out = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or key not in known:
+            raise ValueError(f"--sampling {item!r}: expected KEY=VALUE with KEY one of {', '.join(known)}")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ValueError(f"--sampling {item!r}: the value must be a number or true/false") from None
+    return out
+
+
 def write_card_metrics(model_dir: Path, results: dict) -> None:
-    """Store the eval figures in the model card (the weights' hashes are untouched)."""
+    """Store the eval figures in the model card, with the sampling settings they were
+    measured under (which become the card's sampling). The weights' hashes are untouched."""
     path = Path(model_dir) / "model_card.json"
     card = json.loads(path.read_text())
     card["eval"] = {k: results[k] for k in ("fidelity", "revisit", "events", "prompt", "stability", "speed",
                                             "figures_to_reach") if k in results}
     card["eval"]["command"] = "ved eval --model DIR --json"
+    card["sampling"] = results["model"]["sampling"]
     path.write_text(json.dumps(card, indent=2) + "\n")

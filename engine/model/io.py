@@ -26,6 +26,8 @@ READABLE_FORMATS = ("ved-model/1", FORMAT)
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "assets" / "models" / "default"
 FILES = ("autoencoder.safetensors", "dynamics.safetensors")
 REGRESSOR_FILE = "baseline_regressor.safetensors"
+#: Embeddings of the shipped scenarios' prompts and the event phrases (engine.model.text.write_seed).
+TEXT_SEED_FILE = "text_embeddings.npz"
 
 
 def _half(sd: dict) -> dict:
@@ -145,6 +147,11 @@ def load_world_model(directory: str | Path | None = None, *, steps: int | None =
         sampling.steps = int(steps)
     model = LatentWorldModel(ae, dyn, mean, std, sampling=sampling, seed=seed, device=device)
     model.card = card
+    seed_file = Path(directory or DEFAULT_MODEL_DIR) / TEXT_SEED_FILE
+    if dyn.cfg.text_dim and seed_file.exists():
+        from .text import encoder
+
+        encoder().preload(seed_file)
     return model
 
 

@@ -6,6 +6,9 @@ loaded lazily on first use (importing it takes several seconds), and every embed
 in memory and in an on-disk cache, so a scenario's prompt is embedded once per machine.
 
 The cache lives in ``$VED_CACHE`` (default ``~/.cache/ved``) as ``text_embeddings.npz``.
+A model folder may ship a read-only ``text_embeddings.npz`` of its own (the shipped scenarios'
+prompts and the event phrases, :func:`write_seed`), preloaded with the model, so playing a
+shipped scenario never waits for the encoder to import.
 """
 
 from __future__ import annotations
@@ -69,6 +72,21 @@ class TextEncoder:
         except Exception as exc:  # a torn or foreign cache file is rebuilt, never fatal
             log.warning("text embedding cache %s is unreadable (%s); it will be rebuilt", self._path, exc)
 
+    def preload(self, path: Path) -> int:
+        """Merge the embeddings of a read-only ``.npz`` (as written by :func:`write_seed`) into
+        memory, without writing them to this machine's cache. Returns how many were read; an
+        unreadable file is logged and skipped (the encoder fills in what is missing)."""
+        try:
+            with np.load(path) as z:
+                got = {k: z[k].astype(np.float32) for k in z.files if z[k].shape == (TEXT_DIM,)}
+        except Exception as exc:
+            log.warning("shipped text embeddings %s are unreadable (%s); the encoder will embed instead", path, exc)
+            return 0
+        with self._lock:
+            for k, v in got.items():
+                self._mem.setdefault(k, v)
+        return len(got)
+
     @staticmethod
     def _key(text: str) -> str:
         return hashlib.sha1(text.strip().encode()).hexdigest()[:20]
@@ -125,6 +143,20 @@ def embed(text: str) -> np.ndarray:
     return encoder().encode([text])[0]
 
 
+def event_texts() -> list[str]:
+    """Every text :func:`match_event` embeds: the event phrases and event descriptions."""
+    return [p for ps in EVENT_PHRASES.values() for p in ps] + [e.description for e in EVENTS.values()]
+
+
+def write_seed(path: Path, texts: list[str]) -> Path:
+    """Embed ``texts`` and write them to ``path`` (``.npz``, keyed as the cache is) for a model
+    folder to ship (see :meth:`TextEncoder.preload`)."""
+    texts = sorted({t.strip() for t in texts if t.strip()})
+    emb = encoder().encode(texts)
+    np.savez(path, **{TextEncoder._key(t): e for t, e in zip(texts, emb)})
+    return path
+
+
 def match_event(text: str) -> tuple[str, float]:
     """The trained event nearest to a free-text request, and its cosine similarity.
 
@@ -135,9 +167,8 @@ def match_event(text: str) -> tuple[str, float]:
     key = text.strip().lower().replace(" ", "_")
     if key in EVENTS:
         return key, 1.0
-    names = [n for n, phrases in EVENT_PHRASES.items() for _ in phrases]
-    phrases = [p for ps in EVENT_PHRASES.values() for p in ps] + [e.description for e in EVENTS.values()]
-    names += list(EVENTS)
+    names = [n for n, phrases in EVENT_PHRASES.items() for _ in phrases] + list(EVENTS)
+    phrases = event_texts()
     emb = encoder().encode(phrases + [text])
     sims = emb[:-1] @ emb[-1]
     best: dict[str, float] = {}

@@ -27,15 +27,16 @@ def default_record_dir(scenario_title: str) -> Path:
     return DEFAULT_RECORDINGS / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{slug}"
 
 
-def load_model(model: str | None, *, seed: int = 0):
-    """``None``/a folder → the learned model; ``"reference"`` → the reference world."""
+def load_model(model: str | None, *, seed: int = 0, sampling: dict | None = None):
+    """``None``/a folder → the learned model; ``"reference"`` → the reference world.
+    ``sampling`` overrides fields of the model card's :class:`Sampling` (e.g. ``cfg_action``)."""
     if model == "reference":
         from ..model.interface import ReferenceWorldModel
 
         return ReferenceWorldModel()
     from ..model.io import load_world_model
 
-    return load_world_model(model, seed=seed)
+    return load_world_model(model, seed=seed, **(sampling or {}))
 
 
 def run_headless(scenario, *, frames: int, actions_file: str | Path | None = None,

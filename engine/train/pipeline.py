@@ -39,6 +39,10 @@ from .common import load_checkpoint, save_checkpoint, seed_everything
 from .dynamics import TrainData, train_dynamics
 
 
+#: The shipped example scenarios (their prompts are embedded beside a trained model).
+SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+
+
 @dataclass
 class TrainConfig:
     """Budget and architecture of one training run. The defaults make the shipped model
@@ -67,6 +71,25 @@ class TrainConfig:
     eval_length: int = 80
     eval_horizons: tuple[int, ...] = (1, 4, 16, 64)
     sampling: Sampling = field(default_factory=Sampling)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """The configuration saved as ``train_config.json`` (keys this version does not know,
+        such as ``seed``, are ignored; keys it lacks take their defaults)."""
+        nested = {"autoencoder": AutoencoderConfig, "dynamics": DynamicsConfig, "sampling": Sampling}
+        kw = {}
+        for name, f in cls.__dataclass_fields__.items():
+            if name not in d:
+                continue
+            value = d[name]
+            if name in nested:
+                sub = nested[name]
+                value = sub(**{k: tuple(v) if isinstance(v, list) else v
+                               for k, v in value.items() if k in sub.__dataclass_fields__})
+            elif isinstance(value, list):
+                value = tuple(value)
+            kw[name] = value
+        return cls(**kw)
 
     @classmethod
     def tiny(cls) -> "TrainConfig":
@@ -253,7 +276,26 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
                                 + (f", {torch.cuda.get_device_name(0)}" if device == "cuda" else "")},
         "metrics": {"eval_episodes": config.eval_episodes, **metrics},
     }
-    return save_model(out / "model", ae, dyn, mean, std, card, regressor=regressor)
+    model_dir = save_model(out / "model", ae, dyn, mean, std, card, regressor=regressor)
+    if dyn.cfg.text_dim:
+        write_text_seed(model_dir)
+    return model_dir
+
+
+def write_text_seed(model_dir: Path) -> Path:
+    """Ship the embeddings of the scenarios in ``scenarios/`` (their world prompts) and of the
+    event phrases beside the model, so opening a shipped scenario never imports the encoder."""
+    from ..model.io import TEXT_SEED_FILE
+    from ..model.text import event_texts, write_seed
+    from ..scenario.loader import load_scenario
+
+    prompts = []
+    for path in sorted(SCENARIOS_DIR.glob("*.toml")):
+        try:
+            prompts.append(load_scenario(path).world.prompt)
+        except Exception as exc:  # a broken example must not cost the trained model
+            print(f"note: {path.name} not embedded ({exc})")
+    return write_seed(Path(model_dir) / TEXT_SEED_FILE, prompts + event_texts())
 
 
 def apply_overrides(config: TrainConfig, items: list[str]) -> TrainConfig:
