@@ -178,12 +178,16 @@ def test_guidance_scale_changes_frames_and_regressor_is_deterministic():
     img = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
     act = np.array([0.1, 0, 0.1, 0], np.float32)
     outs = []
-    for kw in ({}, {"cfg_action": 3.0}, {"cfg_action": 1.0}):
+    for kw in ({}, {"cfg_action": 3.0}, {"cfg_action": 1.0}, {"cfg_action": 3.0, "cfg_above": 1.0},
+               {"cfg_action": 3.0, "cfg_above": 0.5}):
         m = _mem_world_model(**kw)
         m.reset(Prompt("", img, text_embedding=np.ones(8, np.float32)), WorldState())
         outs.append([m.step(act, WorldState()) for _ in range(4)][-1])
+    differ = lambda a, b: np.abs(a.astype(int) - b.astype(int)).sum() > 0  # noqa: E731
     np.testing.assert_array_equal(outs[0], outs[2])
-    assert np.abs(outs[0].astype(int) - outs[1].astype(int)).sum() > 0
+    assert differ(outs[0], outs[1])
+    np.testing.assert_array_equal(outs[0], outs[3])  # guidance above t=1: never applied
+    assert differ(outs[4], outs[0]) and differ(outs[4], outs[1])  # first step guided only
     det = [_mem_world_model(seed=s, deterministic=True, steps=1, ctx_noise=0.0) for s in (0, 1)]
     for d in det:
         d.reset(Prompt("", img, text_embedding=np.ones(8, np.float32)), WorldState())

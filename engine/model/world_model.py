@@ -22,6 +22,9 @@ class Sampling:
     ``steps``: Euler steps per frame (1–4); ``ctx_noise``: noise level kept on context frames
     against drift; ``cfg_action`` / ``cfg_text``: classifier-free guidance scales on the
     action and on the prompt (1.0 = off; each other value costs a second row per pass);
+    ``cfg_above``: guidance only on denoising steps that start above this noise level (0 =
+    every step; 0.5 with 2 steps = the first step only, which lays out the frame, so the
+    second costs one row), after limited-interval guidance (Kynkäänniemi et al. 2024);
     ``opening_steps``: steps for an opening frame drawn from text alone; ``memory_every``:
     one frame in this many ticks enters the frame memory; ``deterministic``: the one-step
     regressor baseline (no noise, context clean).
@@ -31,6 +34,7 @@ class Sampling:
     ctx_noise: float = 0.1
     cfg_action: float = 1.0
     cfg_text: float = 1.0
+    cfg_above: float = 0.0
     opening_steps: int = 8
     memory_every: int = 2
     deterministic: bool = False
@@ -113,6 +117,8 @@ class LatentWorldModel:
     def _guided(self, t: float, action, state: WorldState, pose) -> torch.Tensor:
         """Conditioning rows ``(R, 1, c)``: the conditional one, then one per guidance term."""
         rows = [self._cond(t, action, state, pose)]
+        if t <= self.sampling.cfg_above:
+            return rows[0]
         if self.sampling.cfg_action != 1.0:
             rows.append(self._cond(t, action, state, pose, drop_action=True))
         if self.sampling.cfg_text != 1.0 and self.dyn.cfg.text_dim:
@@ -120,7 +126,10 @@ class LatentWorldModel:
         return torch.cat(rows, 0)
 
     def _combine(self, v: torch.Tensor) -> torch.Tensor:
-        """Classifier-free guidance: ``v_c + Σ (w - 1)(v_c - v_uncond)`` over the rows."""
+        """Classifier-free guidance: ``v_c + Σ (w - 1)(v_c - v_uncond)`` over the rows (none
+        when ``v`` has the conditional row only)."""
+        if v.shape[0] == 1:
+            return v
         out, r = v[:1], 1
         for w, on in ((self.sampling.cfg_action, self.sampling.cfg_action != 1.0),
                       (self.sampling.cfg_text, self.sampling.cfg_text != 1.0 and self.dyn.cfg.text_dim)):
@@ -273,10 +282,12 @@ class LatentWorldModel:
             self._memory.append((self.tick, ppose, [(k[:1, :, 2 * P:], vv[:1, :, 2 * P:]) for k, vv in kv]))
         if self.steps > 1 and not self.sampling.deterministic:
             cache, cache_pos = self._cache(memory)  # now with the pending frame's window entry
-            cache_r = [(k.expand(R, -1, -1, -1), v.expand(R, -1, -1, -1)) for k, v in cache]
             pos = torch.tensor([new_pos + 1], device=self.device)
             for t, t_next in zip(ts[1:-1], ts[2:]):
-                v, _ = self.dyn.forward_cached(x.expand(R, -1, -1, -1, -1), self._guided(t, action, state, pose), pos,
+                guided = self._guided(t, action, state, pose)
+                R = guided.shape[0]
+                cache_r = [(k.expand(R, -1, -1, -1), v.expand(R, -1, -1, -1)) for k, v in cache]
+                v, _ = self.dyn.forward_cached(x.expand(R, -1, -1, -1, -1), guided, pos,
                                                cache_r, cache_pos, rotated=True, warped=warped.expand(R, -1, -1, -1, -1))
                 x = x - (t - t_next) * self._combine(v)
         # Slide: at most context-2 cached frames, so pending + new fill the window exactly.
