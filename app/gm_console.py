@@ -214,7 +214,9 @@ class GameMasterConsole(QWidget):
             self.state = dict(msg.data)
             self.state_label.setText(state_text(self.state))
         elif msg.kind == "start":
-            self.status_label.setText(f"Session running (model: {msg.data.get('model', '?')}).")
+            notice = msg.data.get("notice")
+            self.status_label.setText(f"Session running (model: {msg.data.get('model', '?')})."
+                                      + (f"<br><i>{notice}</i>" if notice else ""))
         elif msg.kind == "end":
             self.status_label.setText(f"Session ended ({msg.data.get('reason', '')}).")
             for b in self.palette_buttons:

@@ -189,3 +189,31 @@ def test_bench_reports_model_and_reference_speed(capsys):
     r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert r["frames"] == 10 and r["fps"] > 0 and r["p95_ms"] >= r["median_ms"] > 0
     assert r["reference_world"]["fps"] > 0
+
+
+def test_an_image_opening_tells_the_designer_what_the_model_was_trained_on(tmp_path):
+    """Images unlike the training data are accepted; the start message (console, not the
+    trainee) says what the model was trained on."""
+    from PIL import Image
+
+    Image.fromarray(np.full((80, 120, 3), 200, np.uint8)).save(tmp_path / "beach.png")
+    text = OR_SCENARIO.read_text().replace('room = "operating_room"', 'image = "beach.png"')
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("seed"))
+    (tmp_path / "beach.toml").write_text(text)
+    sc = load_scenario(tmp_path / "beach.toml")
+
+    class CardModel(ReferenceWorldModel):  # a learned model's card; opens on any image
+        card = {"trained_on": "reference-world rooms only: operating_room"}
+
+        def reset(self, prompt, state):
+            return prompt.image if prompt.room is None else super().reset(prompt, state)
+
+    for scenario, expect in ((sc, True), (load_scenario(OR_SCENARIO), False)):
+        m = CardModel()
+        prompt, scene = open_scenario(scenario, 64)
+        s = Session(scenario, m, prompt, scene=scene)
+        gm, trainee = s.connect(Role.GAME_MASTER), s.connect(Role.TRAINEE)
+        s.start()
+        start = [msg for msg in gm.poll() if msg.kind == "start"][0]
+        assert ("trained on reference-world rooms" in start.data.get("notice", "")) is expect
+        assert all(msg.kind == "frame" for msg in trainee.poll())

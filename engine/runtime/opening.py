@@ -49,6 +49,16 @@ def open_scenario(scenario, resolution: int = 64, renderer=None) -> tuple[Prompt
     return Prompt(w.prompt, load_image(scenario.image_path(), resolution)), None
 
 
+def opening_notice(prompt: Prompt, model) -> str | None:
+    """What the designer should know about this opening, or None: when the opening frame is
+    an image, what the model was trained on (its card's ``trained_on``), since images unlike
+    the training data are accepted but the model pulls them towards what it has seen."""
+    trained_on = (getattr(model, "card", None) or {}).get("trained_on")
+    if prompt.room is not None or prompt.image is None or not trained_on:
+        return None
+    return f"The opening frame is your image. This model was trained on {trained_on}"
+
+
 def open_floor(width: float = 6.0, depth: float = 6.0) -> Scene:
     """An empty room used to track the participant's pose when the floor plan is unknown."""
     return Scene(room_type="unknown", seed=0, width=width, depth=depth, height=3.0, wall_color=(0.5, 0.5, 0.5),

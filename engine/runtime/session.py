@@ -169,11 +169,16 @@ class Session:
     # ------------------------------------------------------------ ticking
     def start(self) -> np.ndarray:
         """Open the world (tick 0) and publish the opening frame."""
+        from .opening import opening_notice
+
         frame = self.model.reset(self.prompt, self.world_state)
         self.tick = 0
-        self._publish(Message("start", 0, {"title": self.scenario.title, "prompt": self.prompt.text,
-                                           "model": getattr(self.model, "name", type(self.model).__name__),
-                                           "state": self.world_state.as_dict()}))
+        start = {"title": self.scenario.title, "prompt": self.prompt.text,
+                 "model": getattr(self.model, "name", type(self.model).__name__), "state": self.world_state.as_dict()}
+        notice = opening_notice(self.prompt, self.model)
+        if notice:
+            start["notice"] = notice
+        self._publish(Message("start", 0, start))
         self._fire_due_events()
         self._publish(Message("state", 0, self.world_state.as_dict()))
         self._publish(Message("frame", 0, frame=frame))
