@@ -72,9 +72,8 @@ def cmd_data(args) -> int:
 def cmd_train(args) -> int:
     from dataclasses import replace
 
-    from engine.train.pipeline import TrainConfig, run_training
-
-    from engine.train.pipeline import apply_overrides, reuse_run
+    from engine.train.distributed import current, teardown
+    from engine.train.pipeline import TrainConfig, apply_overrides, reuse_run, run_training
 
     saved = Path(args.out) / "train_config.json"
     if args.resume and saved.exists():
@@ -85,10 +84,16 @@ def cmd_train(args) -> int:
     if args.episodes is not None:
         config = replace(config, episodes=args.episodes)
     config = apply_overrides(config, args.set or [])
-    if args.reuse:
+    rank0 = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 alone prepares the folder
+    if args.reuse and rank0:
         reuse_run(args.reuse, args.out)
-    model_dir = run_training(args.out, config, seed=args.seed, resume=args.resume or bool(args.reuse),
-                             overwrite_default=args.overwrite_default)
+    try:
+        model_dir = run_training(args.out, config, seed=args.seed, resume=args.resume or bool(args.reuse),
+                                 overwrite_default=args.overwrite_default)
+        if not current().main:
+            return 0
+    finally:
+        teardown()
     card = json.loads((model_dir / "model_card.json").read_text())
     print(f"model written to {model_dir}")
     print(json.dumps({"model": str(model_dir), "metrics": card["metrics"],

@@ -262,6 +262,27 @@ def test_saved_train_config_reads_back(tiny_run):
     assert TrainConfig.from_dict(json.loads(json.dumps(_jsonable(asdict(changed))))) == changed
 
 
+def test_torchrun_trains_data_parallel(tmp_path):
+    """Two processes under torchrun (Gloo on the CPU): rank 0 prepares the data and the
+    autoencoder, both ranks train the dynamics through DistributedDataParallel, rank 0 saves."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          "-m", "app.cli", "train", "--tiny", "--out", str(tmp_path / "run")],
+                         cwd=root, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    card = json.loads((tmp_path / "run" / "model" / "model_card.json").read_text())
+    assert card["training"]["processes"] == 2
+    assert card["training"]["global_batch"] == 2 * card["training"]["dyn_batch"]
+    assert run.stdout.count("model written to") == 1  # rank 0 alone reports
+    load_world_model(tmp_path / "run" / "model")
+
+
 def test_never_overwrites_the_shipped_model_unasked():
     from engine.model.io import DEFAULT_MODEL_DIR
 

@@ -67,10 +67,20 @@ def run_steps(model: torch.nn.Module, opt: torch.optim.Optimizer, g: torch.Gener
     """The training loop the dynamics trainers share: resume from ``checkpoint``, then for each
     remaining step set the learning rate (:func:`lr_at`), take ``loss_fn()``, back-propagate,
     clip the gradient norm to 1 and step; checkpoint every ``checkpoint_every`` steps and at the
-    end. Returns the exponential moving average of the loss (None if nothing was left to do)."""
+    end. Returns the exponential moving average of the loss (None if nothing was left to do).
+
+    Under torchrun (:mod:`engine.train.distributed`) every rank runs this loop on its own
+    batches (``loss_fn`` forwards through the DDP wrapper, which averages the gradients);
+    rank 0 alone shows progress and writes checkpoints."""
     from tqdm import tqdm
 
-    start = resume(checkpoint, model, opt, g, desc, log)
+    from .distributed import current, decorrelate
+
+    main = current().main
+    start = resume(checkpoint, model, opt, g, desc, log if main else (lambda *a: None))
+    decorrelate(g)
+    if not main:
+        checkpoint, progress = None, False
     ema = None
     bar = tqdm(range(start, steps), desc=desc, unit="step", disable=not progress, initial=start, total=steps)
     for step in bar:

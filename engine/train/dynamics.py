@@ -34,6 +34,7 @@ import torch
 from ..model.dynamics import DynamicsConfig, DynamicsModel
 from ..model.pose import memory_score
 from .common import run_steps
+from .distributed import wrap
 
 @dataclass
 class TrainData:
@@ -127,8 +128,9 @@ def clip_warps(xt: torch.Tensor, batch: dict, M: int) -> torch.Tensor:
 
 
 def flow_loss(model: DynamicsModel, batch: dict, g: torch.Generator, *, cond_drop: float = 0.1,
-              anchor_gen: float = 0.15, objective: str = "flow"):
-    """Training loss of one batch from :func:`sample_batch` (see the module docstring)."""
+              anchor_gen: float = 0.15, objective: str = "flow", net: torch.nn.Module | None = None):
+    """Training loss of one batch from :func:`sample_batch` (see the module docstring).
+    ``net`` runs the forward pass when given (``model`` wrapped for data parallelism)."""
     x0 = batch["x0"]
     dev = x0.device
     B, T = x0.shape[:2]
@@ -153,8 +155,8 @@ def flow_loss(model: DynamicsModel, batch: dict, g: torch.Generator, *, cond_dro
     drop_a = (torch.rand(B, generator=g) < cond_drop).to(dev)
     drop_t = (torch.rand(B, generator=g) < cond_drop).to(dev)
     warped = clip_warps(xt, batch, M) if model.cfg.warp else None
-    v = model(xt, t, batch["a"], batch["s"], poses=batch["p"], text=batch["text"], drop_action=drop_a,
-              drop_text=drop_t, memory_valid=batch["memory_valid"] if M else None, warped=warped)
+    v = (net or model)(xt, t, batch["a"], batch["s"], poses=batch["p"], text=batch["text"], drop_action=drop_a,
+                       drop_text=drop_t, memory_valid=batch["memory_valid"] if M else None, warped=warped)
     # The network predicts the velocity, but the loss is taken on the clean latent it implies
     # (x0_hat = x_t - t·v). The plain velocity loss weights the error on x0 by 1/t², so it
     # spends the model on polishing nearly clean context frames; the x0 loss weights every
@@ -185,10 +187,11 @@ def train_dynamics(data: TrainData, *, steps: int, config: DynamicsConfig, batch
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.99))
     g = torch.Generator().manual_seed(seed + (1 if objective == "flow" else 2))
     model.train()
+    net = wrap(model)  # DistributedDataParallel under torchrun, else the model itself
 
     def loss_fn():
         b = to_device(sample_batch(data, batch=batch, context=config.context, memory=config.memory, g=g), device)
-        return flow_loss(model, b, g, objective=objective, cond_drop=cond_drop, anchor_gen=anchor_gen)
+        return flow_loss(model, b, g, objective=objective, cond_drop=cond_drop, anchor_gen=anchor_gen, net=net)
 
     ema = run_steps(model, opt, g, loss_fn, steps=steps, lr=lr, desc=desc, checkpoint=checkpoint,
                     checkpoint_every=checkpoint_every, progress=progress, log=log)

@@ -140,11 +140,24 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
     Raises ``FileExistsError`` if ``out`` holds a previous run and ``resume`` is False, and
     ``PermissionError`` if ``out`` is the shipped default model folder and
     ``overwrite_default`` is False.
+
+    Under ``torchrun`` the dynamics stages train data-parallel on every rank; rank 0 alone
+    prepares the data and autoencoder, evaluates and saves (:mod:`engine.train.distributed`).
     """
+    from .distributed import setup
+
+    job = setup()
     out = Path(out).resolve()
     if DEFAULT_MODEL_DIR.resolve() in (out, out / "model") and not overwrite_default:
         raise PermissionError(f"{out} would overwrite the shipped default model; pass --overwrite-default "
                               "if you mean it, or choose another --out")
+    if not job.main:
+        # Wait for rank 0 to write the data, autoencoder, latent cache and caption embeddings;
+        # the stages below then find them and load instead of recomputing.
+        log, progress = (lambda *a: None), False
+        job.barrier()
+        return _train_stages(out, config, seed=seed, progress=progress, log=log, job=job, t_start=time.perf_counter(),
+                             from_scratch=False)
     if out.exists() and any(out.iterdir()) and not resume:
         raise FileExistsError(f"{out} already holds a training run; pass --resume to continue it or choose a new --out")
     out.mkdir(parents=True, exist_ok=True)
@@ -152,14 +165,21 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
     # was there before it started: not resumed, not seeded with --reuse.
     from_scratch = not any(p.exists() for p in (out / "data", out / "checkpoints"))
     (out / "train_config.json").write_text(json.dumps({"seed": seed, **_jsonable(asdict(config))}, indent=1))
-    t_start = time.perf_counter()
+    return _train_stages(out, config, seed=seed, progress=progress, log=log, job=job, t_start=time.perf_counter(),
+                         from_scratch=from_scratch, name="ved-default" if overwrite_default else f"ved-{out.name}")
+
+
+def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, log, job, t_start: float,
+                  from_scratch: bool, name: str = "") -> Path:
     timings: dict[str, float] = {}
     seed_everything(seed)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     # CUDA when present (same code, same seeds; the results differ in the last bits), else CPU.
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        log(f"training on {torch.cuda.get_device_name(0)}")
+    device = job.device
+    if device.startswith("cuda"):
+        log(f"training on {torch.cuda.get_device_name(0)}" + (f", {job.world} processes" if job.world > 1 else ""))
+    elif job.world > 1:
+        log(f"training on the CPU in {job.world} processes (Gloo)")
 
     # 1. data ---------------------------------------------------------------------------
     t0 = time.perf_counter()
@@ -203,6 +223,8 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
     text = _caption_embeddings(ds, config.text_variants, seed, ckpt / "text.pt") if dyn_cfg.text_dim else None
     data = _stack(ds, norm, text)
     timings["text_s"] = time.perf_counter() - t0
+    if job.main:
+        job.barrier()  # the other ranks start the dynamics stages from here (see run_training)
     t0 = time.perf_counter()
     dyn = train_dynamics(data, steps=config.dyn_steps, config=dyn_cfg, batch=config.dyn_batch, seed=seed,
                          cond_drop=config.cond_drop, anchor_gen=config.anchor_gen,
@@ -223,6 +245,9 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
                                    seed=seed, objective="regressor", checkpoint=ckpt / "regressor.pt",
                                    progress=progress, log=log, desc="regressor (baseline)", device=device)
         timings["regressor_baseline_s"] = time.perf_counter() - t0
+    if not job.main:
+        job.barrier()  # rank 0 evaluates and saves the model
+        return out / "model"
 
     # 5. quick evaluation on held-out scenes (the full one is `ved eval`) -----------------
     t0 = time.perf_counter()
@@ -248,7 +273,7 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
     log("quick eval (held-out scenes): " + json.dumps(metrics))
 
     card = {
-        "name": "ved-default" if overwrite_default else f"ved-{out.name}",
+        "name": name,
         "description": "Latent world model of the VED reference world (64x64 first-person rooms at a 20 Hz "
                        "tick), conditioned on actions, the dead-reckoned camera pose, game-master world state"
                        + (" and a text prompt" if dyn_cfg.text_dim else "")
@@ -267,7 +292,8 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
                  "eval_scene_seeds": f"drawn from [{HELD_OUT_SEED_BASE}, {2 * HELD_OUT_SEED_BASE})",
                  "revisit_share": round(revisit_share, 3)},
         "training": {"ae_steps": config.ae_steps, "ae_batch": config.ae_batch, "dyn_steps": config.dyn_steps,
-                     "dyn_batch": config.dyn_batch, "final_dyn_loss": getattr(dyn, "final_loss", None),
+                     "dyn_batch": config.dyn_batch, "processes": job.world,
+                     "global_batch": config.dyn_batch * job.world, "final_dyn_loss": getattr(dyn, "final_loss", None),
                      "regressor_steps": config.regressor_steps, "rollout_steps": config.rollout_steps,
                      "cond_drop": config.cond_drop,
                      "anchor_gen": config.anchor_gen, "text_variants": config.text_variants,
@@ -275,12 +301,13 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
                      "from_scratch": from_scratch,
                      "timings_s": {k: round(v, 1) for k, v in timings.items()},
                      "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
-                                + (f", {torch.cuda.get_device_name(0)}" if device == "cuda" else "")},
+                                + (f", {torch.cuda.get_device_name(0)}" if device.startswith("cuda") else "")},
         "metrics": {"eval_episodes": config.eval_episodes, **metrics},
     }
     model_dir = save_model(out / "model", ae, dyn, mean, std, card, regressor=regressor)
     if dyn.cfg.text_dim:
         write_text_seed(model_dir)
+    job.barrier()  # the other ranks return once the model is on disk
     return model_dir
 
 

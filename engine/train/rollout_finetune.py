@@ -19,6 +19,7 @@ from torch.nn import functional as F
 
 from ..model.dynamics import DynamicsModel
 from .common import run_steps
+from .distributed import wrap
 from .dynamics import TrainData, clip_warps, sample_batch, to_device
 
 
@@ -59,6 +60,7 @@ def finetune_on_rollouts(model: DynamicsModel, data: TrainData, *, steps: int, b
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.99))
     g = torch.Generator().manual_seed(seed + 3)
     M = model.cfg.memory
+    net = wrap(model)  # DistributedDataParallel under torchrun, else the model itself
 
     def loss_fn():
         b = to_device(sample_batch(data, batch=batch, context=model.cfg.context, memory=M, g=g), device)
@@ -72,8 +74,8 @@ def finetune_on_rollouts(model: DynamicsModel, data: TrainData, *, steps: int, b
         tt = t[:, :, None, None, None]
         xt = (1 - tt) * seq + tt * eps
         warped = clip_warps(xt, b, M) if model.cfg.warp else None
-        v = model(xt, t, b["a"], b["s"], poses=b["p"], text=b["text"],
-                  memory_valid=b["memory_valid"] if M else None, warped=warped)
+        v = net(xt, t, b["a"], b["s"], poses=b["p"], text=b["text"],
+                memory_valid=b["memory_valid"] if M else None, warped=warped)
         return F.mse_loss(xt[:, -1] - t[:, -1, None, None, None] * v[:, -1], b["x0"][:, -1])
 
     run_steps(model, opt, g, loss_fn, steps=steps, lr=lr, desc="rollout fine-tune", checkpoint=checkpoint,
