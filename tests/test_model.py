@@ -156,6 +156,8 @@ def test_text_only_prompt_draws_an_opening_frame_and_text_matters():
     a = m.reset(Prompt("a room", text_embedding=emb), WorldState())
     b = m.reset(Prompt("another room", text_embedding=-emb), WorldState())
     assert a.shape == (64, 64, 3) and np.abs(a.astype(int) - b.astype(int)).sum() > 0
+    guided = _mem_world_model(cfg_opening=3.0).reset(Prompt("a room", text_embedding=emb), WorldState())
+    assert np.abs(guided.astype(int) - a.astype(int)).sum() > 0  # prompt guidance on the opening acts
     with pytest.raises(ValueError, match="no opening image"):
         _tiny_world_model().reset(Prompt("text only"), WorldState())  # not text-conditioned
 

@@ -25,7 +25,8 @@ class Sampling:
     ``cfg_above``: guidance only on denoising steps that start above this noise level (0 =
     every step; 0.5 with 2 steps = the first step only, which lays out the frame, so the
     second costs one row), after limited-interval guidance (Kynkäänniemi et al. 2024);
-    ``opening_steps``: steps for an opening frame drawn from text alone; ``memory_every``:
+    ``opening_steps``: steps for an opening frame drawn from text alone, with prompt guidance
+    ``cfg_opening`` (None: ``cfg_text``); ``memory_every``:
     one frame in this many ticks enters the frame memory; ``deterministic``: the one-step
     regressor baseline (no noise, context clean).
     """
@@ -36,6 +37,7 @@ class Sampling:
     cfg_text: float = 1.0
     cfg_above: float = 0.0
     opening_steps: int = 8
+    cfg_opening: float | None = None
     memory_every: int = 2
     deterministic: bool = False
 
@@ -209,13 +211,14 @@ class LatentWorldModel:
             x = torch.randn((1, 1, cfg.latent_channels, cfg.latent_size, cfg.latent_size), generator=self.gen,
                             device=self.device)
             ts = torch.linspace(1.0, 0.0, self.sampling.opening_steps + 1).tolist()
+            w = self.sampling.cfg_text if self.sampling.cfg_opening is None else self.sampling.cfg_opening
             for t, t_next in zip(ts[:-1], ts[1:]):
                 rows = [self._cond(t, zero, state, zero, anchor=True)]
-                if self.sampling.cfg_text != 1.0:
+                if w != 1.0:
                     rows.append(self._cond(t, zero, state, zero, anchor=True, drop_text=True))
                 v, _ = self.dyn.forward_cached(x.expand(len(rows), -1, -1, -1, -1), torch.cat(rows, 0), pos0, None, None)
                 if len(rows) > 1:
-                    v = v[:1] + (self.sampling.cfg_text - 1.0) * (v[:1] - v[1:])
+                    v = v[:1] + (w - 1.0) * (v[:1] - v[1:])
                 x = x - (t - t_next) * v[:1]
             z = x[:, 0]
         else:
