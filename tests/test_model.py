@@ -260,6 +260,8 @@ def test_saved_train_config_reads_back(tiny_run):
 
     saved = json.loads((tiny_run.parent / "train_config.json").read_text())
     assert TrainConfig.from_dict(saved) == TrainConfig.tiny()
+    older = {k: v for k, v in saved.items() if k != "rollout_steps"}  # saved before the rollout phase
+    assert TrainConfig.from_dict(older).rollout_steps == 0
     changed = replace(TrainConfig.tiny(), dynamics=replace(TrainConfig.tiny().dynamics, warp=True), rollout_steps=7)
     assert TrainConfig.from_dict(json.loads(json.dumps(_jsonable(asdict(changed))))) == changed
 

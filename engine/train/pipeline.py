@@ -78,8 +78,11 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         """The configuration saved as ``train_config.json`` (keys this version does not know,
-        such as ``seed``, are ignored; keys it lacks take their defaults)."""
+        such as ``seed``, are ignored; keys it lacks take their defaults, except those whose
+        default changed since: ``rollout_steps`` missing means none)."""
         nested = {"autoencoder": AutoencoderConfig, "dynamics": DynamicsConfig, "sampling": Sampling}
+        # A key missing from an older file means what that version did, not today's default.
+        d = {"rollout_steps": 0, **d}
         kw = {}
         for name, f in cls.__dataclass_fields__.items():
             if name not in d:
