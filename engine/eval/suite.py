@@ -131,8 +131,8 @@ def figures_to_reach(r: dict, card: dict) -> list[dict]:
                          "measured": f"{train_s / 60:.1f} min", "ok": train_s <= 3600})
         else:  # resumed or seeded from another run: the card's timings are only part of the cost
             rows.append({"what": "trained from scratch on this machine", "target": "<= 60 min",
-                         "measured": f"{train_s / 60:.1f} min in the last run; earlier stages came from another run "
-                                     "(see the card's provenance)", "ok": None})
+                         "measured": f"{train_s / 60:.1f} min as recorded, not from one run from scratch (see the "
+                                     "card's provenance)", "ok": None})
     size = sum(f.get("bytes", 0) for f in card.get("files", {}).values())
     if size:
         rows.append({"what": "model on disk (weights, regressor baseline included)", "target": "<= 25 MB",
