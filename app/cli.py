@@ -72,7 +72,7 @@ def cmd_data(args) -> int:
 def cmd_train(args) -> int:
     from dataclasses import replace
 
-    from engine.train.distributed import current, teardown
+    from engine.train.distributed import setup, teardown
     from engine.train.pipeline import TrainConfig, apply_overrides, reuse_run, run_training
 
     saved = Path(args.out) / "train_config.json"
@@ -84,13 +84,13 @@ def cmd_train(args) -> int:
     if args.episodes is not None:
         config = replace(config, episodes=args.episodes)
     config = apply_overrides(config, args.set or [])
-    rank0 = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 alone prepares the folder
-    if args.reuse and rank0:
-        reuse_run(args.reuse, args.out)
+    job = setup()  # a single process unless launched by torchrun
     try:
+        if args.reuse and job.main:  # rank 0 alone prepares the folder
+            reuse_run(args.reuse, args.out)
         model_dir = run_training(args.out, config, seed=args.seed, resume=args.resume or bool(args.reuse),
                                  overwrite_default=args.overwrite_default)
-        if not current().main:
+        if not job.main:
             return 0
     finally:
         teardown()

@@ -46,7 +46,7 @@ def run_headless(scenario, *, frames: int, actions_file: str | Path | None = Non
     The trainee is scripted: the actions file (replayed, then held at rest once it runs
     out) or the exploration policy on the scenario's floor plan.
     """
-    from .opening import open_scenario, opening_notice
+    from .opening import open_scenario
 
     t_load = time.perf_counter()
     model = model if model is not None and not isinstance(model, str) else load_model(model, seed=seed)
@@ -73,9 +73,8 @@ def run_headless(scenario, *, frames: int, actions_file: str | Path | None = Non
     try:
         session.start()
         first_frame_s = time.perf_counter() - t_load
-        notice = opening_notice(prompt, model)
-        if notice:
-            log(f"note: {notice}")
+        if session.notice:
+            log(f"note: {session.notice}")
         for _ in range(frames):
             script(session)
             t0 = time.perf_counter()

@@ -125,6 +125,8 @@ class Session:
 
     def __init__(self, scenario, model, prompt, *, scene: Scene | None = None, tick_hz: int = TICK_HZ):
         self.scenario, self.model, self.prompt = scenario, model, prompt
+        #: What the designer should know about the opening (set by start(); see opening_notice).
+        self.notice: str | None = None
         self.tick_hz = tick_hz
         self.scene = scene or open_floor()
         self.tick = -1
@@ -175,9 +177,9 @@ class Session:
         self.tick = 0
         start = {"title": self.scenario.title, "prompt": self.prompt.text,
                  "model": getattr(self.model, "name", type(self.model).__name__), "state": self.world_state.as_dict()}
-        notice = opening_notice(self.prompt, self.model)
-        if notice:
-            start["notice"] = notice
+        self.notice = opening_notice(self.prompt, self.model)
+        if self.notice:
+            start["notice"] = self.notice
         self._publish(Message("start", 0, start))
         self._fire_due_events()
         self._publish(Message("state", 0, self.world_state.as_dict()))
