@@ -30,12 +30,13 @@ def ensure_app() -> QApplication:
 
 
 def build_app(scenario, model_obj, record_dir: str | Path | None = None, *, seed: int = 0,
-              paced: bool = True) -> tuple[TraineeWindow, GameMasterConsole, SessionWorker]:
+              paced: bool = True, on_close=None) -> tuple[TraineeWindow, GameMasterConsole, SessionWorker]:
     """Create and show both windows and start the session worker; returns at once.
 
     ``model_obj`` is a world model or a zero-argument callable returning one (run on the
     worker thread, while the windows show a loading state). Closing either window closes
-    the other, stops the session and closes the recording (:meth:`SessionWorker.close`).
+    the other, stops the session and closes the recording (:meth:`SessionWorker.close`);
+    then ``on_close(summary)`` is called, if given.
     """
     ensure_app()
     worker = SessionWorker(scenario, model_obj, record_dir, seed=seed, paced=paced)
@@ -62,9 +63,11 @@ def build_app(scenario, model_obj, record_dir: str | Path | None = None, *, seed
         if shutting_down:
             return
         shutting_down.append(True)
-        worker.close()
+        summary = worker.close()
         trainee.close()
         console.close()
+        if on_close is not None:
+            on_close(summary)
 
     trainee.closed.connect(shut_down)
     console.closed.connect(shut_down)

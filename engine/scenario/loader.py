@@ -11,12 +11,13 @@ from pydantic import ValidationError
 from pydantic_core.core_schema import ErrorType
 from tomlkit.exceptions import TOMLKitError
 
-from engine.scenario.schema import Cue, PaletteButton, Scenario, World
+from engine.scenario.schema import Cue, PaletteButton, Scenario, ScenarioRole, World
 
 Loc = tuple[str | int, ...]
 
 #: The model behind each table, to list the allowed keys of an unknown key's table.
-_TABLES = {(): Scenario, ("world",): World, ("palette",): PaletteButton, ("cues",): Cue}
+_TABLES = {(): Scenario, ("world",): World, ("palette",): PaletteButton, ("cues",): Cue,
+           ("roles",): ScenarioRole}
 _BUILTIN_ERRORS = frozenset(get_args(ErrorType))
 _MESSAGES = {
     "missing": "required key is missing",

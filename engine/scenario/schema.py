@@ -23,6 +23,11 @@ game master's palette of event buttons and the timed cues of one training sessio
     at = 12.5
     event = "alarm_on"
 
+    [[roles]]
+    name = "Scrub nurse"
+    kind = "avatar"               # trainee, game_master, avatar or observer
+    brief = "..."
+
 Unknown keys are errors. Validation errors raised here are :class:`pydantic_core.PydanticCustomError`
 instances whose message says what is allowed; a ``loc`` entry in their context points at the
 offending key when the check spans several fields (see :mod:`engine.scenario.loader`).
@@ -31,7 +36,7 @@ offending key when the check spans several fields (see :mod:`engine.scenario.loa
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo
 from pydantic import field_validator, model_validator
@@ -152,6 +157,23 @@ class Cue(_Model):
     note: str | None = None
 
 
+#: Who a role is: the participant, the supervisor, a person in the scene the game master
+#: plays (an avatar), or someone who only watches.
+ROLE_KINDS: tuple[str, ...] = ("trainee", "game_master", "avatar", "observer")
+
+
+class ScenarioRole(_Model):
+    """A person the scenario involves, with what they should know (shown to the game master).
+
+    ``kind`` is one of ``ROLE_KINDS``; an ``avatar`` is a person in the world voiced or
+    played by the game master (AVATAR therapy's voice, a scrub nurse).
+    """
+
+    name: Text
+    kind: Literal["trainee", "game_master", "avatar", "observer"]
+    brief: str | None = None
+
+
 class Scenario(_Model):
     """A training scenario. ``source_path`` (the file it came from) is not part of equality."""
 
@@ -163,6 +185,7 @@ class Scenario(_Model):
     world: World
     palette: list[PaletteButton] = []
     cues: list[Cue] = []
+    roles: list[ScenarioRole] = []
 
     _source_path: Path | None = PrivateAttr(None)
 
