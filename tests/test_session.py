@@ -97,7 +97,9 @@ def test_cues_fire_at_their_tick(model, tmp_path):
     s.start()
     while s.tick < first_tick:
         s.step()
-    assert s.event_log[0] == {"tick": first_tick, "event": first_event, "source": "cue", "label": None}
+    first_index = next(i for i, c in enumerate(sc.cues) if round(c.at * 20) == first_tick)
+    assert s.event_log[0] == {"tick": first_tick, "event": first_event, "source": "cue", "label": None,
+                              "cue": first_index}
     assert "[[cues]]" in text
 
 

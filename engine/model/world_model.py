@@ -191,6 +191,25 @@ class LatentWorldModel:
                 self._text = torch.as_tensor(np.asarray(emb, np.float32), device=self.device).view(1, -1)
 
     # ------------------------------------------------------------ interface
+    def prepare_prompt(self, prompt: Prompt) -> Prompt:
+        """``prompt`` with its text embedding float32 ``(384,)`` filled in when this model is
+        conditioned on text (the slow part of a live prompt change; call it off the session
+        thread). Thread-safe; the model itself is not touched."""
+        if not self.dyn.cfg.text_dim or prompt.text_embedding is not None or not prompt.text.strip():
+            return prompt
+        from .text import embed
+
+        return replace(prompt, text_embedding=np.asarray(embed(prompt.text), np.float32))
+
+    def update_prompt(self, prompt: Prompt) -> bool:
+        """Condition the frames from the next :meth:`step` on ``prompt``'s text, keeping the
+        context (a live prompt change). Returns False, changing nothing, when the model is
+        not conditioned on text."""
+        if not self.dyn.cfg.text_dim:
+            return False
+        self._set_text(prompt)
+        return True
+
     @torch.inference_mode()
     def reset(self, prompt: Prompt, state: WorldState) -> np.ndarray:
         """Start from the prompt: its opening image if it has one, else an opening frame drawn

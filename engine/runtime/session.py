@@ -5,18 +5,22 @@ else — trainee view, game-master console, recorder, observers — is a :class:
 connected through :meth:`Session.connect`, and receives only what its :class:`Role` may see:
 the trainee's stream carries frames and nothing of the game master.
 
-Per tick ``t`` (at 20 Hz): the world state advances (a spreading bleed grows), cues due at
-``t`` and game-master events queued since the last tick change the state, the world model
-generates frame ``t`` from the trainee's current action and the state, and the frame, the
-action and the events are published (and so recorded) with tick ``t``.
+Per tick ``t`` (at 20 Hz): the game master's requests queued since the last tick are carried
+out (bookmark, rewind, marker, prompt change, pause; see :mod:`engine.runtime.control`), the
+world state advances (a spreading bleed grows), cues due at ``t`` and game-master events
+queued since the last tick change the state, the world model generates frame ``t`` from the
+trainee's current action and the state, and the frame, the action and the events are
+published (and so recorded) with tick ``t``. A rewind or a new opening image replaces that
+tick's generated frame with the bookmarked frame or the new opening frame.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Callable
 
@@ -26,6 +30,7 @@ from ..actions import TICK_HZ, sanitize_action
 from ..world.motion import apply_action
 from ..world.scene import Scene
 from ..world.state import WorldState, check_event
+from .control import Bookmark, CueState, cue_states, reschedule
 from .opening import open_floor
 
 
@@ -43,6 +48,9 @@ AUDIENCE: dict[str, frozenset[Role]] = {
     "action": frozenset({Role.GAME_MASTER, Role.OBSERVER}),
     "event": frozenset({Role.GAME_MASTER, Role.OBSERVER}),
     "state": frozenset({Role.GAME_MASTER, Role.OBSERVER}),
+    # the game master's own records: never the trainee's
+    **{kind: frozenset({Role.GAME_MASTER, Role.OBSERVER})
+       for kind in ("cues", "marker", "bookmark", "rewind", "prompt", "pause", "resume", "notice")},
 }
 
 
@@ -94,11 +102,59 @@ class Client:
             raise PermissionError(f"a {self.role.value} client cannot move the participant")
         self.session._set_action(action)
 
+    def _game_master_only(self, what: str) -> None:
+        if self.role is not Role.GAME_MASTER:
+            raise PermissionError(f"a {self.role.value} client cannot {what}")
+
     def fire(self, event: str, *, label: str | None = None, source: str = "game_master") -> None:
         """Game master only: queue ``event`` for the next tick. Raises ``UnknownEventError``."""
-        if self.role is not Role.GAME_MASTER:
-            raise PermissionError(f"a {self.role.value} client cannot fire events")
+        self._game_master_only("fire events")
         self.session._queue_event(event, label=label, source=source)
+
+    def fire_cue(self, index: int) -> None:
+        """Game master only: fire timed cue ``index`` (its place in the scenario file) at the
+        next tick instead of when it is due. A cue that has fired already is reported back
+        as a "notice" message."""
+        self._game_master_only("fire cues")
+        self.session._command("fire_cue", index=int(index))
+
+    def mark(self, note: str = "") -> None:
+        """Game master only: a marker with a short ``note`` for the debrief, at the current tick."""
+        self._game_master_only("place markers")
+        self.session._command("mark", note=str(note))
+
+    def bookmark(self, label: str = "") -> None:
+        """Game master only: remember the world as it is now (the model's state included),
+        to :meth:`rewind` to later. The session answers with a "bookmark" message (its id)."""
+        self._game_master_only("bookmark")
+        self.session._command("bookmark", label=str(label))
+
+    def rewind(self, bookmark_id: int) -> None:
+        """Game master only: put the world back to bookmark ``bookmark_id`` at the next tick
+        (model state, world state, pose and cue schedule restored; the session clock and the
+        recording go on)."""
+        self._game_master_only("rewind")
+        self.session._command("rewind", bookmark_id=int(bookmark_id))
+
+    def set_prompt(self, text: str, image=None) -> threading.Thread:
+        """Game master only: change the world prompt live; with ``image`` (a file path, or
+        uint8 ``(H, W, 3)``) the image becomes the new scene's opening frame. The prompt is
+        prepared on a background thread (the text embedding can take seconds the first
+        time) and applied at the first tick after that; returns the thread. Problems (an
+        unreadable image) come back as a "notice" message."""
+        self._game_master_only("change the prompt")
+        return self.session._request_prompt(text, image)
+
+    def pause(self) -> None:
+        """Game master only: stop the clock at the next tick boundary (the trainee's view
+        stays on the last frame). Requests still work while paused."""
+        self._game_master_only("pause")
+        self.session._command("pause")
+
+    def resume(self) -> None:
+        """Game master only: start the clock again after :meth:`pause`."""
+        self._game_master_only("resume")
+        self.session._command("resume")
 
     def fire_text(self, request: str, *, source: str = "game_master") -> tuple[str, float]:
         """Game master only: fire the trained event nearest to a free-text ``request``
@@ -133,11 +189,18 @@ class Session:
         self.world_state: WorldState = scenario.world.initial_state()
         self.pose = (*self.scene.start_pose, 0.0)
         self.event_log: list[dict] = []
-        self._cues = deque(scenario.cue_ticks(tick_hz))
+        #: The timed cues with their due and fired ticks (see :mod:`engine.runtime.control`).
+        self.cues: list[CueState] = cue_states(scenario, tick_hz)
+        self.bookmarks: dict[int, Bookmark] = {}
+        #: True while the game master has the clock stopped (the runner then only serves requests).
+        self.paused = False
+        self.last_frame: np.ndarray | None = None
         self._clients: list[Client] = []
         self._lock = threading.Lock()
         self._action = np.zeros(4, np.float32)
-        self._pending_events: list[tuple[str, str | None, str]] = []
+        self._pending_events: list[tuple[str, str | None, str, int | None]] = []
+        self._commands: list[tuple[str, dict]] = []
+        self._next_id = 1
         self.ended = False
 
     # ------------------------------------------------------------ clients
@@ -163,10 +226,39 @@ class Session:
         with self._lock:
             self._action = a
 
-    def _queue_event(self, event: str, *, label: str | None, source: str) -> None:
+    def _queue_event(self, event: str, *, label: str | None, source: str, cue: int | None = None) -> None:
         check_event(event)
         with self._lock:
-            self._pending_events.append((event, label, source))
+            self._pending_events.append((event, label, source, cue))
+
+    def _command(self, kind: str, **data) -> None:
+        with self._lock:
+            self._commands.append((kind, data))
+
+    def _request_prompt(self, text: str, image) -> threading.Thread:
+        def prepare() -> None:
+            from ..model.interface import Prompt
+            from .opening import load_image
+
+            try:
+                if image is None:
+                    pixels, name = None, None
+                elif isinstance(image, np.ndarray):
+                    pixels, name = image, "(image)"
+                else:
+                    pixels, name = load_image(image, self.model.resolution), Path(image).name
+                prompt = Prompt(str(text), pixels)
+                prepare_prompt = getattr(self.model, "prepare_prompt", None)
+                if prepare_prompt is not None:
+                    prompt = prepare_prompt(prompt)
+            except Exception as exc:
+                self._publish(Message("notice", max(self.tick, 0), {"text": f"the new prompt was not applied: {exc}"}))
+                return
+            self._command("prompt", prompt=prompt, image_name=name)
+
+        thread = threading.Thread(target=prepare, name="ved-prompt", daemon=True)
+        thread.start()
+        return thread
 
     # ------------------------------------------------------------ ticking
     def start(self) -> np.ndarray:
@@ -181,15 +273,22 @@ class Session:
         if self.notice:
             start["notice"] = self.notice
         self._publish(Message("start", 0, start))
+        self._publish_cues()
         self._fire_due_events()
         self._publish(Message("state", 0, self.world_state.as_dict()))
-        self._publish(Message("frame", 0, frame=frame))
+        self._publish_frame(frame)
         return frame
 
     def step(self) -> np.ndarray:
-        """Advance one tick; returns the new frame. Raises ``RuntimeError`` before start or after end."""
+        """Advance one tick; returns the new frame. Raises ``RuntimeError`` before start or after end.
+
+        The game master's queued requests are carried out first; a rewind or a new opening
+        image gives this tick's frame (no generation step then)."""
         if self.tick < 0 or self.ended:
             raise RuntimeError("Session.step needs a started, not yet ended session")
+        frame = self.apply_commands()
+        if frame is not None:
+            return frame
         with self._lock:
             action = self._action.copy()
         self.tick += 1
@@ -201,24 +300,123 @@ class Session:
             self._publish(Message("state", self.tick, self.world_state.as_dict()))
         frame = self.model.step(action, self.world_state)
         self._publish(Message("action", self.tick, {"action": [float(v) for v in action]}))
-        self._publish(Message("frame", self.tick, frame=frame))
+        self._publish_frame(frame)
         return frame
 
+    def _publish_frame(self, frame: np.ndarray) -> None:
+        self.last_frame = frame
+        self._publish(Message("frame", self.tick, frame=frame))
+
+    def _publish_cues(self) -> None:
+        self._publish(Message("cues", max(self.tick, 0), {"cues": [c.as_dict() for c in self.cues]}))
+
     def _fire_due_events(self) -> None:
-        due: list[tuple[str, str | None, str]] = []
-        while self._cues and self._cues[0][0] <= self.tick:
-            due.append((self._cues.popleft()[1], None, "cue"))
+        due: list[tuple[str, str | None, str, int | None]] = []
+        for cue in self.cues:
+            if cue.fired_tick is None and cue.due_tick <= self.tick:
+                due.append((cue.event, None, "cue", cue.index))
         with self._lock:
             due += self._pending_events
             self._pending_events = []
         if not due:
             return
         viewer = getattr(self.model, "viewer_pose", None) or self.pose[:3]
-        for event, label, source in due:
+        cues_changed = False
+        for event, label, source, cue_index in due:
             self.world_state = self.world_state.apply(event, viewer_pose=viewer)
             record = {"event": event, "source": source, "label": label}
+            if cue_index is not None:
+                record["cue"] = cue_index
+                for cue in self.cues:
+                    if cue.index == cue_index and cue.fired_tick is None:
+                        cue.fired_tick, cues_changed = self.tick, True
             self.event_log.append({"tick": self.tick, **record})
             self._publish(Message("event", self.tick, record))
+        if cues_changed:
+            self._publish_cues()
+
+    # ------------------------------------------------------------ game-master requests
+    def apply_commands(self) -> np.ndarray | None:
+        """Carry out the game master's queued requests, in order, on the calling (session)
+        thread. Returns the frame a rewind or a new opening image published at a new tick,
+        else None. A request that cannot be carried out (unknown bookmark, a model that
+        cannot open an image) is answered with a "notice" message; the session goes on."""
+        with self._lock:
+            commands, self._commands = self._commands, []
+        frame = None
+        for kind, data in commands:
+            try:
+                out = getattr(self, f"_do_{kind}")(**data)
+            except Exception as exc:  # a bad request never stops the session
+                self._publish(Message("notice", max(self.tick, 0), {"text": f"{kind} failed: {exc}"}))
+                continue
+            if out is not None:
+                frame = out
+        return frame
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    def _do_mark(self, note: str) -> None:
+        self._publish(Message("marker", self.tick, {"id": self._new_id(), "note": note}))
+
+    def _do_bookmark(self, label: str) -> None:
+        bid = self._new_id()
+        label = label or f"bookmark {len(self.bookmarks) + 1}"
+        self.bookmarks[bid] = Bookmark(bid, label, self.tick, self.model.snapshot(), self.world_state, tuple(self.pose),
+                                       [replace(c) for c in self.cues], self.last_frame)
+        self._publish(Message("bookmark", self.tick, {"id": bid, "label": label}))
+
+    def _do_rewind(self, bookmark_id: int) -> np.ndarray:
+        bm = self.bookmarks.get(bookmark_id)
+        if bm is None:
+            raise KeyError(f"no bookmark {bookmark_id}; bookmarks: {sorted(self.bookmarks) or 'none yet'}")
+        self.model.restore(bm.snapshot)
+        self.tick += 1
+        self.world_state, self.pose = bm.world_state, bm.pose
+        self.cues = reschedule(bm.cues, bm.tick, self.tick - bm.tick)
+        self._publish(Message("rewind", self.tick, {"bookmark": bm.id, "label": bm.label, "to_tick": bm.tick}))
+        self._publish(Message("state", self.tick, self.world_state.as_dict()))
+        self._publish_cues()
+        self._publish_frame(bm.frame)
+        return bm.frame
+
+    def _do_prompt(self, prompt, image_name: str | None) -> np.ndarray | None:
+        record = {"text": prompt.text, "image": image_name, "applied": True, "note": None}
+        if prompt.image is not None:  # a new scene: the image opens it, the floor plan is unknown
+            self.tick += 1
+            frame = self.model.reset(prompt, self.world_state)
+            self.prompt, self.scene = prompt, open_floor()
+            self.pose = (*self.scene.start_pose, 0.0)
+            self._publish(Message("prompt", self.tick, record))
+            self._publish_frame(frame)
+            return frame
+        update = getattr(self.model, "update_prompt", None)
+        record["applied"] = bool(update is not None and update(prompt))
+        if not record["applied"]:
+            record["note"] = "this world model is not conditioned on text: the new prompt is recorded, the world is unchanged"
+        self.prompt = replace(self.prompt, text=prompt.text, text_embedding=prompt.text_embedding)
+        self._publish(Message("prompt", self.tick, record))
+        return None
+
+    def _do_fire_cue(self, index: int) -> None:
+        cue = next((c for c in self.cues if c.index == index), None)
+        if cue is None:
+            raise KeyError(f"no cue {index}; the scenario has {len(self.cues)} cues")
+        if cue.fired_tick is not None:
+            raise ValueError(f"cue {index} ({cue.event}) fired already at tick {cue.fired_tick}")
+        self._queue_event(cue.event, label=cue.note, source="game_master", cue=index)
+
+    def _do_pause(self) -> None:
+        if not self.paused:
+            self.paused = True
+            self._publish(Message("pause", self.tick, {}))
+
+    def _do_resume(self) -> None:
+        if self.paused:
+            self.paused = False
+            self._publish(Message("resume", self.tick, {}))
 
     def end(self, reason: str = "finished") -> None:
         if not self.ended:
@@ -267,6 +465,11 @@ class SessionRunner(threading.Thread):
                 s.start()
             deadline = time.perf_counter() + period
             while not self._stop_event.is_set() and (self.max_ticks is None or s.tick < self.max_ticks):
+                if s.paused:  # the clock stands; the game master's requests are still served
+                    s.apply_commands()
+                    self._stop_event.wait(period)
+                    deadline = time.perf_counter() + period
+                    continue
                 if self.before_tick:
                     self.before_tick(s)
                 t0 = time.perf_counter()
