@@ -1,35 +1,33 @@
 """The game master's console (DESIGN.md §1, §4 "Windows and roles").
 
-A separate top-level window, connected with a GAME_MASTER client: the trainee's live view
-(small), the session clock, the scenario's title and briefing, one button per palette entry
-(with its keyboard shortcut, scoped to this window), the timed cues (pending / fired), the
-event log and the current world state. Palette buttons fire events through the client;
-what happened comes back as the session's "event" and "state" messages.
+A separate top-level window, connected with a GAME_MASTER client. Left: the trainee's live
+view, the session clock with Pause/Resume, the world state, the status line. Right: the
+scenario's title and briefing (with the roles' briefs), the palette (one button per entry,
+with its keyboard shortcut scoped to this window), the marker bar, and tabs for the timed
+cues (fire now), bookmarks (rewind), the live world prompt (and a new scene from an image)
+and the event log. Every request goes through the client; what happened comes back as the
+session's messages, so the console shows the session's truth, not its own guesses.
+
+Shortcuts: the palette's keys (letters, digits, F-keys; typing in a text field does not
+trigger letters), Ctrl+B bookmark, Ctrl+M marker, Ctrl+P pause/resume.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from PySide6.QtGui import QFont, QKeySequence, QShortcut
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-                               QPlainTextEdit, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget, QPlainTextEdit, QPushButton,
+                               QTabWidget, QVBoxLayout, QWidget)
 
 from engine.actions import TICK_HZ
 from engine.runtime.session import Client, Message, Role
 from engine.world.state import EVENTS
 
+from .console_panels import BookmarkPanel, CuePanel, MarkerBar, PromptPanel, clock_text
 from .session_worker import Hook
 from .trainee_window import FrameView
 
-FIRED_COLOR = QColor(150, 150, 150)
-
-
-def clock_text(tick: int, tick_hz: int = TICK_HZ) -> str:
-    """``tick`` as ``mm:ss`` of session time (ticks at ``tick_hz`` Hz)."""
-    s = max(0, int(tick)) // tick_hz
-    return f"{s // 60:02d}:{s % 60:02d}"
+__all__ = ["GameMasterConsole", "clock_text", "state_text"]
 
 
 def state_text(state: dict) -> str:
@@ -44,14 +42,12 @@ def state_text(state: dict) -> str:
     ])
 
 
-@dataclass
-class CueRow:
-    """One timed cue as listed on the console. ``tick`` is when it is due (20 Hz ticks)."""
-
-    tick: int
-    event: str
-    note: str | None
-    fired_tick: int | None = None
+def _briefing_text(scenario) -> str:
+    parts = [scenario.briefing.strip()]
+    for role in scenario.roles:
+        kind = role.kind.replace("_", " ")
+        parts.append(f"• {role.name} ({kind})" + (f": {role.brief}" if role.brief else ""))
+    return "\n".join(parts)
 
 
 class GameMasterConsole(QWidget):
@@ -59,7 +55,8 @@ class GameMasterConsole(QWidget):
     once the session runs, and :meth:`refresh` from the GUI poll timer.
 
     Attributes for tests and tools: :attr:`palette_buttons` (palette order),
-    :attr:`shortcuts`, :attr:`cue_rows`, :attr:`log_list`, :attr:`cue_list`.
+    :attr:`shortcuts`, :attr:`cue_panel`, :attr:`bookmark_panel`, :attr:`prompt_panel`,
+    :attr:`marker_bar`, :attr:`pause_button`, :attr:`log_list`, :attr:`paused`.
     """
 
     def __init__(self, scenario, parent: QWidget | None = None):
@@ -70,78 +67,96 @@ class GameMasterConsole(QWidget):
         self.closed = Hook()
         self.tick_hz = TICK_HZ
         self.tick = 0
+        self.paused = False
         self.state: dict = scenario.world.initial_state().as_dict()
         self._frame_msg: Message | None = None
         self.setWindowTitle(f"ved — game master: {scenario.title}")
-
-        # left: the trainee's view, clock, world state, status
-        self.view = FrameView(self, smooth=False)
-        self.view.setFixedSize(256, 256)
-        self.clock_label = QLabel(self)
         mono = QFont("monospace")
         mono.setStyleHint(QFont.StyleHint.Monospace)
+
+        # left: the trainee's view, clock and pause, world state, status
+        self.view = FrameView(self, smooth=False)
+        self.view.setFixedSize(320, 320)
+        self.clock_label = QLabel(self)
         self.clock_label.setFont(mono)
+        self.pause_button = QPushButton("Pause", self)
+        self.pause_button.setToolTip("Stop / restart the session clock (Ctrl+P); the trainee sees the last frame")
+        self.pause_button.clicked.connect(self.toggle_pause)
+        clock_row = QHBoxLayout()
+        clock_row.addWidget(self.clock_label, 1)
+        clock_row.addWidget(self.pause_button)
         self.state_label = QLabel(self)
         self.status_label = QLabel("Loading the world model…", self)
         self.status_label.setWordWrap(True)
         left = QVBoxLayout()
         left.addWidget(QLabel("Trainee's view"))
         left.addWidget(self.view)
-        left.addWidget(self.clock_label)
+        left.addLayout(clock_row)
         state_box = QGroupBox("World state")
         QVBoxLayout(state_box).addWidget(self.state_label)
         left.addWidget(state_box)
         left.addWidget(self.status_label)
         left.addStretch(1)
 
-        # right: title, briefing, palette, cues, log
+        # right: title, briefing, palette, marker bar, tabs
         title = QLabel(scenario.title, self)
         tf = title.font()
         tf.setPointSizeF(tf.pointSizeF() * 1.4)
         tf.setBold(True)
         title.setFont(tf)
         title.setWordWrap(True)
-        briefing = QPlainTextEdit(scenario.briefing, self)
+        briefing = QPlainTextEdit(_briefing_text(scenario), self)
         briefing.setReadOnly(True)
-        briefing.setMaximumHeight(110)
+        briefing.setMaximumHeight(100)
 
         palette_box = QGroupBox("Palette")
         grid = QGridLayout(palette_box)
         self.palette_buttons: list[QPushButton] = []
         self.shortcuts: list[QShortcut] = []
         for i, entry in enumerate(scenario.palette):
-            button = self._palette_button(entry)
-            grid.addWidget(button, i // 2, i % 2)
+            grid.addWidget(self._palette_button(entry), i // 3, i % 3)
 
-        self.cue_rows = [CueRow(round(c.at * self.tick_hz), c.event, c.note)
-                         for c in sorted(scenario.cues, key=lambda c: c.at)]
-        self.cue_list = QListWidget(self)
-        for _ in self.cue_rows:
-            self.cue_list.addItem(QListWidgetItem())
-        self._update_cues()
+        self.marker_bar = MarkerBar(self)
+        self.cue_panel = CuePanel(self)
+        self.bookmark_panel = BookmarkPanel(self)
+        self.prompt_panel = PromptPanel(scenario.world.prompt, self)
         self.log_list = QListWidget(self)
         self.log_list.setFont(mono)
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(self.cue_panel, "Cues")
+        self.tabs.addTab(self.bookmark_panel, "Bookmarks")
+        self.tabs.addTab(self.prompt_panel, "World prompt")
+        self.tabs.addTab(self.log_list, "Event log")
+        self.cue_panel.set_cues([{"index": i, "event": c.event, "note": c.note, "due_tick": round(c.at * self.tick_hz),
+                                  "fired_tick": None} for i, c in enumerate(scenario.cues)])
+
+        self.marker_bar.marker_requested.connect(lambda note: self._ask(lambda c: c.mark(note)))
+        self.cue_panel.fire_requested.connect(lambda i: self._ask(lambda c: c.fire_cue(i)))
+        self.bookmark_panel.bookmark_requested.connect(lambda label: self._ask(lambda c: c.bookmark(label)))
+        self.bookmark_panel.rewind_requested.connect(lambda bid: self._ask(lambda c: c.rewind(bid)))
+        self.prompt_panel.prompt_requested.connect(lambda text, image: self._ask(lambda c: c.set_prompt(text, image)))
+        for keys, slot in (("Ctrl+B", self.bookmark_panel.request_bookmark), ("Ctrl+M", self.marker_bar.request),
+                           ("Ctrl+P", self.toggle_pause)):
+            sc = QShortcut(QKeySequence(keys), self)
+            sc.setContext(Qt.ShortcutContext.WindowShortcut)
+            sc.activated.connect(slot)
 
         right = QVBoxLayout()
         right.addWidget(title)
         right.addWidget(briefing)
         right.addWidget(palette_box)
-        cues_log = QHBoxLayout()
-        cue_col, log_col = QVBoxLayout(), QVBoxLayout()
-        cue_col.addWidget(QLabel("Cues"))
-        cue_col.addWidget(self.cue_list)
-        log_col.addWidget(QLabel("Event log"))
-        log_col.addWidget(self.log_list)
-        cues_log.addLayout(cue_col, 2)
-        cues_log.addLayout(log_col, 3)
-        right.addLayout(cues_log, 1)
+        right.addWidget(self.marker_bar)
+        right.addWidget(self.tabs, 1)
 
         root = QHBoxLayout(self)
         root.addLayout(left)
         root.addLayout(right, 1)
+        self._controls = [*self.palette_buttons, self.pause_button, self.marker_bar, self.cue_panel,
+                          self.bookmark_panel, self.prompt_panel]
+        self._set_controls(False)  # until the session runs
         self._update_clock()
         self.state_label.setText(state_text(self.state))
-        self.resize(900, 640)
+        self.resize(1000, 700)
 
     def _palette_button(self, entry) -> QPushButton:
         key = f"  [{entry.key}]" if entry.key else ""
@@ -154,7 +169,6 @@ class GameMasterConsole(QWidget):
         if entry.key:
             tip.append(f"Shortcut: {entry.key}")
         button.setToolTip("\n".join(tip))
-        button.setEnabled(False)  # until the session runs
         button.clicked.connect(lambda _=False, e=entry.event, lab=entry.label: self.fire(e, lab))
         if entry.key:
             sc = QShortcut(QKeySequence(entry.key), self)
@@ -164,6 +178,10 @@ class GameMasterConsole(QWidget):
         self.palette_buttons.append(button)
         return button
 
+    def _set_controls(self, enabled: bool) -> None:
+        for w in self._controls:
+            w.setEnabled(enabled)
+
     # ------------------------------------------------------------ session
     def attach(self, client: Client) -> None:
         """Follow the session through ``client`` (role GAME_MASTER). Raises ValueError otherwise."""
@@ -171,27 +189,34 @@ class GameMasterConsole(QWidget):
             raise ValueError(f"the console takes a game-master client, not a {client.role.value} one")
         self.client = client
         self.tick_hz = client.session.tick_hz
-        for b in self.palette_buttons:
-            b.setEnabled(True)
+        self.cue_panel.tick_hz = self.bookmark_panel.tick_hz = self.tick_hz
+        self._set_controls(True)
         self.status_label.setText("Session running.")
 
     def show_status(self, text: str) -> None:
         self.status_label.setText(text)
 
     def show_error(self, text: str) -> None:
-        """An error for the game master (runner or start-up failure); buttons stop working."""
+        """An error for the game master (runner or start-up failure); controls stop working."""
         self.status_label.setText(f"<b style='color:#c00'>{text}</b>")
-        for b in self.palette_buttons:
-            b.setEnabled(False)
+        self._set_controls(False)
 
-    def fire(self, event: str, label: str | None = None) -> None:
-        """Queue ``event`` for the next tick (what a palette button does)."""
+    def _ask(self, request) -> None:
+        """Send one request through the client; a refusal is shown, never raised."""
         if self.client is None:
             return
         try:
-            self.client.fire(event, label=label)
-        except Exception as exc:  # e.g. an unknown event: say so, never crash
-            self.status_label.setText(f"could not fire {event}: {exc}")
+            request(self.client)
+        except Exception as exc:
+            self.status_label.setText(f"<span style='color:#c00'>{exc}</span>")
+
+    def fire(self, event: str, label: str | None = None) -> None:
+        """Queue ``event`` for the next tick (what a palette button does)."""
+        self._ask(lambda c: c.fire(event, label=label))
+
+    def toggle_pause(self) -> None:
+        """Pause a running session, resume a paused one (applied at the next tick boundary)."""
+        self._ask(lambda c: c.resume() if self.paused else c.pause())
 
     def refresh(self) -> None:
         """Apply what the client received since the last call. GUI thread only."""
@@ -208,34 +233,49 @@ class GameMasterConsole(QWidget):
 
     def handle(self, msg: Message) -> None:
         """Update the console for one message."""
-        if msg.kind == "event":
+        kind, data = msg.kind, msg.data
+        if kind == "event":
             self._log_event(msg)
-        elif msg.kind == "state":
-            self.state = dict(msg.data)
+        elif kind == "state":
+            self.state = dict(data)
             self.state_label.setText(state_text(self.state))
-        elif msg.kind == "start":
-            notice = msg.data.get("notice")
-            self.status_label.setText(f"Session running (model: {msg.data.get('model', '?')})."
+        elif kind == "cues":
+            self.cue_panel.set_cues(data["cues"])
+        elif kind == "bookmark":
+            self.bookmark_panel.add(data["id"], data["label"], msg.tick)
+            self._log(msg.tick, f"bookmark “{data['label']}”")
+        elif kind == "rewind":
+            self._log(msg.tick, f"rewind to “{data['label']}” ({clock_text(data['to_tick'], self.tick_hz)})")
+        elif kind == "marker":
+            self._log(msg.tick, "marker" + (f": {data['note']}" if data.get("note") else ""))
+        elif kind == "prompt":
+            self.prompt_panel.applied(data, msg.tick, self.tick_hz)
+            what = f"new scene from {data['image']}" if data.get("image") else "prompt changed"
+            self._log(msg.tick, what + ("" if data.get("applied") else " (recorded only)"))
+        elif kind in ("pause", "resume"):
+            self.paused = kind == "pause"
+            self.pause_button.setText("Resume" if self.paused else "Pause")
+            self._log(msg.tick, "paused" if self.paused else "resumed")
+            self._update_clock()
+        elif kind == "notice":
+            self.status_label.setText(f"<span style='color:#c00'>{data.get('text', '')}</span>")
+            self.prompt_panel.status.setText("")
+        elif kind == "start":
+            notice = data.get("notice")
+            self.status_label.setText(f"Session running (model: {data.get('model', '?')})."
                                       + (f"<br><i>{notice}</i>" if notice else ""))
-        elif msg.kind == "end":
-            self.status_label.setText(f"Session ended ({msg.data.get('reason', '')}).")
-            for b in self.palette_buttons:
-                b.setEnabled(False)
+        elif kind == "end":
+            self.status_label.setText(f"Session ended ({data.get('reason', '')}).")
+            self._set_controls(False)
+
+    def _log(self, tick: int, text: str) -> None:
+        self.log_list.addItem(f"{tick:>5} {clock_text(tick, self.tick_hz)}  {text}")
+        self.log_list.scrollToBottom()
 
     def _log_event(self, msg: Message) -> None:
         event, source, label = msg.data.get("event"), msg.data.get("source"), msg.data.get("label")
-        text = f"{msg.tick:>5} {clock_text(msg.tick, self.tick_hz)}  {event}  ({source})"
-        if label:
-            text += f"  “{label}”"
-        self.log_list.addItem(text)
-        self.log_list.scrollToBottom()
-        if source == "cue":
-            for row in self.cue_rows:
-                if row.fired_tick is None and row.event == event and row.tick <= msg.tick:
-                    row.fired_tick = msg.tick
-                    break
-            self._update_cues()
-        else:
+        self._log(msg.tick, f"{event}  ({source})" + (f"  “{label}”" if label else ""))
+        if source != "cue" and "cue" not in msg.data:
             for b in self.palette_buttons:
                 if b.property("label") == label and b.property("event") == event:
                     self._mark_fired(b, msg.tick)
@@ -245,18 +285,11 @@ class GameMasterConsole(QWidget):
         key = next((e.key for e in self.scenario.palette if e.label == button.property("label")), None)
         button.setText(f"✓ {button.property('label')}{f'  [{key}]' if key else ''}  · {clock_text(tick, self.tick_hz)}")
 
-    def _update_cues(self) -> None:
-        for i, row in enumerate(self.cue_rows):
-            item = self.cue_list.item(i)
-            status = "pending" if row.fired_tick is None else f"fired {clock_text(row.fired_tick, self.tick_hz)}"
-            item.setText(f"{clock_text(row.tick, self.tick_hz)}  {row.event}  [{status}]")
-            item.setToolTip(row.note or "")
-            item.setForeground(FIRED_COLOR if row.fired_tick is not None else self.palette().text().color())
-
     def _update_clock(self) -> None:
         total = f" / {clock_text(round(self.scenario.duration * self.tick_hz), self.tick_hz)}" \
             if self.scenario.duration else ""
-        self.clock_label.setText(f"tick {self.tick:>6}   {clock_text(self.tick, self.tick_hz)}{total}")
+        paused = "   PAUSED" if self.paused else ""
+        self.clock_label.setText(f"tick {self.tick:>6}   {clock_text(self.tick, self.tick_hz)}{total}{paused}")
 
     def closeEvent(self, event) -> None:  # noqa: N802
         super().closeEvent(event)

@@ -5,6 +5,7 @@ Runs offscreen (tests/conftest.py) on the reference world (~2 ms a frame), paced
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 from pathlib import Path
@@ -150,8 +151,10 @@ def test_the_gui_bridge_survives_many_polls(qtbot, live):
     trainee, console, worker, _ = live
     polls = []
     worker.pulse.connect(lambda: polls.append(1))
+    gc.collect()  # earlier tests' widgets, collected mid-measure, would also drop references to True
     before = sys.getrefcount(True)
     qtbot.wait(1000)
+    gc.collect()
     assert len(polls) >= 20
     assert sys.getrefcount(True) >= before - 15
 
