@@ -35,8 +35,10 @@ def build_app(scenario, model_obj, record_dir: str | Path | None = None, *, seed
 
     ``model_obj`` is a world model or a zero-argument callable returning one (run on the
     worker thread, while the windows show a loading state). Closing either window closes
-    the other, stops the session and closes the recording (:meth:`SessionWorker.close`);
-    then ``on_close(summary)`` is called, if given.
+    the other, stops the session and closes the recording (:meth:`SessionWorker.close`).
+    With ``on_close``, the recording is finished on a background job (remuxing a long
+    session takes a while) and ``on_close(summary)`` is called on the GUI thread after;
+    without it, :meth:`SessionWorker.close` runs at once on the GUI thread.
     """
     ensure_app()
     worker = SessionWorker(scenario, model_obj, record_dir, seed=seed, paced=paced)
@@ -63,11 +65,18 @@ def build_app(scenario, model_obj, record_dir: str | Path | None = None, *, seed
         if shutting_down:
             return
         shutting_down.append(True)
-        summary = worker.close()
         trainee.close()
         console.close()
-        if on_close is not None:
-            on_close(summary)
+        if on_close is None:
+            worker.close()
+            return
+        from .jobs import Job
+
+        worker.stop_polling()
+        job = Job(lambda progress: worker.close(), title="Finishing the recording", parent=worker)
+        job.done.connect(on_close)
+        job.failed.connect(lambda message: on_close(worker.summary))
+        job.start()
 
     trainee.closed.connect(shut_down)
     console.closed.connect(shut_down)

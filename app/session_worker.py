@@ -146,6 +146,11 @@ class SessionWorker(QObject):
         log.info("%s", self.error)
         return True
 
+    def stop_polling(self) -> None:
+        """Stop the GUI poll timer (GUI thread). :meth:`close` may then run on another thread."""
+        if self._timer.isActive():
+            self._timer.stop()
+
     def close(self) -> RecordingSummary | None:
         """Stop the runner, join the thread, end the session and close the recording.
 
@@ -155,7 +160,7 @@ class SessionWorker(QObject):
         """
         if self._closed:
             return self.summary
-        self._timer.stop()
+        self.stop_polling()
         with self._lock:
             self._cancel.set()
             runner = self.runner
