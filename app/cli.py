@@ -53,9 +53,63 @@ def cmd_run(args) -> int:
 
 
 def cmd_default(args) -> int:
+    if has_display():
+        from app.designer import run_designer
+
+        return run_designer(DEFAULT_SCENARIO)
     ns = argparse.Namespace(scenario=str(DEFAULT_SCENARIO), headless=False, frames=DEFAULT_HEADLESS_TICKS,
                             actions=None, record=None, model=None, seed=0)
     return cmd_run(ns)
+
+
+def _need_display(command: str) -> None:
+    if not has_display():
+        raise SystemExit(f"ved: error: `ved {command}` opens a window and this machine has no display; "
+                         "use `ved run SCENARIO --headless` or `ved export RECORDING`")
+
+
+def cmd_design(args) -> int:
+    _need_display("design")
+    from app.designer import run_designer
+
+    return run_designer(args.scenario or DEFAULT_SCENARIO)
+
+
+def cmd_debrief(args) -> int:
+    from engine.runtime.recorder import read_recording
+
+    read_recording(args.recording)  # a clear error before any window opens
+    _need_display("debrief")
+    from app.debrief import run_debrief
+
+    return run_debrief(args.recording)
+
+
+def cmd_export(args) -> int:
+    from engine.runtime.debrief import export_events_csv, export_video, session_summary
+    from engine.runtime.recorder import read_recording
+
+    recording = read_recording(args.recording)
+    if not (args.mp4 or args.csv or args.summary):
+        raise SystemExit("ved: error: say what to export: --mp4 FILE, --csv FILE and/or --summary")
+    hz = recording.meta.get("tick_hz", 20)
+    start = None if args.start is None else round(args.start * hz)
+    end = None if args.end is None else round(args.end * hz)
+    if args.mp4:
+        from tqdm import tqdm
+
+        with tqdm(total=1000, unit="‰", desc="video", leave=False) as bar:
+            def progress(fraction=None, text=None):
+                if fraction is not None:
+                    bar.n = round(fraction * 1000)
+                    bar.refresh()
+
+            print(f"video written to {export_video(recording, args.mp4, start_tick=start, end_tick=end, progress=progress)}")
+    if args.csv:
+        print(f"event log written to {export_events_csv(recording, args.csv)}")
+    if args.summary:
+        print(json.dumps(session_summary(recording), default=str))
+    return 0
 
 
 def cmd_data(args) -> int:
@@ -171,6 +225,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--model", help="model folder (default: the shipped model) or 'reference'")
     r.add_argument("--seed", type=int, default=0, help="sampling seed")
     r.set_defaults(func=cmd_run)
+
+    de = sub.add_parser("design", help="the scenario designer (the app's main window)")
+    de.add_argument("scenario", nargs="?", help="scenario TOML file to open (default: the default scenario)")
+    de.set_defaults(func=cmd_design)
+
+    db = sub.add_parser("debrief", help="play a recording with its timeline of events, cues and markers")
+    db.add_argument("recording", help="recording folder (recordings/<time>-<scenario>)")
+    db.set_defaults(func=cmd_debrief)
+
+    ex = sub.add_parser("export", help="export a recording: video (whole or a range), event log CSV, summary")
+    ex.add_argument("recording", help="recording folder")
+    ex.add_argument("--mp4", metavar="FILE", help="write the video (H.264 MP4)")
+    ex.add_argument("--from", dest="start", type=float, metavar="SECONDS", help="video range start (session time)")
+    ex.add_argument("--to", dest="end", type=float, metavar="SECONDS", help="video range end, inclusive")
+    ex.add_argument("--csv", metavar="FILE", help="write the event log as CSV")
+    ex.add_argument("--summary", action="store_true", help="print the session summary as JSON")
+    ex.set_defaults(func=cmd_export)
 
     d = sub.add_parser("data", help="datasets from the reference world")
     dsub = d.add_subparsers(dest="data_command", required=True)
