@@ -1,0 +1,534 @@
+"""Debrief: what happened in a recorded session, and exports of it (headless).
+
+Reads a recording written by :class:`engine.runtime.recorder.Recorder` — finished, or left
+behind by a killed process — and turns its log into things a person reviews:
+
+- :func:`timeline`: the moments worth looking at (events, cues, markers, bookmarks,
+  rewinds, prompt changes, pauses) as :class:`TimelineItem` with plain-words labels;
+- :func:`session_summary`: the figures of the session as a JSON-ready dict;
+- :func:`export_events_csv` and :func:`export_video`: files to hand on;
+- :class:`FrameIndex`: every frame decoded once, for a player that seeks.
+
+Times are *session time*: ``tick / tick_hz`` seconds from tick 0 (the session start).
+Ticks keep increasing across rewinds; the session clock stands still while paused, so a
+pause's wall-clock length is not in the recording.
+
+This module must not import Qt, pyopenxr or sounddevice (engine/ rule).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable
+
+import av
+import numpy as np
+
+from engine.progress import null_progress
+
+from .recorder import SHEET_MAX_TILES, SHEET_NAME, Recording, render_contact_sheet
+
+__all__ = [
+    "KINDS",
+    "TimelineItem",
+    "FrameIndex",
+    "timeline",
+    "describe",
+    "session_summary",
+    "export_events_csv",
+    "export_video",
+    "format_time",
+    "parse_time",
+]
+
+_log = logging.getLogger(__name__)
+
+ProgressFn = Callable[..., None]
+
+#: Kinds of :class:`TimelineItem`, in the order a legend lists them.
+KINDS: tuple[str, ...] = ("event", "cue", "marker", "bookmark", "rewind", "prompt", "pause", "resume")
+#: Log record types that become timeline items ("event" gives kind "event" or "cue").
+_TIMELINE_TYPES = frozenset({"event", "marker", "bookmark", "rewind", "prompt", "pause", "resume"})
+
+#: Plain words for the world's events (``engine.world.state.EVENTS``); others are shown
+#: with their name made readable ("door_open" -> "Door open").
+EVENT_PHRASES: dict[str, str] = {
+    "lights_dim": "Lights dim",
+    "lights_normal": "Lights back to normal",
+    "alarm_on": "Alarm on",
+    "alarm_off": "Alarm off",
+    "avatar_enter": "Person enters",
+    "avatar_leave": "Person leaves",
+    "bleeding_start": "Bleeding starts",
+    "bleeding_stop": "Bleeding stops",
+}
+
+#: Log record types that are not exported to CSV: one per tick, or bulky schedules.
+CSV_SKIPPED_TYPES: frozenset[str] = frozenset({"action", "state", "cues"})
+CSV_COLUMNS: tuple[str, ...] = ("tick", "time", "time_s", "type", "what", "event", "source", "label", "note", "detail")
+# record keys with a column of their own (the rest goes to "detail" as JSON)
+_CSV_OWN_KEYS = frozenset({"tick", "type", "event", "source", "label", "note"})
+
+# libx264 settings of exported videos (made to be handed on: smaller than the recorder's).
+EXPORT_CRF = 20
+EXPORT_PRESET = "veryfast"
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    """One moment of a session worth finding again.
+
+    Attributes:
+        tick: session tick (20 Hz by default) of the moment.
+        time_s: session time of the moment in seconds (``tick / tick_hz``).
+        kind: one of :data:`KINDS`; events fired by a cue are ``"cue"``.
+        label: what happened, in plain words ("Bleeding starts (cue)", "Marker: missed
+            the bleeder"); no time in it.
+        detail: the log record it comes from (a dict with ``"type"``, ``"tick"``, ...).
+    """
+
+    tick: int
+    time_s: float
+    kind: str
+    label: str
+    detail: dict = field(default_factory=dict, compare=False)
+
+
+def format_time(seconds: float) -> str:
+    """Seconds as ``mm:ss`` (``h:mm:ss`` from one hour on), rounded down to the second."""
+    s = max(0, int(seconds))
+    h, rest = divmod(s, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+_TIME_RE = re.compile(r"^(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?)$")
+
+
+def parse_time(text: str) -> float | None:
+    """Read a time typed by a person: ``"75"``, ``"75.5"`` (seconds), ``"1:15"``,
+    ``"01:15.5"`` (mm:ss) or ``"1:01:15"`` (h:mm:ss). Empty text gives None.
+
+    Returns:
+        seconds (float, >= 0) or None.
+
+    Raises:
+        ValueError: the text is none of these forms (the message quotes it).
+    """
+    text = text.strip()
+    if not text:
+        return None
+    m = _TIME_RE.match(text)
+    if m is None:
+        raise ValueError(f"cannot read {text!r} as a time; write seconds (75) or minutes:seconds (1:15)")
+    a, b, sec = m.groups()
+    hours, minutes = (int(a), int(b)) if b is not None else (0, int(a or 0))
+    return hours * 3600 + minutes * 60 + float(sec)
+
+
+def _event_phrase(name: Any) -> str:
+    name = str(name or "event")
+    return EVENT_PHRASES.get(name, name.replace("_", " ").capitalize())
+
+
+def _is_cue(record: dict) -> bool:
+    return record.get("source") == "cue" or record.get("cue") is not None
+
+
+def describe(record: dict, tick_hz: int = 20) -> str:
+    """A log record in plain words, for a person (timeline, CSV "what" column).
+
+    Known types get a sentence ("Bleeding starts (cue) — arterial bleed", "Marker: missed
+    the bleeder", "Rewind to bookmark “before incision” (taken at 00:05)"); an unknown type
+    is shown as its type and fields. Never raises for a dict.
+    """
+    kind = str(record.get("type", "?"))
+    if kind == "event":
+        source = record.get("source")
+        if _is_cue(record):
+            how = " (cue)" if source in (None, "cue") else " (cue, fired by the game master)"
+        elif source is None:
+            how = ""
+        else:
+            how = " (game master)" if source == "game_master" else f" ({source})"
+        label = record.get("label")
+        return _event_phrase(record.get("event", record.get("name"))) + how + (f" — {label}" if label else "")
+    if kind == "marker":
+        note = record.get("note")
+        return f"Marker: {note}" if note else "Marker"
+    if kind == "bookmark":
+        return f"Bookmark “{record.get('label') or record.get('id', '')}”"
+    if kind == "rewind":
+        to_tick = record.get("to_tick")
+        when = f" (taken at {format_time(to_tick / tick_hz)})" if isinstance(to_tick, (int, float)) else ""
+        return f"Rewind to bookmark “{record.get('label') or record.get('bookmark', '')}”{when}"
+    if kind == "prompt":
+        applied = "" if record.get("applied", True) else " (recorded, not applied)"
+        if record.get("image"):
+            return f"Image injected: {record['image']}{applied}"
+        return f"World prompt changed{applied}: “{record.get('text', '')}”"
+    if kind == "pause":
+        return "Paused"
+    if kind == "resume":
+        return "Resumed"
+    if kind == "start":
+        title = record.get("title")
+        return f"Session starts: {title}" if title else "Session starts"
+    if kind == "end":
+        return f"Session ends ({record.get('reason', 'no reason given')})"
+    if kind == "notice":
+        return f"Notice: {record.get('text', '')}"
+    rest = {k: v for k, v in record.items() if k not in ("type", "tick")}
+    return f"{kind}: {json.dumps(rest, ensure_ascii=False, default=str)}" if rest else kind
+
+
+def _tick_of(record: dict) -> int | None:
+    tick = record.get("tick")
+    return int(tick) if isinstance(tick, (int, float)) and not isinstance(tick, bool) else None
+
+
+def timeline(recording: Recording) -> list[TimelineItem]:
+    """The moments of a recording, ordered by tick (log order within a tick).
+
+    Included log records: ``event`` (kind ``"cue"`` when fired by a cue, also when the game
+    master fired the cue early; else ``"event"``), ``marker``, ``bookmark``, ``rewind``,
+    ``prompt``, ``pause``, ``resume``. Other types (action, state, cues, start, end,
+    notice, unknown ones) and records without an integer tick are left out.
+    """
+    items = []
+    for record in recording.log:
+        kind, tick = record.get("type"), _tick_of(record)
+        if kind not in _TIMELINE_TYPES or tick is None:
+            continue
+        if kind == "event" and _is_cue(record):
+            kind = "cue"
+        items.append(TimelineItem(tick, tick / recording.tick_hz, str(kind), describe(record, recording.tick_hz), record))
+    items.sort(key=lambda it: it.tick)  # stable: log order kept within a tick
+    return items
+
+
+# --------------------------------------------------------------------------
+# Frames for a player
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FrameIndex:
+    """Every readable frame of a recording, decoded once and kept in memory at native size.
+
+    Attributes:
+        ticks: int64 array ``(N,)``, increasing: the tick of each frame.
+        frames: uint8 array ``(N, H, W, 3)`` RGB at the model's native size (e.g. 64x64;
+            the recording's ``scale`` undone by block averaging).
+        tick_hz: session tick rate (Hz).
+
+    Memory: ``N * H * W * 3`` bytes: 12 KiB per 64x64 frame, about 14.7 MB per minute at
+    20 Hz (a 5-minute session: ~74 MB; a 50-minute one: ~740 MB). Decoding costs a few ms
+    of one core per frame.
+    """
+
+    ticks: np.ndarray
+    frames: np.ndarray
+    tick_hz: int
+
+    @classmethod
+    def load(cls, recording: Recording, *, progress: ProgressFn = null_progress) -> "FrameIndex":
+        """Decode all frames of ``recording`` (readable segments only).
+
+        Reports ``progress(fraction, text)`` every 10 frames; raises
+        :class:`engine.progress.Cancelled` from it when cancelled.
+        """
+        expected = recording.frame_count
+        ticks: list[int] = []
+        frames: np.ndarray | None = None
+        progress(0.0, "decoding frames")
+        for i, (tick, frame) in enumerate(recording.frames(native=True)):
+            if frames is None:
+                frames = np.empty((max(expected, 1),) + frame.shape, np.uint8)
+            if i >= len(frames):  # more frames than the index promised: grow
+                frames = np.concatenate([frames, np.empty_like(frames)])
+            frames[i] = frame
+            ticks.append(tick)
+            if i % 10 == 0:
+                progress(i / max(expected, 1), f"decoding frame {i + 1} of {expected}")
+        n = len(ticks)
+        progress(1.0, f"{n} frames decoded")
+        data = frames[:n] if frames is not None else np.zeros((0, 1, 1, 3), np.uint8)
+        return cls(np.asarray(ticks, np.int64), data, recording.tick_hz)
+
+    def __len__(self) -> int:
+        return len(self.ticks)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the frames, bytes."""
+        return int(self.frames.nbytes)
+
+    def position(self, tick: int) -> int:
+        """Index of the frame on screen at ``tick``: the last frame at or before it (the
+        first frame for a tick before it). Raises IndexError when there are no frames."""
+        if not len(self.ticks):
+            raise IndexError("the recording has no frames")
+        return max(0, int(np.searchsorted(self.ticks, tick, side="right")) - 1)
+
+    def frame_at(self, tick: int) -> tuple[int, np.ndarray]:
+        """``(tick of the frame shown, frame uint8 (H, W, 3))`` at session tick ``tick``
+        (see :meth:`position`). Raises IndexError when there are no frames."""
+        i = self.position(tick)
+        return int(self.ticks[i]), self.frames[i]
+
+
+# --------------------------------------------------------------------------
+# Summary
+# --------------------------------------------------------------------------
+
+
+def _when(tick: int, tick_hz: int) -> dict:
+    return {"tick": tick, "time_s": round(tick / tick_hz, 3), "time": format_time(tick / tick_hz)}
+
+
+def _contact_sheet(recording: Recording, frames: FrameIndex | None, path: Path) -> Path | None:
+    """Write a contact sheet of up to 16 evenly spaced frames to ``path``; None without
+    frames or when it cannot be written (logged)."""
+    ticks = frames.ticks.tolist() if frames is not None else recording.ticks
+    if not ticks:
+        return None
+    picks = sorted({int(round(k)) for k in np.linspace(0, len(ticks) - 1, min(SHEET_MAX_TILES, len(ticks)))})
+    if frames is not None:
+        chosen = [(ticks[i], frames.frames[i]) for i in picks]
+    else:
+        wanted, chosen = set(picks), []
+        for i, (tick, frame) in enumerate(recording.frames(native=True)):
+            if i in wanted:
+                chosen.append((tick, frame))
+            if i >= picks[-1]:
+                break
+    if not chosen:
+        return None
+    shape = chosen[0][1].shape[:2]
+    try:
+        render_contact_sheet(chosen, shape, recording.scale, recording.tick_hz).save(path)
+    except OSError as exc:
+        _log.warning("could not write the contact sheet %s (%s)", path, exc)
+        return None
+    return path
+
+
+def session_summary(
+    recording: Recording,
+    *,
+    frames: FrameIndex | None = None,
+    sheet_path: str | os.PathLike | None = None,
+) -> dict:
+    """The figures of a session, JSON-serialisable.
+
+    Args:
+        recording: from :func:`engine.runtime.recorder.read_recording`.
+        frames: already decoded frames (saves decoding again for the contact sheet).
+        sheet_path: where to write a contact sheet when the recording has none (it was not
+            closed cleanly); default ``contact_sheet.png`` in the recording folder.
+
+    Returns:
+        dict with ``title``, ``prompt``, ``model`` (from the "start" record or the
+        recording's meta; None if unknown), ``directory``, ``complete`` (closed cleanly),
+        ``end_reason`` (None without an "end" record), ``tick_hz``, ``frames`` (count),
+        ``first_tick``/``last_tick`` (None without frames), ``duration_s``
+        (``(last_tick - first_tick + 1) / tick_hz``, 0.0 without frames), ``duration``
+        (mm:ss), ``missing_ticks`` (ticks in that span without a frame: missed ticks or
+        gaps), ``events_fired`` and ``events`` (list of {tick, time_s, time, what, event,
+        source, label, cue}), ``markers`` ({id, note, ...}), ``bookmarks`` ({id, label,
+        ...}), ``rewinds`` ({bookmark, label, to_tick, ...}), ``pauses`` ({resume_tick
+        (None if never resumed), ...}), ``prompt_changes`` ({text, image, applied, note,
+        ...}) — each item also has tick, time_s and time — and ``contact_sheet`` (path
+        as str, or None without frames or when it could not be written).
+
+    Raises:
+        engine.runtime.recorder.RecordingError: the frame index is corrupt.
+    """
+    hz = recording.tick_hz
+    ticks = frames.ticks.tolist() if frames is not None else recording.ticks
+    start = next((r for r in recording.log if r.get("type") == "start"), {})
+    end = next((r for r in reversed(recording.log) if r.get("type") == "end"), None)
+    caller_meta = recording.meta.get("meta") or {}
+    out: dict[str, Any] = {
+        "title": start.get("title", caller_meta.get("title", caller_meta.get("scenario"))),
+        "prompt": start.get("prompt"),
+        "model": start.get("model", caller_meta.get("model")),
+        "directory": str(recording.directory),
+        "complete": recording.complete,
+        "end_reason": end.get("reason") if end else None,
+        "tick_hz": hz,
+        "frames": len(ticks),
+        "first_tick": ticks[0] if ticks else None,
+        "last_tick": ticks[-1] if ticks else None,
+    }
+    span = ticks[-1] - ticks[0] + 1 if ticks else 0
+    out.update(duration_s=span / hz, duration=format_time(span / hz), missing_ticks=span - len(ticks))
+
+    lists: dict[str, list[dict]] = {k: [] for k in ("events", "markers", "bookmarks", "rewinds", "pauses", "prompt_changes")}
+    for r in recording.log:
+        kind, tick = r.get("type"), _tick_of(r)
+        if tick is None:
+            continue
+        when = _when(tick, hz)
+        if kind == "event":
+            lists["events"].append({**when, "what": describe(r, hz), "event": r.get("event"), "source": r.get("source"),
+                                    "label": r.get("label"), "cue": r.get("cue")})
+        elif kind == "marker":
+            lists["markers"].append({**when, "id": r.get("id"), "note": r.get("note") or ""})
+        elif kind == "bookmark":
+            lists["bookmarks"].append({**when, "id": r.get("id"), "label": r.get("label")})
+        elif kind == "rewind":
+            lists["rewinds"].append({**when, "bookmark": r.get("bookmark"), "label": r.get("label"), "to_tick": r.get("to_tick")})
+        elif kind == "pause":
+            lists["pauses"].append({**when, "resume_tick": None})
+        elif kind == "resume" and lists["pauses"] and lists["pauses"][-1]["resume_tick"] is None:
+            lists["pauses"][-1]["resume_tick"] = tick
+        elif kind == "prompt":
+            lists["prompt_changes"].append({**when, "text": r.get("text"), "image": r.get("image"),
+                                            "applied": r.get("applied"), "note": r.get("note")})
+    out["events_fired"] = len(lists["events"])
+    out.update(lists)
+
+    existing = recording.directory / SHEET_NAME
+    if existing.is_file():
+        sheet: Path | None = existing
+    else:
+        sheet = _contact_sheet(recording, frames, Path(sheet_path) if sheet_path else existing)
+    out["contact_sheet"] = str(sheet) if sheet else None
+    return out
+
+
+# --------------------------------------------------------------------------
+# Exports
+# --------------------------------------------------------------------------
+
+
+def export_events_csv(recording: Recording, path: str | os.PathLike) -> Path:
+    """Write the session's log as a spreadsheet, one row per log record in log order.
+
+    Included: every record except ``action``, ``state`` (one per tick) and ``cues`` (the
+    cue schedule), so start, events, cues fired, markers, bookmarks, rewinds, prompt
+    changes, pauses, notices, end and unknown types all appear. Columns
+    (:data:`CSV_COLUMNS`): ``tick``, ``time`` (mm:ss of session time), ``time_s``
+    (seconds, 2 decimals), ``type``, ``what`` (plain words, see :func:`describe`),
+    ``event``, ``source``, ``label``, ``note`` (empty when the record has none) and
+    ``detail`` (the record's other fields as JSON, empty if none).
+
+    Encoding UTF-8 with a byte-order mark, so spreadsheet programs show accents right.
+
+    Returns:
+        the path written.
+
+    Raises:
+        OSError: the file cannot be written.
+    """
+    path = Path(path)
+    hz = recording.tick_hz
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_COLUMNS)
+        for r in recording.log:
+            kind = str(r.get("type", ""))
+            if kind in CSV_SKIPPED_TYPES:
+                continue
+            tick = _tick_of(r)
+            rest = {k: v for k, v in r.items() if k not in _CSV_OWN_KEYS}
+            writer.writerow([
+                "" if tick is None else tick,
+                "" if tick is None else format_time(tick / hz),
+                "" if tick is None else f"{tick / hz:.2f}",
+                kind,
+                describe(r, hz),
+                *("" if r.get(k) is None else str(r[k]) for k in ("event", "source", "label", "note")),
+                json.dumps(rest, ensure_ascii=False, default=str) if rest else "",
+            ])
+    return path
+
+
+def export_video(
+    recording: Recording,
+    path: str | os.PathLike,
+    *,
+    start_tick: int | None = None,
+    end_tick: int | None = None,
+    progress: ProgressFn = null_progress,
+) -> Path:
+    """Write the recording, or the frames with ``start_tick <= tick <= end_tick``, as an
+    H.264 MP4 (libx264, yuv420p, frames at the recorded size, e.g. 256x256).
+
+    Timestamps are ``(tick - first exported tick) / tick_hz`` seconds, as in the recorder's
+    ``session.mp4``: a missed tick or a gap shows as a longer frame. The file is written
+    next to ``path`` as ``<name>.part`` and renamed when complete, so ``path`` never holds
+    a partial video.
+
+    Args:
+        start_tick, end_tick: inclusive tick range; None means from the first / to the last
+            frame.
+        progress: called ``progress(fraction, text)`` as frames are written.
+
+    Returns:
+        ``path`` as a Path.
+
+    Raises:
+        ValueError: ``start_tick > end_tick``, or no frame lies in the range (the message
+            gives the recording's span).
+        engine.progress.Cancelled: from ``progress``; the partial file is removed.
+        OSError, av.FFmpegError: writing failed; the partial file is removed.
+    """
+    if start_tick is not None and end_tick is not None and start_tick > end_tick:
+        raise ValueError(f"the range starts at tick {start_tick}, after its end at tick {end_tick}")
+    all_ticks = recording.ticks
+    lo = start_tick if start_tick is not None else (all_ticks[0] if all_ticks else 0)
+    hi = end_tick if end_tick is not None else (all_ticks[-1] if all_ticks else 0)
+    chosen = [t for t in all_ticks if lo <= t <= hi]
+    if not all_ticks:
+        raise ValueError("the recording has no frames to export")
+    if not chosen:
+        raise ValueError(f"no frames between tick {lo} and tick {hi}: the recording has frames "
+                         f"from tick {all_ticks[0]} to tick {all_ticks[-1]}")
+    first, last, total = chosen[0], chosen[-1], len(chosen)
+    path = Path(path)
+    part = path.with_name(path.name + ".part")
+    tb = Fraction(1, recording.tick_hz)
+    progress(0.0, "finding the first frame")
+    try:
+        written = 0
+        with av.open(str(part), mode="w", format="mp4") as out:
+            stream = None
+            for i, (tick, frame) in enumerate(recording.frames()):
+                if tick < first:
+                    if i % 20 == 0:
+                        progress(0.0, "finding the first frame")
+                    continue
+                if tick > last:
+                    break
+                if stream is None:
+                    stream = out.add_stream("libx264", rate=recording.tick_hz,
+                                            options={"preset": EXPORT_PRESET, "crf": str(EXPORT_CRF)})
+                    stream.width, stream.height = frame.shape[1], frame.shape[0]
+                    stream.pix_fmt = "yuv420p"
+                    stream.codec_context.time_base = tb
+                    stream.time_base = tb
+                vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+                vf.pts, vf.time_base = tick - first, tb
+                for packet in stream.encode(vf):
+                    out.mux(packet)
+                written += 1
+                progress(written / total, f"frame {written} of {total}")
+            if stream is not None:
+                for packet in stream.encode(None):
+                    out.mux(packet)
+        if not written:
+            raise ValueError(f"no readable frames between tick {first} and tick {last}")
+        os.replace(part, path)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return path
