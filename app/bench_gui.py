@@ -64,7 +64,7 @@ def _startup_child(scenario: str) -> int:
     from PySide6.QtCore import QTimer
 
     from .designer import DesignerWindow
-    from .main import ensure_app
+    from .qtapp import ensure_app
 
     app = ensure_app()
     window = DesignerWindow.open_path(scenario) if hasattr(DesignerWindow, "open_path") else DesignerWindow(scenario)
@@ -87,7 +87,7 @@ def measure_stalls(seconds: float = 20.0, *, model=None, scenario: str | Path = 
 
     from engine.scenario import load_scenario
 
-    from .main import ensure_app
+    from .qtapp import ensure_app
     from .preview import Preview
 
     app = ensure_app()

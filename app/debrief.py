@@ -586,7 +586,7 @@ def run_debrief(path: str | Path) -> int:
     """``ved debrief RECORDING``: show a :class:`DebriefWindow` on ``path`` and run the Qt
     event loop until it is closed. Returns the event loop's exit code (0). A folder that is
     not a recording opens the window with the reason shown in it."""
-    from .main import ensure_app
+    from .qtapp import ensure_app
 
     app = ensure_app()
     window = DebriefWindow(path)

@@ -13,20 +13,12 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication
 
 from .gm_console import GameMasterConsole
+from .qtapp import ensure_app  # noqa: F401 (re-exported)
 from .session_worker import SessionWorker
 from .trainee_window import TraineeWindow
 
 #: Gap between the two windows when placed side by side, pixels.
 WINDOW_GAP = 16
-
-
-def ensure_app() -> QApplication:
-    """The running QApplication, created if there is none."""
-    app = QApplication.instance()
-    if app is None:
-        app = QApplication(sys.argv[:1])
-        app.setApplicationName("ved")
-    return app
 
 
 def build_app(scenario, model_obj, record_dir: str | Path | None = None, *, seed: int = 0,

@@ -513,7 +513,7 @@ class DesignerWindow(QMainWindow):
 def run_designer(path: str | Path | None = None) -> int:
     """Open the designer on ``path`` (default: the operating-room example) and run until it
     is closed. Returns 0."""
-    from app.main import ensure_app
+    from app.qtapp import ensure_app
 
     from .scenario_files import DEFAULT_SCENARIO
 
