@@ -67,7 +67,7 @@ def _startup_child(scenario: str) -> int:
     from .qtapp import ensure_app
 
     app = ensure_app()
-    window = DesignerWindow.open_path(scenario) if hasattr(DesignerWindow, "open_path") else DesignerWindow(scenario)
+    window = DesignerWindow(scenario)
     window.show()
 
     def usable() -> None:

@@ -92,7 +92,7 @@ def cmd_export(args) -> int:
     recording = read_recording(args.recording)
     if not (args.mp4 or args.csv or args.summary):
         raise SystemExit("ved: error: say what to export: --mp4 FILE, --csv FILE and/or --summary")
-    hz = recording.meta.get("tick_hz", 20)
+    hz = recording.tick_hz
     start = None if args.start is None else round(args.start * hz)
     end = None if args.end is None else round(args.end * hz)
     if args.mp4:

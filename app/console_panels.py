@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QHeaderView,
                                QVBoxLayout, QWidget)
 
 from engine.actions import TICK_HZ
+from engine.runtime.debrief import format_time
 
 from .session_worker import Hook
 
@@ -23,9 +24,8 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.webp)"
 
 
 def clock_text(tick: int, tick_hz: int = TICK_HZ) -> str:
-    """``tick`` as ``mm:ss`` of session time (ticks at ``tick_hz`` Hz)."""
-    s = max(0, int(tick)) // tick_hz
-    return f"{s // 60:02d}:{s % 60:02d}"
+    """``tick`` as ``mm:ss`` of session time (ticks at ``tick_hz`` Hz; ``h:mm:ss`` from an hour on)."""
+    return format_time(max(0, int(tick)) // tick_hz)
 
 
 class CuePanel(QGroupBox):

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLis
                                QTabWidget, QVBoxLayout, QWidget)
 
 from engine.actions import TICK_HZ
+from engine.runtime.control import cue_states
 from engine.runtime.session import Client, Message, Role
 from engine.world.state import EVENTS
 
@@ -127,8 +128,7 @@ class GameMasterConsole(QWidget):
         self.tabs.addTab(self.bookmark_panel, "Bookmarks")
         self.tabs.addTab(self.prompt_panel, "World prompt")
         self.tabs.addTab(self.log_list, "Event log")
-        self.cue_panel.set_cues([{"index": i, "event": c.event, "note": c.note, "due_tick": round(c.at * self.tick_hz),
-                                  "fired_tick": None} for i, c in enumerate(scenario.cues)])
+        self.cue_panel.set_cues([c.as_dict() for c in cue_states(scenario, self.tick_hz)])
 
         self.marker_bar.marker_requested.connect(lambda note: self._ask(lambda c: c.mark(note)))
         self.cue_panel.fire_requested.connect(lambda i: self._ask(lambda c: c.fire_cue(i)))

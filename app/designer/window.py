@@ -136,11 +136,6 @@ class DesignerWindow(QMainWindow):
         if recover_on_start:
             QTimer.singleShot(0, self.offer_recoveries)
 
-    @classmethod
-    def open_path(cls, path: str | Path, **kwargs) -> DesignerWindow:
-        """A designer on scenario ``path``."""
-        return cls(path, **kwargs)
-
     # ------------------------------------------------------------ building
     def _action(self, text: str, slot: Callable, *, shortcut=None, tip: str = "") -> QAction:
         action = QAction(text, self)
