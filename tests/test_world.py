@@ -114,3 +114,90 @@ def test_policy_is_human_like(world):
         stops += int((np.abs(acts[:, 0]) < 1e-3).sum() > 10)
         revisits += policy.revisits > 0
     assert stops >= 4 and revisits >= 2
+
+
+def test_other_participants_are_drawn_in_their_seat_colours(world):
+    from engine.world.scene import SEAT_COLORS
+
+    world.reset("therapy_room", 4)
+    x, z, yaw, _ = world.pose
+    ahead = (x - 2.0 * np.sin(yaw), z - 2.0 * np.cos(yaw))  # two metres in front of the camera
+    empty = world.renderer.render(world.pose, WorldState())
+    for seat in range(3):
+        state = WorldState().with_others([(seat, *ahead, yaw)])
+        frame = world.renderer.render(world.pose, state).astype(float)
+        changed = np.abs(frame - empty).max(-1) > 30
+        assert changed.mean() > 0.02, f"seat {seat} is not visible two metres ahead"
+        # the changed pixels' colour is nearest (in hue) to this seat's shirt, not another's
+        mean = frame[changed].mean(0)
+        shirts = np.asarray([c[0] for c in SEAT_COLORS])
+        cos = shirts @ mean / np.linalg.norm(shirts, axis=1) / np.linalg.norm(mean)
+        assert np.argmax(cos) == seat, (seat, mean, cos)
+    with pytest.raises(ValueError, match="distinct seats"):
+        WorldState().with_others([(0, 0, 0, 0), (0, 1, 1, 0)])
+
+
+def test_label_pass_names_what_is_seen(world):
+    from engine.world.labels import OBJECT_KINDS, view_labels
+    from engine.world.renderer import AVATAR_ID, BACKGROUND_ID
+
+    world.reset("operating_room", 1)
+    scene = world.scene
+    state = WorldState().apply("avatar_enter", viewer_pose=world.viewer_pose)
+    ids = world.renderer.render_labels(world.pose, state)
+    assert ids.shape == (64, 64) and ids.dtype == np.int32
+    assert (ids == BACKGROUND_ID).any() and (ids == AVATAR_ID).mean() > 0.02
+    assert set(np.unique(ids)) <= {BACKGROUND_ID, AVATAR_ID, *range(1, 1 + len(scene.objects))}
+    lab = view_labels(ids, scene)
+    assert lab["person"] == 1.0 and lab["persons"].sum() >= 1
+    # the avatar stands straight ahead: the middle bands show it
+    assert lab["persons"][3] == 1.0 or lab["persons"][4] == 1.0
+    # without it, no person; objects are kinds of the scene
+    lab0 = view_labels(world.renderer.render_labels(world.pose, WorldState()), scene)
+    assert lab0["person"] == 0.0 and lab0["persons"].sum() == 0
+    kinds = {OBJECT_KINDS[i] for i in np.flatnonzero(lab0["objects"])}
+    assert kinds <= {o.kind for o in scene.objects}
+
+
+def test_entity_projection_covers_what_the_label_pass_shows():
+    from engine.world.entities import BLOOD_SLOT, entity_table, project_entities
+    from engine.world.renderer import BLOOD_ID, SEAT_ID0
+
+    w = ReferenceWorld(128)
+    rng = np.random.default_rng(0)
+    try:
+        for trial in range(8):
+            w.reset("operating_room", trial)
+            x, z, yaw, _ = w.pose
+            pose = (x, z, yaw, float(rng.uniform(-0.4, 0.4)))
+            d, off = rng.uniform(1.5, 4.0), rng.uniform(-1, 1)
+            px, pz = x - d * np.sin(yaw) + off * np.cos(yaw), z - d * np.cos(yaw) - off * np.sin(yaw)
+            state = WorldState(bleeding=0.8).with_others([(1, px, pz, 0.3)])
+            ids = w.renderer.render_labels(pose, state)
+            cov, feat = project_entities(entity_table(state, w.scene), np.array(pose, np.float32), grid=8)
+            for slot, oid in ((2, SEAT_ID0 + 1), (BLOOD_SLOT, BLOOD_ID)):
+                cells = (ids == oid).reshape(8, 16, 8, 16).mean((1, 3)).ravel()
+                seen = cells > 0.05
+                # every cell where the thing is really drawn lies inside its projected box
+                assert not (seen & (cov[slot] == 0)).any(), (trial, slot)
+            assert feat[2, 0] == 1.0 and feat[0].sum() == 0  # seat 1 present; no avatar
+    finally:
+        w.renderer.release()
+    # behind the camera: nothing projected
+    state = WorldState().with_others([(0, 0.0, 3.0, 0.0)])
+    cov, feat = project_entities(entity_table(state), np.zeros(4, np.float32), grid=4)
+    assert cov.sum() == 0 and feat.sum() == 0
+
+
+def test_walkers_keep_clear_of_furniture_and_the_viewer():
+    from engine.world.policy import Walker
+
+    scene = make_scene("classroom", 3)
+    rng = np.random.default_rng(1)
+    w = Walker.placed(scene, rng, avoid=(0.0, 0.0))
+    viewer = (w.x + 1.0, w.z)
+    path = [w.step(viewer=viewer) for _ in range(400)]
+    xs = np.array([p[:2] for p in path])
+    assert np.abs(np.diff(xs, axis=0)).sum() > 2.0  # it walks
+    assert all(scene.is_free(x, z, 0.29) for x, z in xs)
+    assert min(np.hypot(x - viewer[0], z - viewer[1]) for x, z in xs) >= 0.69

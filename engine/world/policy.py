@@ -116,3 +116,66 @@ class ExplorationPolicy:
         action = np.clip(self.velocity, -ACTION_LIMITS, ACTION_LIMITS).astype(np.float32)
         action[np.abs(action) < 1e-4] = 0.0
         return action
+
+
+@dataclass
+class Walker:
+    """Another participant walking about the room: to a free spot at an easy pace (0.03–0.06
+    m per tick), a pause, then elsewhere; they keep clear of furniture and never step within
+    ``personal_space`` metres of the viewer. :meth:`step` returns their new ``(x, z, yaw)``
+    (metres, radians; yaw 0 faces +z, as the renderer's humanoids)."""
+
+    scene: Scene
+    rng: np.random.Generator
+    x: float = 0.0
+    z: float = 0.0
+    yaw: float = 0.0
+    personal_space: float = 0.7
+    target: tuple[float, float] | None = None
+    speed: float = 0.045
+    wait: int = 0
+
+    @classmethod
+    def placed(cls, scene: Scene, rng: np.random.Generator, avoid: tuple[float, float] | None = None) -> "Walker":
+        """A walker at a free spot of ``scene`` (at least 1 m from ``avoid``, if given)."""
+        w = cls(scene, rng)
+        for _ in range(200):
+            x, z = w._free_point()
+            if avoid is None or np.hypot(x - avoid[0], z - avoid[1]) > 1.0:
+                break
+        w.x, w.z, w.yaw = x, z, float(rng.uniform(-np.pi, np.pi))
+        return w
+
+    def _free_point(self) -> tuple[float, float]:
+        s = self.scene
+        for _ in range(100):
+            x = self.rng.uniform(-s.width / 2 + 0.6, s.width / 2 - 0.6)
+            z = self.rng.uniform(-s.depth / 2 + 0.6, s.depth / 2 - 0.6)
+            if s.is_free(x, z, 0.45):
+                return float(x), float(z)
+        return 0.0, 0.0
+
+    def step(self, viewer: tuple[float, float] | None = None) -> tuple[float, float, float]:
+        if self.wait > 0:
+            self.wait -= 1
+            return self.x, self.z, self.yaw
+        if self.target is None:
+            self.target = self._free_point()
+            self.speed = float(self.rng.uniform(0.03, 0.06))
+        dx, dz = self.target[0] - self.x, self.target[1] - self.z
+        dist = float(np.hypot(dx, dz))
+        if dist < 0.15:
+            self.target, self.wait = None, int(self.rng.integers(5, 60))
+            return self.x, self.z, self.yaw
+        want = float(np.arctan2(dx, dz))
+        self.yaw = wrap_angle(self.yaw + float(np.clip(wrap_angle(want - self.yaw), -0.25, 0.25)))
+        step = min(self.speed, dist) * max(0.0, float(np.cos(wrap_angle(want - self.yaw))))
+        nx, nz = self.x + step * np.sin(self.yaw), self.z + step * np.cos(self.yaw)
+        blocked = not self.scene.is_free(nx, nz, 0.3)
+        if viewer is not None and np.hypot(nx - viewer[0], nz - viewer[1]) < self.personal_space:
+            blocked = True
+        if blocked:  # pick somewhere else next tick
+            self.target, self.wait = None, int(self.rng.integers(0, 10))
+        else:
+            self.x, self.z = float(nx), float(nz)
+        return self.x, self.z, self.yaw

@@ -1,15 +1,27 @@
 """First-person rasteriser of reference-world scenes, on moderngl (headless EGL).
 
-Mesa's llvmpipe renders a 64×64 frame in well under a millisecond, so the reference world is
+Mesa's llvmpipe renders a 128×128 frame in about a millisecond, so the reference world is
 cheap enough to generate training data and to serve as ground truth for evaluation.
+
+Besides the colour image, :meth:`Renderer.render_labels` draws an *instance-label* pass: the
+id of the thing seen at every pixel (:data:`BACKGROUND_ID` for walls, floor and ceiling,
+``1 + i`` for ``scene.objects[i]``, :data:`AVATAR_ID`, :data:`SEAT_ID0` + seat for the
+other participants, :data:`BLOOD_ID`). The evaluation reads which objects and people are
+really in view from it, occlusion included.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .scene import BEACON, EMISSIVE, FLOOR, SURFACE, Part, Scene, humanoid_parts
-from .state import WorldState
+from .scene import BEACON, EMISSIVE, FLOOR, SURFACE, Part, Scene, humanoid_parts, seat_parts
+from .state import MAX_OTHERS, WorldState
+
+#: Instance ids of the label pass (see the module docstring).
+BACKGROUND_ID = 0
+AVATAR_ID = 1000
+SEAT_ID0 = 1001
+BLOOD_ID = 1100
 
 _VERTEX_SHADER = """
 #version 330
@@ -70,6 +82,29 @@ void main() {
         lit = lit * vec3(1.0, 0.35, 0.35) + vec3(0.25, 0.0, 0.0);
     }
     f_color = vec4(clamp(lit, 0.0, 1.0), 1.0);
+}
+"""
+
+_LABEL_VERTEX_SHADER = """
+#version 330
+uniform mat4 view_proj;
+uniform mat4 model;
+in vec3 in_pos;
+in float in_oid;
+flat out float v_oid;
+void main() {
+    v_oid = in_oid;
+    gl_Position = view_proj * model * vec4(in_pos, 1.0);
+}
+"""
+
+_LABEL_FRAGMENT_SHADER = """
+#version 330
+flat in float v_oid;
+out vec4 f_color;
+void main() {
+    float id = floor(v_oid + 0.5);
+    f_color = vec4(mod(id, 256.0) / 255.0, floor(id / 256.0) / 255.0, 0.0, 1.0);
 }
 """
 
@@ -216,9 +251,20 @@ class Renderer:
             self._ms_fbo = None
         self.fbo = self.ctx.framebuffer(color_attachments=[self.ctx.renderbuffer(size, 3)],
                                         depth_attachment=self.ctx.depth_renderbuffer(size))
+        self.label_prog = self.ctx.program(vertex_shader=_LABEL_VERTEX_SHADER, fragment_shader=_LABEL_FRAGMENT_SHADER)
+        self._label_fbo = self.ctx.framebuffer(color_attachments=[self.ctx.renderbuffer(size, 4)],
+                                               depth_attachment=self.ctx.depth_renderbuffer(size))
         self._static = None
         self._avatar = None
-        self._disc = self._vao(parts_to_vertices([Part("disc", (0, 0, 0), (1, 1, 1), _BLOOD)]))
+        self._static_labels = None
+        self._avatar_labels = None
+        disc = parts_to_vertices([Part("disc", (0, 0, 0), (1, 1, 1), _BLOOD)])
+        self._disc = self._vao(disc)
+        self._disc_labels = self._label_vao(disc, BLOOD_ID)
+        self._seats = []
+        for seat in range(MAX_OTHERS):
+            v = parts_to_vertices(seat_parts(seat))
+            self._seats.append((self._vao(v), self._label_vao(v, SEAT_ID0 + seat)))
         self.scene: Scene | None = None
         # A new standalone context is current on this thread; release it so that whichever
         # thread renders next (e.g. a session thread) can make it current (see render()).
@@ -228,19 +274,35 @@ class Renderer:
         vbo = self.ctx.buffer(vertices.tobytes())
         return self.ctx.vertex_array(self.prog, [(vbo, "3f 3f 3f 1f", "in_pos", "in_normal", "in_color", "in_kind")])
 
+    def _label_vao(self, vertices: np.ndarray, ids):
+        """A vertex array for the label pass: positions of ``vertices`` (N, 10) with one id
+        each (``ids`` an int, or (N,) per vertex)."""
+        oid = np.broadcast_to(np.asarray(ids, np.float32), (len(vertices),)).reshape(-1, 1)
+        data = np.hstack([vertices[:, :3], oid]).astype(np.float32)
+        vbo = self.ctx.buffer(data.tobytes())
+        return self.ctx.vertex_array(self.label_prog, [(vbo, "3f 1f", "in_pos", "in_oid")])
+
     def set_scene(self, scene: Scene) -> None:
         """Upload ``scene``'s geometry (once per scene)."""
         with self.ctx:  # GL contexts are per thread: make ours current on the calling one
             self._set_scene(scene)
 
     def _set_scene(self, scene: Scene) -> None:
-        for vao in (self._static, self._avatar):
+        for vao in (self._static, self._avatar, self._static_labels, self._avatar_labels):
             if vao is not None:
                 vao.release()
-        parts = room_parts(scene) + [p for o in scene.objects for p in o.parts]
-        self._static = self._vao(parts_to_vertices(parts))
+        shell = room_parts(scene)
+        parts = shell + [p for o in scene.objects for p in o.parts]
+        vertices = parts_to_vertices(parts)
+        self._static = self._vao(vertices)
+        ids = np.concatenate([np.full(len(parts_to_vertices(shell)), BACKGROUND_ID, np.float32)]
+                             + [np.full(len(parts_to_vertices(o.parts)), 1 + i, np.float32)
+                                for i, o in enumerate(scene.objects)])
+        self._static_labels = self._label_vao(vertices, ids)
         skin, shirt, trousers = scene.avatar_colors or ((0.9, 0.75, 0.6), (0.3, 0.3, 0.6), (0.2, 0.2, 0.2))
-        self._avatar = self._vao(parts_to_vertices(humanoid_parts(skin, shirt, trousers)))
+        avatar = parts_to_vertices(humanoid_parts(skin, shirt, trousers))
+        self._avatar = self._vao(avatar)
+        self._avatar_labels = self._label_vao(avatar, AVATAR_ID)
         self.scene = scene
         p = self.prog
         p["light_dir"].value = tuple(np.asarray(scene.light_dir) / np.linalg.norm(scene.light_dir))
@@ -256,6 +318,30 @@ class Renderer:
         with self.ctx:
             return self._render(pose, state)
 
+    def _draw(self, prog, pose, state: WorldState, vaos) -> None:
+        """Draw the static scene and whatever ``state`` puts in it with program ``prog``;
+        ``vaos`` picks the colour (0) or label (1) vertex arrays."""
+        x, z, yaw, pitch = pose
+        prog["view_proj"].write(_gl(self.proj @ view_matrix(x, self.EYE_HEIGHT, z, yaw, pitch)))
+        prog["model"].write(_gl(np.eye(4, dtype=np.float32)))
+        (self._static, self._static_labels)[vaos].render()
+        for model, vao in self._movables(state, vaos):
+            prog["model"].write(_gl(model))
+            vao.render()
+
+    def _movables(self, state: WorldState, k: int):
+        """``(model matrix, vertex array)`` of the avatar, the other participants and the
+        blood pool as ``state`` places them (``k`` = 0 colour, 1 labels)."""
+        if state.avatar:
+            ax, az, ayaw = state.avatar_pose
+            yield model_matrix(ax, 0.0, az, ayaw), (self._avatar, self._avatar_labels)[k]
+        for seat, ox, oz, oyaw in state.others:
+            yield model_matrix(ox, 0.0, oz, oyaw), self._seats[seat][k]
+        if state.bleeding > 0:
+            bx, by, bz = self.scene.bleed_site
+            r = 2 * self.scene.bleed_radius * float(state.bleeding)
+            yield model_matrix(bx, by, bz, 0.0, (r, 0.01, r)), (self._disc, self._disc_labels)[k]
+
     def _render(self, pose, state: WorldState) -> np.ndarray:
         if self.scene is None:
             raise RuntimeError("Renderer.render called before set_scene")
@@ -265,25 +351,29 @@ class Renderer:
         self.ctx.enable(self.ctx.DEPTH_TEST)
         fbo.clear(0.0, 0.0, 0.0, 1.0)
         p = self.prog
-        p["view_proj"].write(_gl(self.proj @ view_matrix(x, self.EYE_HEIGHT, z, yaw, pitch)))
         p["cam_pos"].value = (x, self.EYE_HEIGHT, z)
         p["light_level"].value = float(state.light)
         p["alarm"].value = 1.0 if state.alarm else 0.0
-        p["model"].write(_gl(np.eye(4, dtype=np.float32)))
-        self._static.render()
-        if state.avatar:
-            ax, az, ayaw = state.avatar_pose
-            p["model"].write(_gl(model_matrix(ax, 0.0, az, ayaw)))
-            self._avatar.render()
-        if state.bleeding > 0:
-            bx, by, bz = self.scene.bleed_site
-            r = 2 * self.scene.bleed_radius * float(state.bleeding)
-            p["model"].write(_gl(model_matrix(bx, by, bz, 0.0, (r, 0.01, r))))
-            self._disc.render()
+        self._draw(p, pose, state, 0)
         if self._ms_fbo is not None:
             self.ctx.copy_framebuffer(self.fbo, self._ms_fbo)
         data = self.fbo.read(components=3, alignment=1)
         return np.frombuffer(data, np.uint8).reshape(self.height, self.width, 3)[::-1].copy()
+
+    def render_labels(self, pose: tuple[float, float, float, float], state: WorldState) -> np.ndarray:
+        """The instance-label pass of the view from ``pose`` under ``state``: int32
+        ``(height, width)``, the id of what each pixel shows (see the module docstring), row 0
+        at the top. No anti-aliasing: every pixel belongs to exactly one thing."""
+        with self.ctx:
+            if self.scene is None:
+                raise RuntimeError("Renderer.render_labels called before set_scene")
+            self._label_fbo.use()
+            self.ctx.enable(self.ctx.DEPTH_TEST)
+            self._label_fbo.clear(0.0, 0.0, 0.0, 1.0)
+            self._draw(self.label_prog, pose, state, 1)
+            data = np.frombuffer(self._label_fbo.read(components=4, alignment=1), np.uint8)
+            rgba = data.reshape(self.height, self.width, 4)[::-1]
+            return rgba[..., 0].astype(np.int32) + 256 * rgba[..., 1].astype(np.int32)
 
     def release(self) -> None:
         self.ctx.release()

@@ -120,6 +120,9 @@ class Scene:
             "light_color": list(self.light_color),
             "ambient": self.ambient,
             "objects": [o.kind for o in self.objects],
+            "bleed_site": list(self.bleed_site),
+            "bleed_radius": self.bleed_radius,
+            "avatar_colors": [list(c) for c in self.avatar_colors],
         }
 
 
@@ -181,6 +184,13 @@ _SKINS = [(0.95, 0.78, 0.64), (0.80, 0.60, 0.45), (0.55, 0.38, 0.26), (0.36, 0.2
 _CLOTHES = [(0.20, 0.30, 0.60), (0.60, 0.20, 0.25), (0.25, 0.50, 0.35), (0.85, 0.85, 0.85),
             (0.15, 0.15, 0.18), (0.70, 0.55, 0.20)]
 _SCRUBS = (0.25, 0.55, 0.55)
+#: The other participants' clothes by seat (shirt, trousers) and skin: distinct hues, so a
+#: trainee can tell who is who and the model can learn each seat's look.
+SEAT_COLORS: tuple[tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]], ...] = (
+    ((0.95, 0.50, 0.08), (0.20, 0.20, 0.24), (0.93, 0.76, 0.62)),  # seat 0: orange
+    ((0.12, 0.32, 0.92), (0.18, 0.18, 0.20), (0.62, 0.44, 0.32)),  # seat 1: blue
+    ((0.72, 0.16, 0.78), (0.24, 0.20, 0.18), (0.80, 0.62, 0.48)),  # seat 2: magenta
+)
 _METAL = (0.70, 0.72, 0.74)
 
 
@@ -242,6 +252,13 @@ def humanoid_parts(skin, shirt, trousers, *, lying: bool = False) -> list[Part]:
         sx, sy, sz = p.size
         out.append(Part(p.shape, (y - 0.85, dz + 0.12, dx), (sy, sz, sx), p.color, 0.0, p.kind))
     return out
+
+
+def seat_parts(seat: int) -> list[Part]:
+    """The humanoid of another participant on ``seat`` (local coordinates, facing +z), in
+    that seat's colours (:data:`SEAT_COLORS`)."""
+    shirt, trousers, skin = SEAT_COLORS[seat]
+    return humanoid_parts(skin, shirt, trousers)
 
 
 def _furniture(kind: str, x: float, z: float, yaw: float, rng: np.random.Generator) -> SceneObject:

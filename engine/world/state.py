@@ -15,6 +15,11 @@ idx   name             meaning
 2     ``avatar``       humanoid avatar present, 0.0 / 1.0
 3     ``bleeding``     size of the blood pool, 0.0 none .. 1.0 fully spread
 ====  ===============  =====================================================
+
+Where things stand is state too, but not in that vector: the avatar's floor pose
+(``avatar_pose``) and the other participants in the room (``others``: up to
+:data:`MAX_OTHERS` people, one per seat, each ``(seat, x, z, yaw)``). The model sees them
+through :mod:`engine.world.entities`, relative to the viewer.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ STATE_DIM = len(STATE_NAMES)
 DIM_LEVEL = 0.3
 #: Growth of the blood pool per tick while bleeding (reaches 1.0 in 2.5 s at 20 Hz).
 BLEED_RATE = 0.02
+#: Other participants a room can hold besides the viewer (seats 0, 1, 2).
+MAX_OTHERS = 3
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,10 @@ class WorldState:
     bleeding_active: bool = False
     #: Avatar position on the floor (x, z metres) and facing (radians); set when it enters.
     avatar_pose: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    #: Other participants in the room: ``(seat, x, z, yaw)`` each (seat 0..MAX_OTHERS-1,
+    #: metres, radians; yaw 0 faces +z). They move every tick, so they are left out of
+    #: equality (which tells the session when to announce a state change to the game master).
+    others: tuple[tuple[int, float, float, float], ...] = field(default=(), compare=False)
     extra: dict = field(default_factory=dict, compare=False)
 
     def apply(self, event: str, *, viewer_pose: tuple[float, float, float] | None = None) -> "WorldState":
@@ -114,6 +125,16 @@ class WorldState:
         if self.bleeding_active and self.bleeding < 1.0:
             return replace(self, bleeding=min(1.0, self.bleeding + BLEED_RATE))
         return self
+
+    def with_others(self, others) -> "WorldState":
+        """This state with the other participants at ``others`` (``(seat, x, z, yaw)`` each).
+        Raises ``ValueError`` for more than :data:`MAX_OTHERS` people, a seat out of range or
+        a seat used twice."""
+        people = tuple((int(s), float(x), float(z), float(y)) for s, x, z, y in others)
+        seats = [p[0] for p in people]
+        if len(people) > MAX_OTHERS or any(not 0 <= s < MAX_OTHERS for s in seats) or len(set(seats)) != len(seats):
+            raise ValueError(f"others: at most {MAX_OTHERS} people on distinct seats 0..{MAX_OTHERS - 1}, got seats {seats}")
+        return replace(self, others=people)
 
     def vector(self) -> np.ndarray:
         """The state as the model sees it: float32 array of shape ``(STATE_DIM,)``."""
