@@ -1,4 +1,5 @@
-"""Generate reference-world episodes: exploration trajectories with game-master events."""
+"""Generate reference-world episodes: exploration trajectories with game-master events, and
+other participants walking about the room."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ from pathlib import Path
 
 import numpy as np
 
+from ..world.entities import people_array
 from ..world.env import ReferenceWorld
-from ..world.policy import ExplorationPolicy
+from ..world.policy import ExplorationPolicy, Walker
 from ..world.scene import ROOM_TYPES
-from ..world.state import WorldState
+from ..world.state import MAX_OTHERS, WorldState
 from .format import DatasetWriter, Episode
 
 #: Scene seeds at or above this are never used for training: held out for evaluation.
 HELD_OUT_SEED_BASE = 1_000_000
+#: Chance of 0, 1, 2 or 3 other participants in an episode.
+OTHERS_PROBS = (0.3, 0.3, 0.2, 0.2)
 #: Pairs of (on, off) events; a random event flips one of these state variables.
 _TOGGLES = (("lights_dim", "lights_normal"), ("alarm_on", "alarm_off"),
             ("avatar_enter", "avatar_leave"), ("bleeding_start", "bleeding_stop"))
@@ -34,11 +38,14 @@ def random_event(state: WorldState, rng: np.random.Generator) -> str:
 
 def generate_episode(world: ReferenceWorld, rng: np.random.Generator, *, length: int,
                      room_type: str | None = None, scene_seed: int | None = None,
-                     event_rate: float = 1 / 50) -> Episode:
+                     event_rate: float = 1 / 50, others: int | None = None, labels: bool = False) -> Episode:
     """One episode of ``length`` ticks in a random (or the given) room.
 
     The world state starts varied (lights dimmed, avatar present, ... in some episodes) and
-    random events flip it at an average ``event_rate`` per tick.
+    random events flip it at an average ``event_rate`` per tick. ``others`` other
+    participants (default: 0–3 at random, :data:`OTHERS_PROBS`) walk about the room on their
+    seats. ``labels=True`` also renders the label pass of every frame and stores what it
+    shows (:func:`engine.world.labels.view_labels`; for evaluation episodes).
     """
     room_type = room_type or ROOM_TYPES[int(rng.integers(len(ROOM_TYPES)))]
     scene_seed = int(rng.integers(0, HELD_OUT_SEED_BASE)) if scene_seed is None else int(scene_seed)
@@ -52,9 +59,15 @@ def generate_episode(world: ReferenceWorld, rng: np.random.Generator, *, length:
             if k == 3:
                 for _ in range(int(rng.integers(5, 60))):
                     state = state.advance()
+    n_others = int(rng.choice(len(OTHERS_PROBS), p=OTHERS_PROBS)) if others is None else int(others)
+    seats = sorted(rng.choice(MAX_OTHERS, size=min(n_others, MAX_OTHERS), replace=False).tolist())
+    walkers = {seat: Walker.placed(world.scene, rng, avoid=world.pose[:2]) for seat in seats}
+    state = state.with_others([(seat, w.x, w.z, w.yaw) for seat, w in walkers.items()])
     frame = world.renderer.render(world.pose, state)
     policy = ExplorationPolicy(world.scene, rng)
     frames, actions, states, poses, events = [frame], [np.zeros(4, np.float32)], [state.vector()], [world.pose], []
+    people = [people_array(state)]
+    views = [_labels(world, state)] if labels else []
     for t in range(1, length):
         action = policy.act(world.pose)
         state = state.advance()
@@ -63,20 +76,34 @@ def generate_episode(world: ReferenceWorld, rng: np.random.Generator, *, length:
             # The event is placed relative to the pose the participant will have at frame t.
             state = state.apply(name, viewer_pose=world.viewer_pose)
             events.append({"tick": t, "event": name})
+        state = state.with_others([(seat, *w.step(viewer=world.pose[:2])) for seat, w in walkers.items()])
         frames.append(world.step(action, state))
         actions.append(action)
         states.append(state.vector())
         poses.append(world.pose)
+        people.append(people_array(state))
+        if labels:
+            views.append(_labels(world, state))
     meta = {"caption": world.scene.caption(), "scene": world.scene.params(), "events": events,
-            "revisits": policy.revisits, "room_type": room_type, "scene_seed": scene_seed}
-    return Episode(np.stack(frames), np.stack(actions), np.stack(states), np.asarray(poses, np.float32), meta)
+            "revisits": policy.revisits, "room_type": room_type, "scene_seed": scene_seed, "others": seats}
+    from ..world.labels import stack_labels
+
+    return Episode(np.stack(frames), np.stack(actions), np.stack(states), np.asarray(poses, np.float32), meta,
+                   people=np.stack(people), labels=stack_labels(views) if labels else None)
 
 
-def generate_dataset(out: str | Path, *, episodes: int, seed: int, length: int = 120, resolution: int = 64,
+def _labels(world: ReferenceWorld, state: WorldState) -> dict:
+    from ..world.labels import view_labels
+
+    return view_labels(world.renderer.render_labels(world.pose, state), world.scene)
+
+
+def generate_dataset(out: str | Path, *, episodes: int, seed: int, length: int = 120, resolution: int = 128,
                      progress: bool = True, held_out: bool = False) -> dict:
     """Write ``episodes`` episodes to ``out`` and return throughput figures.
 
-    ``held_out=True`` draws scene seeds from the evaluation range (never used in training).
+    ``held_out=True`` draws scene seeds from the evaluation range (never used in training)
+    and stores each frame's view labels.
     """
     from tqdm import tqdm
 
@@ -86,7 +113,7 @@ def generate_dataset(out: str | Path, *, episodes: int, seed: int, length: int =
     t0, frames, with_revisit = time.perf_counter(), 0, 0
     for _ in tqdm(range(episodes), desc="episodes", unit="ep", disable=not progress):
         scene_seed = int(rng.integers(HELD_OUT_SEED_BASE, 2 * HELD_OUT_SEED_BASE)) if held_out else None
-        ep = generate_episode(world, rng, length=length, scene_seed=scene_seed)
+        ep = generate_episode(world, rng, length=length, scene_seed=scene_seed, labels=held_out)
         writer.add(ep)
         frames += len(ep)
         with_revisit += ep.meta["revisits"] > 0
