@@ -36,10 +36,26 @@ def _randomise(model):
 
 
 def test_autoencoder_shapes():
-    ae = Autoencoder(AutoencoderConfig(latent_channels=8))
-    x = torch.rand(2, 3, 64, 64)
+    ae = Autoencoder(AutoencoderConfig())  # the shipped shape: 128×128×3 → 16×16×4
+    x = torch.rand(2, 3, 128, 128)
     rec, z = ae(x)
-    assert z.shape == (2, 8, 8, 8) and rec.shape == x.shape
+    assert z.shape == (2, 4, 16, 16) and rec.shape == x.shape
+    old = AutoencoderConfig.from_dict({"resolution": 64, "latent_channels": 8, "widths": [16, 32, 64, 128]})
+    assert (old.res_from_width, old.mid_blocks) == (64, 1)  # cards from before keep their architecture
+
+
+def test_adversarial_autoencoder_training_moves_the_discriminator_and_sharpens():
+    from engine.train.autoencoder import train_autoencoder
+    from engine.train.discriminator import gradient_loss
+
+    frames = np.zeros((8, 32, 32, 3), np.uint8)
+    frames[:, :, 16:] = 255  # a hard vertical edge
+    cfg = AutoencoderConfig(resolution=32, latent_channels=4, widths=(8, 16), res_from_width=16, mid_blocks=1)
+    ae = train_autoencoder(frames, steps=6, batch=4, config=cfg, progress=False, log=lambda *a: None,
+                           gan_start=0.5)
+    x = torch.from_numpy(frames[:2]).permute(0, 3, 1, 2).float() / 255
+    assert gradient_loss(x, x).item() == 0.0
+    assert ae.decode(ae.encode(x)).shape == x.shape
 
 
 def test_dynamics_is_block_causal():
@@ -122,7 +138,7 @@ def test_an_empty_memory_slot_changes_nothing_downstream():
 
 def _tiny_world_model(seed=0):
     torch.manual_seed(0)
-    ae = Autoencoder(AutoencoderConfig(latent_channels=4, widths=(8, 16, 16, 16)))
+    ae = Autoencoder(AutoencoderConfig(resolution=64, latent_channels=4, widths=(8, 16, 16, 16)))
     dyn = _randomise(DynamicsModel(CFG))
     return LatentWorldModel(ae, dyn, torch.zeros(4), torch.ones(4), seed=seed)
 
@@ -145,7 +161,7 @@ def _mem_world_model(seed=0, **sampling):
     from engine.model.world_model import Sampling
 
     torch.manual_seed(0)
-    ae = Autoencoder(AutoencoderConfig(latent_channels=4, widths=(8, 16, 16, 16)))
+    ae = Autoencoder(AutoencoderConfig(resolution=64, latent_channels=4, widths=(8, 16, 16, 16)))
     dyn = _randomise(DynamicsModel(MEM_CFG))
     return LatentWorldModel(ae, dyn, torch.zeros(4), torch.ones(4), sampling=Sampling(**sampling), seed=seed)
 
@@ -196,6 +212,52 @@ def test_guidance_scale_changes_frames_and_regressor_is_deterministic():
     np.testing.assert_array_equal(det[0].step(act, WorldState()), det[1].step(act, WorldState()))
 
 
+ENT_CFG = DynamicsConfig(latent_channels=4, latent_size=8, patch=2, width=32, depth=2, heads=2, cond_dim=16,
+                         context=4, entities=5, entity_features=9)
+
+
+def test_entities_enter_the_tokens_they_cover_and_the_cache_agrees():
+    m = _randomise(DynamicsModel(ENT_CFG))
+    x, t, a, s = _inputs(B=1, T=3)
+    P = ENT_CFG.tokens_per_frame
+    cov = torch.zeros(1, 3, 5, P)
+    feat = torch.zeros(1, 3, 5, 9)
+    plain = m(x, t, a, s)
+    torch.testing.assert_close(m(x, t, a, s, entities=(cov, feat)), plain)  # nothing in view: no change
+    cov[0, 2, 1, :4] = 1.0  # seat 0 covers the top row of frame 2
+    feat[0, 2, 1, 0] = 1.0
+    out = m(x, t, a, s, entities=(cov, feat))
+    torch.testing.assert_close(out[:, :2], plain[:, :2])  # earlier frames do not see it
+    assert not torch.allclose(out[:, 2], plain[:, 2])
+    cache, pos = None, None
+    for i in range(3):
+        cond = m.frame_cond(t[:, i:i + 1], a[:, i:i + 1], s[:, i:i + 1], anchor=torch.tensor([i == 0]))
+        v, kv = m.forward_cached(x[:, i:i + 1], cond, torch.tensor([i]), cache, pos,
+                                 entities=(cov[:, i:i + 1], feat[:, i:i + 1]))
+        torch.testing.assert_close(v[:, 0], out[:, i], atol=1e-4, rtol=1e-4)
+        cache = kv if cache is None else [(torch.cat([c[0], k[0]], 2), torch.cat([c[1], k[1]], 2)) for c, k in zip(cache, kv)]
+        pos = torch.arange(i + 1).repeat_interleave(P)
+
+
+def test_a_person_in_view_changes_the_frame_and_one_behind_changes_nothing():
+    torch.manual_seed(0)
+    ae = Autoencoder(AutoencoderConfig(resolution=64, latent_channels=4, widths=(8, 16, 16, 16)))
+    dyn = _randomise(DynamicsModel(ENT_CFG))
+    img = np.random.default_rng(2).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    viewer = np.array([0.0, 0.0, 0.0, 0.0], np.float32)  # at the origin, looking along -z
+    still = np.zeros(4, np.float32)
+
+    def run(others):
+        m = LatentWorldModel(ae, dyn, torch.zeros(4), torch.ones(4), seed=0)
+        state = WorldState().with_others(others)
+        m.reset(Prompt("", img), state, viewer_pose=viewer)
+        return [m.step(still, state, viewer_pose=viewer) for _ in range(3)][-1].astype(int)
+
+    empty = run([])
+    np.testing.assert_array_equal(run([(0, 0.0, 3.0, 0.0)]), empty)  # behind the camera
+    assert np.abs(run([(0, 0.0, -2.5, 0.0)]) - empty).sum() > 0  # in front, same seed: it shows
+
+
 def test_snapshot_restore_reproduces_the_future():
     img = np.zeros((64, 64, 3), np.uint8)
     m = _tiny_world_model()
@@ -221,8 +283,8 @@ def test_training_smoke_writes_a_loadable_model(tiny_run):
     assert set(card["files"]) == {"autoencoder.safetensors", "dynamics.safetensors", "baseline_regressor.safetensors"}
     assert {"psnr", "copy_last", "delta_psnr"} <= set(card["metrics"])
     m = load_world_model(tiny_run)
-    f = m.reset(Prompt("", np.zeros((64, 64, 3), np.uint8)), WorldState())
-    assert f.shape == (64, 64, 3)
+    f = m.reset(Prompt("", np.zeros((32, 32, 3), np.uint8)), WorldState())
+    assert f.shape == (32, 32, 3)
 
 
 def test_resume_continues_an_interrupted_run(tiny_run):
@@ -348,3 +410,80 @@ def test_rollout_finetune_trains_on_self_generated_context():
     before = {k: v.clone() for k, v in m.state_dict().items()}
     tuned = finetune_on_rollouts(m, data, steps=2, batch=2, progress=False, log=lambda *a: None)
     assert any(not torch.equal(before[k], v) for k, v in tuned.state_dict().items())
+
+
+def test_decoder_finetune_learns_from_generated_latents_and_leaves_the_encoder():
+    """The decoder is tuned on the world model's own rollouts against the true frames; the
+    encoder (the latent space the dynamics model knows) does not move."""
+    from engine.data.generate import generate_episode
+    from engine.train.decoder_finetune import finetune_decoder, generated_pairs
+    from engine.world.env import ReferenceWorld
+
+    world = ReferenceWorld(64)
+    try:
+        eps = [generate_episode(world, np.random.default_rng(s), length=20, others=1) for s in range(2)]
+    finally:
+        world.renderer.release()
+    torch.manual_seed(0)
+    ae = Autoencoder(AutoencoderConfig(resolution=64, latent_channels=4, widths=(8, 16, 16, 16)))
+    model = LatentWorldModel(ae, _randomise(DynamicsModel(ENT_CFG)), torch.zeros(4), torch.ones(4), seed=0)
+    lat, frames, hs = generated_pairs(model, eps, rollouts=3, horizon=4, seed=0, progress=False)
+    assert lat.shape == (12, 4, 8, 8) and frames.shape == (12, 64, 64, 3) and hs.tolist() == [1, 2, 3, 4] * 3
+    enc_before = {k: v.clone() for k, v in ae.encoder.state_dict().items()}
+    dec_before = {k: v.clone() for k, v in ae.decoder.state_dict().items()}
+    real = np.concatenate([e.frames for e in eps])
+    with torch.no_grad():
+        real_lat = ae.encode(torch.from_numpy(real).permute(0, 3, 1, 2).float() / 255)
+    tuned = finetune_decoder(ae, (lat, frames, hs), real_lat, real, steps=3, batch=8, progress=False,
+                             log=lambda *a: None)
+    assert all(torch.equal(enc_before[k], v) for k, v in tuned.encoder.state_dict().items())
+    assert any(not torch.equal(dec_before[k], v) for k, v in tuned.decoder.state_dict().items())
+    assert all(p.requires_grad for p in tuned.encoder.parameters())  # handed back trainable
+
+
+def test_live_step_computes_what_training_computes_with_the_predecessor_stacked():
+    """One live step (KV cache, pending frame, empty memory, entities, the predecessor stacked
+    on the tokens) equals the training forward on the same sequence."""
+    from engine.actions import ACTION_LIMITS
+    from engine.model.pose import step_pose
+    from engine.model.world_model import Sampling
+    from engine.world.entities import entity_table, project_entities
+
+    cfg = DynamicsConfig(latent_channels=4, latent_size=8, patch=2, width=32, depth=2, heads=2, cond_dim=16,
+                         context=4, pose_dim=5, memory=2, entities=5, entity_features=9, stack_previous=True)
+    torch.manual_seed(0)
+    ae = Autoencoder(AutoencoderConfig(resolution=64, latent_channels=4, widths=(8, 16, 16, 16)))
+    dyn = _randomise(DynamicsModel(cfg))
+    m = LatentWorldModel(ae, dyn, torch.zeros(4), torch.ones(4), seed=3,
+                         sampling=Sampling(steps=1, ctx_noise=0.0, cfg_action=1.0))
+    img = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    viewer0 = np.zeros(4, np.float32)
+    action = np.array([0.05, 0.0, 0.1, 0.0], np.float32)
+    viewer1 = np.array([0.0, -0.05, 0.1, 0.0], np.float32)
+    state = WorldState().with_others([(1, 0.3, -2.0, 0.0)])
+    m.reset(Prompt("", img), state, viewer_pose=viewer0)
+    z0 = m.encode(img[None])
+    gen_state = m.gen.get_state()
+    m.step(action, state, viewer_pose=viewer1)
+    live = m.last_latent
+    m.gen.set_state(gen_state)
+    m.gen.manual_seed(3)  # reset() reseeded the generator; replay its draws to get the step's noise
+    torch.randn(z0.shape, generator=m.gen)  # the pending frame's context noise
+    eps = torch.randn((1, 1, 4, 8, 8), generator=m.gen)[:, 0]
+    x = torch.stack([z0, torch.zeros_like(z0), torch.zeros_like(z0), z0, eps], 1)
+    t = torch.tensor([[0.0, 0.0, 0.0, 0.0, 1.0]])
+    a = torch.zeros(1, 5, 4)
+    a[0, 4] = torch.from_numpy(action / ACTION_LIMITS)
+    s = torch.from_numpy(np.stack([state.vector()] * 5))[None]
+    p = torch.zeros(1, 5, 4)
+    p[0, 4] = torch.from_numpy(step_pose(np.zeros(4, np.float32), action))
+    c0, f0 = project_entities(entity_table(state), viewer0, grid=4, colours=False)
+    c1, f1 = project_entities(entity_table(state), viewer1, grid=4, colours=False)
+    cov = torch.from_numpy(np.stack([c0, 0 * c0, 0 * c0, c0, c1]))[None]
+    feat = torch.from_numpy(np.stack([f0, 0 * f0, 0 * f0, f0, f1]))[None]
+    warped = torch.zeros_like(x)
+    warped[:, 4] = x[:, 3]
+    with torch.no_grad():
+        v = dyn(x, t, a, s, poses=p, memory_valid=torch.zeros(1, 2, dtype=torch.bool), entities=(cov, feat),
+                warped=warped)
+    torch.testing.assert_close(live, eps - v[:, 4], atol=1e-4, rtol=1e-4)

@@ -24,6 +24,12 @@ Shape of the idea (DESIGN.md §2):
   embedding of the *world prompt* (all-MiniLM-L6-v2, 384-d) shared by all frames of a clip.
   Actions (with the pose) and the prompt are dropped independently during training, so
   both can be sampled with classifier-free guidance (Ho & Salimans 2022; Genie 2).
+* *Entities in view* (config switch ``entities``): the avatar, the other participants and the
+  blood pool, projected into each frame's camera (:mod:`engine.world.entities`). Every slot
+  has a learned embedding plus an MLP of its projected centre, extent, inverse depth and
+  facing; it is added to the tokens of the image cells its projected box covers, weighted by
+  the coverage, so the network is told where each person stands in the view and which seat
+  they are (layout conditioning in the manner of GLIGEN's grounding boxes, Li et al. 2023).
 * *Pose-indexed frame memory* (WorldMem, Xiao et al. 2025; RTFM): ``memory`` earlier frames,
   retrieved by pose, sit between the anchor and the window at one shared position. Each
   memory frame attends to the anchor and itself only, so its keys and values are computed
@@ -65,10 +71,28 @@ class DynamicsConfig:
     #: Each frame also sees its predecessor's latent warped by the camera motion
     #: (engine.model.warp), beside its own tokens.
     warp: bool = False
+    #: Each frame also sees its predecessor's latent as it is (stacked on its tokens, as
+    #: DIAMOND and GameNGen stack past frames on the denoiser's input), so carrying a frame
+    #: forward is a direct path and attention learns what changes.
+    stack_previous: bool = False
+    #: Entity slots projected into each frame (0: none; engine.world.entities.N_SLOTS).
+    entities: int = 0
+    #: Features per entity slot (engine.world.entities.FEATURE_DIM).
+    entity_features: int = 9
 
     @property
     def tokens_per_frame(self) -> int:
         return (self.latent_size // self.patch) ** 2
+
+    @property
+    def sees_predecessor(self) -> bool:
+        """Whether each frame's tokens carry its predecessor's latent (warped or as it is)."""
+        return bool(self.warp or self.stack_previous)
+
+    @property
+    def grid(self) -> int:
+        """Tokens per side of a frame's token grid."""
+        return self.latent_size // self.patch
 
     @property
     def token_dim(self) -> int:
@@ -171,8 +195,11 @@ class DynamicsModel(nn.Module):
     * ``drop_action`` / ``drop_text``: optional bool ``(B,)``; True replaces the action (and
       pose) / the prompt by a learned null embedding (for classifier-free guidance)
     * ``memory_valid``: optional bool ``(B, M)``; False masks an empty memory slot out
-    * ``warped``: optional ``(B, T, C, h, w)``, each frame's predecessor warped by the camera
-      motion (zeros where there is none), used when ``cfg.warp``
+    * ``warped``: optional ``(B, T, C, h, w)``, each frame's predecessor (warped by the camera
+      motion with ``cfg.warp``; zeros where there is none), used when ``cfg.sees_predecessor``
+    * ``entities``: optional ``(coverage (B, T, S, P), features (B, T, S, F))`` from
+      :func:`engine.world.entities.project_entities` (``S = cfg.entities`` slots, ``P``
+      tokens per frame), used when ``cfg.entities``
 
     Returns the velocity ``(B, T, C, h, w)``.
     """
@@ -181,7 +208,7 @@ class DynamicsModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         d, c = cfg.width, cfg.cond_dim
-        self.embed = nn.Linear(cfg.token_dim * (2 if cfg.warp else 1), d)
+        self.embed = nn.Linear(cfg.token_dim * (2 if cfg.sees_predecessor else 1), d)
         self.spatial = nn.Parameter(torch.randn(cfg.tokens_per_frame, d) * 0.02)
         self.t_mlp = nn.Sequential(nn.Linear(64, c), nn.SiLU(), nn.Linear(c, c))
         self.a_mlp = nn.Sequential(nn.Linear(cfg.action_dim, c), nn.SiLU(), nn.Linear(c, c))
@@ -195,6 +222,9 @@ class DynamicsModel(nn.Module):
             self.null_text = nn.Parameter(torch.zeros(c))
         if cfg.memory:
             self.memory_cond = nn.Parameter(torch.zeros(c))
+        if cfg.entities:
+            self.ent_mlp = nn.Sequential(nn.Linear(cfg.entity_features, d), nn.SiLU(), nn.Linear(d, d))
+            self.ent_slot = nn.Parameter(torch.randn(cfg.entities, d) * 0.02)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
         self.out_norm = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         self.out_mod = nn.Linear(c, 2 * d)
@@ -280,13 +310,19 @@ class DynamicsModel(nn.Module):
             allow = (allow | eye)[:, None]  # an empty slot still attends to itself (no NaN rows)
         return allow
 
-    def _tokens(self, x: torch.Tensor, warped: torch.Tensor | None = None) -> torch.Tensor:
+    def _tokens(self, x: torch.Tensor, warped: torch.Tensor | None = None, entities=None) -> torch.Tensor:
         """Token embeddings ``(B, F, P, d)``; ``warped`` ``(B, F, C, h, w)`` is each frame's
-        warped predecessor (zeros where there is none), used when ``cfg.warp``."""
+        warped predecessor (zeros where there is none), used when ``cfg.warp``; ``entities``
+        as in :meth:`forward`, used when ``cfg.entities``."""
         tok = self.patchify(x)
-        if self.cfg.warp:
+        if self.cfg.sees_predecessor:
             tok = torch.cat([tok, self.patchify(torch.zeros_like(x) if warped is None else warped)], -1)
-        return self.embed(tok) + self.spatial
+        h = self.embed(tok) + self.spatial
+        if self.cfg.entities and entities is not None:
+            cov, feat = entities
+            e = self.ent_mlp(feat) + self.ent_slot  # (B, F, S, d)
+            h = h + torch.einsum("bfsp,bfsd->bfpd", cov, e)
+        return h
 
     def _head(self, h: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         mod = self.out_mod(F.silu(cond))
@@ -297,13 +333,13 @@ class DynamicsModel(nn.Module):
 
     # ------------------------------------------------------------ training forward
     def forward(self, x, t, actions, states, poses=None, text=None, drop_action=None, drop_text=None,
-                memory_valid=None, warped=None):
+                memory_valid=None, warped=None, entities=None):
         b, T = x.shape[:2]
         P = self.cfg.tokens_per_frame
         pos, anchor, memory = self.frame_layout(T, x.device)
         cond = self.frame_cond(t, actions, states, poses=poses, text=text, anchor=anchor, memory=memory,
                                drop_action=drop_action, drop_text=drop_text)  # (B, T, c)
-        h = self._tokens(x, warped).reshape(b, T * P, -1)
+        h = self._tokens(x, warped, entities).reshape(b, T * P, -1)
         mask = self.attention_mask(T, memory_valid, x.device)
         frame_pos = pos.repeat_interleave(P)
         for blk in self.blocks:
@@ -313,19 +349,21 @@ class DynamicsModel(nn.Module):
 
     # ------------------------------------------------------------ cached inference
     def forward_cached(self, x, cond, pos: torch.Tensor, cache: list | None, cache_pos: torch.Tensor | None,
-                       rotated: bool = False, mask: torch.Tensor | None = None, warped: torch.Tensor | None = None):
+                       rotated: bool = False, mask: torch.Tensor | None = None, warped: torch.Tensor | None = None,
+                       entities=None):
         """New frames' tokens against a KV cache of earlier frames.
 
         ``x`` ``(B, F, C, h, w)`` (F new frames, block-causal among themselves);
         ``cond`` ``(B, F, cond_dim)``; ``pos`` ``(F,)`` their frame indices; ``cache`` a
         per-block list of ``(k, v)`` or None, with positions ``cache_pos`` ``(M,)``;
         ``rotated`` True if the cached keys are already rotated (:meth:`rotate_cache`);
-        ``mask`` an explicit boolean ``(F·P, M + F·P)`` attention mask instead.
+        ``mask`` an explicit boolean ``(F·P, M + F·P)`` attention mask instead; ``entities``
+        ``(coverage (B, F, S, P), features (B, F, S, E))`` of the new frames.
         Returns ``(velocity (B, F, C, h, w), [(k, v) per block] of the new tokens)``.
         """
         b, n_new = x.shape[:2]
         P = self.cfg.tokens_per_frame
-        h = self._tokens(x, warped).reshape(b, n_new * P, -1)
+        h = self._tokens(x, warped, entities).reshape(b, n_new * P, -1)
         q_pos = pos.repeat_interleave(P)
         if mask is None and n_new > 1:
             local = torch.arange(n_new, device=x.device).repeat_interleave(P)

@@ -1,9 +1,12 @@
 """The small interface between the session runtime and any world model (DESIGN.md §2).
 
-``reset(prompt, state) -> frame``, ``step(action, state) -> frame`` and
-``snapshot()``/``restore()`` for bookmarks and rewind. Frames are uint8 ``(H, W, 3)``;
-actions float32 ``(4,)`` as in :mod:`engine.actions`; ``state`` the persistent
-:class:`~engine.world.state.WorldState` that the session holds.
+``reset(prompt, state, viewer_pose=None) -> frame``, ``step(action, state,
+viewer_pose=None) -> frame`` and ``snapshot()``/``restore()`` for bookmarks and rewind.
+Frames are uint8 ``(H, W, 3)``; actions float32 ``(4,)`` as in :mod:`engine.actions`;
+``state`` the persistent :class:`~engine.world.state.WorldState` that the session holds
+(the other participants' poses included); ``viewer_pose`` the trainee's world pose ``(x, z,
+yaw, pitch)`` in metres and radians as the session tracks it on the floor plan, after the
+action (a model may use it to place the avatar and the others in the view, or ignore it).
 """
 
 from __future__ import annotations
@@ -39,9 +42,9 @@ class WorldModel(Protocol):
     resolution: int
     name: str
 
-    def reset(self, prompt: Prompt, state: WorldState) -> np.ndarray: ...
+    def reset(self, prompt: Prompt, state: WorldState, viewer_pose=None) -> np.ndarray: ...
 
-    def step(self, action: np.ndarray, state: WorldState) -> np.ndarray: ...
+    def step(self, action: np.ndarray, state: WorldState, viewer_pose=None) -> np.ndarray: ...
 
     def snapshot(self) -> Any: ...
 
@@ -54,18 +57,21 @@ class ReferenceWorldModel:
 
     name = "reference-world"
 
-    def __init__(self, resolution: int = 64):
+    def __init__(self, resolution: int = 128):
         from ..world.env import ReferenceWorld
 
         self.resolution = resolution
         self.world = ReferenceWorld(resolution)
 
-    def reset(self, prompt: Prompt, state: WorldState) -> np.ndarray:
+    def reset(self, prompt: Prompt, state: WorldState, viewer_pose=None) -> np.ndarray:
         if prompt.room is None:
             raise ValueError("the reference world renders room presets only; this scenario opens on an image")
-        return self.world.reset(prompt.room, prompt.seed, state)
+        return self.world.reset(prompt.room, prompt.seed, state,
+                                pose=None if viewer_pose is None else tuple(float(v) for v in viewer_pose))
 
-    def step(self, action: np.ndarray, state: WorldState) -> np.ndarray:
+    def step(self, action: np.ndarray, state: WorldState, viewer_pose=None) -> np.ndarray:
+        """The view after ``action``; the reference world moves its own camera (with the same
+        collisions as the session), so ``viewer_pose`` is not needed."""
         return self.world.step(action, state)
 
     def snapshot(self):

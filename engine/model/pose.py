@@ -68,3 +68,13 @@ def pose_features(poses):
                          pitch / MAX_PITCH], -1).astype(np.float32)
     x, z, yaw, pitch = poses.unbind(-1)
     return torch.stack([(x / 3).clamp(-2, 2), (z / 3).clamp(-2, 2), yaw.sin(), yaw.cos(), pitch / MAX_PITCH], -1)
+
+
+def compose(origin, rel) -> np.ndarray:
+    """World pose float32 ``(4,)`` of a pose ``rel`` (x, z, yaw, pitch) dead-reckoned relative
+    to the opening camera at world pose ``origin`` (same layout; metres and radians): the
+    offset is turned by the opening yaw, and yaws add."""
+    ox, oz, oyaw, _ = (float(v) for v in origin)
+    x, z, yaw, pitch = (float(v) for v in rel)
+    c, s = np.cos(oyaw), np.sin(oyaw)
+    return np.array([ox + x * c + z * s, oz - x * s + z * c, oyaw + yaw, pitch], np.float32)

@@ -12,7 +12,7 @@ from ..world.state import WorldState
 from .autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
 from .dynamics import DynamicsModel
 from .interface import Prompt
-from .pose import memory_score, step_pose
+from .pose import compose, memory_score, step_pose
 
 
 @dataclass
@@ -57,6 +57,14 @@ class LatentWorldModel:
     ``memory_every`` ticks, its memory entry — at no extra pass. So a tick costs ``steps``
     transformer passes (×2 with guidance) and one decoder pass.
 
+    With entity conditioning (``cfg.entities``) the avatar, the other participants and the
+    blood pool are projected into the camera of every generated frame
+    (:mod:`engine.world.entities`): from the ``viewer_pose`` the session passes to
+    :meth:`reset` and :meth:`step` (its floor-plan-tracked pose of the trainee), else from the
+    pose dead-reckoned from the actions since the opening. The blood pool's site comes from
+    the scenario's room preset (``prompt.room``/``prompt.seed``); without one it is unknown
+    and the model draws the bleeding from the world state alone.
+
     ``latent_mean``/``latent_std``: float32 ``(C,)`` per-channel latent normalisation.
     ``seed`` fixes the sampling noise: the same seed, state and actions give the same frames.
     """
@@ -69,7 +77,8 @@ class LatentWorldModel:
         self.sampling = replace(sampling) if sampling else Sampling()
         if self.sampling.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.sampling.steps}")
-        self.ae = autoencoder.eval().to(device)
+        # Channels-last convolutions decode about twice as fast on the CPU.
+        self.ae = autoencoder.eval().to(device).to(memory_format=torch.channels_last)
         self.dyn = dynamics.eval().to(device)
         self.device = torch.device(device)
         self.mean = latent_mean.to(device).view(1, -1, 1, 1)
@@ -84,8 +93,11 @@ class LatentWorldModel:
         self._pending: tuple | None = None  # (latent, cond, memory cond or None, pose, warped) not yet cached
         self._memory: list[tuple[int, np.ndarray, list]] = []  # (tick, pose, kv per block)
         self._text: torch.Tensor | None = None
+        self._scene = None  # the room preset's scene graph, for the bleed site (entity models)
+        self._origin = np.zeros(4, np.float32)  # world pose of the opening camera
         self.pose = np.zeros(4, np.float32)
         self.tick = 0
+        self.last_latent: torch.Tensor | None = None
 
     @property
     def steps(self) -> int:
@@ -99,12 +111,40 @@ class LatentWorldModel:
     def encode(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 ``(N, H, W, 3)`` → normalised latents ``(N, C, h, w)``."""
         with torch.inference_mode():
-            return (self.ae.encode(frames_to_tensor(frames).to(self.device)) - self.mean) / self.std
+            return ((self.ae.encode(frames_to_tensor(frames).to(self.device)) - self.mean) / self.std).contiguous()
 
     def decode(self, z: torch.Tensor) -> np.ndarray:
         """Normalised latents ``(N, C, h, w)`` → uint8 ``(N, H, W, 3)``."""
         with torch.inference_mode():
-            return tensor_to_frames(self.ae.decode(z * self.std + self.mean))
+            z = (z * self.std + self.mean).contiguous(memory_format=torch.channels_last)
+            return tensor_to_frames(self.ae.decode(z))
+
+    def _entities(self, state: WorldState, viewer_pose, rel_pose=None) -> tuple | None:
+        """Entity inputs ``(coverage (1, 1, S, P), features (1, 1, S, F))`` of the view from
+        ``viewer_pose`` (world ``(x, z, yaw, pitch)``; None: the opening pose composed with the
+        dead-reckoned pose ``rel_pose``), or None for a model without entity conditioning."""
+        if not self.dyn.cfg.entities:
+            return None
+        from ..world.entities import entity_table, project_entities
+
+        if viewer_pose is None:
+            viewer = compose(self._origin, self.pose if rel_pose is None else rel_pose)
+        else:
+            viewer = np.asarray(viewer_pose, np.float32)
+        from ..world.entities import GEOMETRY_DIM
+
+        cov, feat = project_entities(entity_table(state, self._scene), viewer, grid=self.dyn.cfg.grid,
+                                     colours=self.dyn.cfg.entity_features > GEOMETRY_DIM)
+        return (torch.as_tensor(cov, device=self.device).view(1, 1, *cov.shape),
+                torch.as_tensor(feat, device=self.device).view(1, 1, *feat.shape))
+
+    @staticmethod
+    def _cat_entities(parts: list, rows: int = 1) -> tuple | None:
+        """Entity inputs of several frames side by side (dim 1), repeated over ``rows``
+        guidance rows; None when the model has none."""
+        if not parts or parts[0] is None:
+            return None
+        return tuple(torch.cat([p[i] for p in parts], 1).expand(rows, -1, -1, -1) for i in range(2))
 
     def _cond(self, t: float, action, state: WorldState, pose, *, anchor=False, memory=False,
               drop_action=False, drop_text=False) -> torch.Tensor:
@@ -168,16 +208,17 @@ class LatentWorldModel:
         return self.dyn.rotate_cache(cache, pos), pos
 
     def _set_pending(self, z: torch.Tensor, action, state: WorldState, pose: np.ndarray,
-                     warped: torch.Tensor | None = None) -> None:
+                     warped: torch.Tensor | None = None, entities=None) -> None:
         """Queue frame latent ``z`` ``(1, C, h, w)`` for the cache, lightly noised, with the
-        warped predecessor it was generated from (``(1, 1, C, h, w)``, None for the anchor)."""
+        warped predecessor it was generated from (``(1, 1, C, h, w)``, None for the anchor)
+        and the entities it was generated with."""
         c = self.ctx_noise
         noise = torch.randn(z.shape, generator=self.gen, device=self.device)
         zero = np.zeros(4, np.float32)
         warped = torch.zeros_like(z).unsqueeze(1) if warped is None else warped
         mcond = self._cond(c, zero, state, pose, memory=True) if self.dyn.cfg.memory else None
         self._pending = (((1 - c) * z + c * noise).unsqueeze(1), self._cond(c, action, state, pose), mcond,
-                         pose.copy(), warped)
+                         pose.copy(), warped, entities)
 
     def _set_text(self, prompt: Prompt) -> None:
         self._text = None
@@ -211,15 +252,27 @@ class LatentWorldModel:
         return True
 
     @torch.inference_mode()
-    def reset(self, prompt: Prompt, state: WorldState) -> np.ndarray:
+    def reset(self, prompt: Prompt, state: WorldState, viewer_pose=None) -> np.ndarray:
         """Start from the prompt: its opening image if it has one, else an opening frame drawn
-        from the text alone (text-conditioned models only). Returns the opening frame uint8
-        ``(H, W, 3)``. Raises ``ValueError`` if the image is not ``(resolution, resolution,
-        3)``, or if there is no image and the model cannot draw one from text."""
+        from the text alone (text-conditioned models only). ``viewer_pose`` is the trainee's
+        world pose ``(x, z, yaw, pitch)`` (metres, radians) at the opening, if known (default:
+        the room preset's start pose). Returns the opening frame uint8 ``(H, W, 3)``. Raises
+        ``ValueError`` if the image is not ``(resolution, resolution, 3)``, or if there is no
+        image and the model cannot draw one from text."""
         self.gen.manual_seed(self.seed)
         self._set_text(prompt)
         self.pose = np.zeros(4, np.float32)
         self._memory, self._window, self.tick = [], [], 0
+        self._scene = None
+        if self.dyn.cfg.entities and prompt.room is not None:
+            from ..world.scene import make_scene
+
+            self._scene = make_scene(prompt.room, prompt.seed)
+        if viewer_pose is not None:
+            self._origin = np.asarray(viewer_pose, np.float32).copy()
+        else:
+            self._origin = np.array([*self._scene.start_pose, 0.0], np.float32) if self._scene else np.zeros(4, np.float32)
+        ent = self._entities(state, self._origin)
         zero = np.zeros(4, np.float32)
         pos0 = torch.zeros(1, dtype=torch.long, device=self.device)
         if prompt.image is None:
@@ -235,7 +288,8 @@ class LatentWorldModel:
                 rows = [self._cond(t, zero, state, zero, anchor=True)]
                 if w != 1.0:
                     rows.append(self._cond(t, zero, state, zero, anchor=True, drop_text=True))
-                v, _ = self.dyn.forward_cached(x.expand(len(rows), -1, -1, -1, -1), torch.cat(rows, 0), pos0, None, None)
+                v, _ = self.dyn.forward_cached(x.expand(len(rows), -1, -1, -1, -1), torch.cat(rows, 0), pos0, None, None,
+                                               entities=self._cat_entities([ent], len(rows)))
                 if len(rows) > 1:
                     v = v[:1] + (w - 1.0) * (v[:1] - v[1:])
                 x = x - (t - t_next) * v[:1]
@@ -247,28 +301,34 @@ class LatentWorldModel:
                                  f"({self.resolution}, {self.resolution}, 3)")
             z = self.encode(img[None])
         _, self._anchor = self.dyn.forward_cached(z.unsqueeze(1), self._cond(0.0, zero, state, zero, anchor=True),
-                                                  pos0, None, None)
-        self._set_pending(z, zero, state, zero)
+                                                  pos0, None, None, entities=ent)
+        self._set_pending(z, zero, state, zero, entities=ent)
+        self.last_latent = z
         return self.decode(z)[0]
 
     @torch.inference_mode()
-    def step(self, action: np.ndarray, state: WorldState) -> np.ndarray:
+    def step(self, action: np.ndarray, state: WorldState, viewer_pose=None) -> np.ndarray:
         """Generate the next frame, uint8 ``(H, W, 3)``, for ``action`` (float32 ``(4,)``,
-        see :mod:`engine.actions`) under ``state``. Raises ``RuntimeError`` before reset."""
+        see :mod:`engine.actions`) under ``state``; ``viewer_pose`` is the trainee's world pose
+        ``(x, z, yaw, pitch)`` after the action, if known (for where the entities stand in the
+        view). Raises ``RuntimeError`` before reset."""
         if self._anchor is None:
             raise RuntimeError("LatentWorldModel.step called before reset")
         cfg, P = self.dyn.cfg, self.dyn.cfg.tokens_per_frame
         action = np.asarray(action, np.float32)
         pose = step_pose(self.pose, action)
+        ent = self._entities(state, viewer_pose, pose)
         memory = self._retrieve(pose)  # once per tick: both passes see the same memory frames
         cache, cache_pos = self._cache(memory)
         n_cache = cache[0][0].shape[2]
-        pz, pcond, mcond, ppose, pwarp = self._pending
+        pz, pcond, mcond, ppose, pwarp, pent = self._pending
         if cfg.warp:
             from .warp import ego_warp
 
             motion = torch.tensor([[action[0], action[1], action[2], pose[3] - self.pose[3]]], device=self.device)
             warped = ego_warp(pz[:, 0], motion).unsqueeze(1)
+        elif cfg.stack_previous:
+            warped = pz  # the predecessor as it is, lightly noised like the cached context
         else:
             warped = torch.zeros_like(pz)
         shape = (1, 1, cfg.latent_channels, cfg.latent_size, cfg.latent_size)
@@ -297,7 +357,9 @@ class LatentWorldModel:
             tok[2 * P:, n_cache + 2 * P:] = True
         cache_r = [(k.expand(R, -1, -1, -1), v.expand(R, -1, -1, -1)) for k, v in cache]
         win = torch.cat([pwarp, warped] + ([torch.zeros_like(pz)] if store else []), 1).expand(R, -1, -1, -1, -1)
-        v, kv = self.dyn.forward_cached(xin, cond, pos, cache_r, cache_pos, rotated=True, mask=tok, warped=win)
+        ents = self._cat_entities([pent, ent] + ([pent] if store else []), R)
+        v, kv = self.dyn.forward_cached(xin, cond, pos, cache_r, cache_pos, rotated=True, mask=tok, warped=win,
+                                        entities=ents)
         x = x - (ts[0] - ts[1]) * self._combine(v[:, 1:2])
         self._window.append([(k[:1, :, :P], vv[:1, :, :P]) for k, vv in kv])
         if store:
@@ -310,7 +372,8 @@ class LatentWorldModel:
                 R = guided.shape[0]
                 cache_r = [(k.expand(R, -1, -1, -1), v.expand(R, -1, -1, -1)) for k, v in cache]
                 v, _ = self.dyn.forward_cached(x.expand(R, -1, -1, -1, -1), guided, pos,
-                                               cache_r, cache_pos, rotated=True, warped=warped.expand(R, -1, -1, -1, -1))
+                                               cache_r, cache_pos, rotated=True, warped=warped.expand(R, -1, -1, -1, -1),
+                                               entities=self._cat_entities([ent], R))
                 x = x - (t - t_next) * self._combine(v)
         # Slide: at most context-2 cached frames, so pending + new fill the window exactly.
         while len(self._window) > cfg.context - 2:
@@ -318,14 +381,16 @@ class LatentWorldModel:
         z = x[:, 0]
         self.pose = pose
         self.tick += 1
-        self._set_pending(z, action, state, pose, warped)
+        self._set_pending(z, action, state, pose, warped, ent)
+        self.last_latent = z  # normalised (1, C, h, w): what the decoder was given
         return self.decode(z)[0]
 
     def snapshot(self) -> dict:
         """Everything needed to resume generation exactly from here (bookmarks, rewind)."""
         return {"anchor": self._anchor, "window": list(self._window), "pending": self._pending,
                 "memory": list(self._memory), "text": self._text, "pose": self.pose.copy(),
-                "tick": self.tick, "rng": self.gen.get_state().clone()}
+                "tick": self.tick, "rng": self.gen.get_state().clone(), "scene": self._scene,
+                "origin": self._origin.copy()}
 
     def restore(self, snap: dict) -> None:
         self._anchor = snap["anchor"]
@@ -336,3 +401,5 @@ class LatentWorldModel:
         self.pose = snap.get("pose", np.zeros(4, np.float32)).copy()
         self.tick = snap["tick"]
         self.gen.set_state(snap["rng"])
+        self._scene = snap.get("scene")
+        self._origin = snap.get("origin", np.zeros(4, np.float32)).copy()
