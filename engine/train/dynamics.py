@@ -11,7 +11,16 @@ half the batch each:
 
 Memory frames are lightly noised context. The anchor is clean, except in ``anchor_gen`` of
 the clips, where it is noised and learned too: that is how the model learns to draw an
-opening frame from a text prompt alone.
+opening frame from a text prompt alone. ``anchor_batch`` more single frames per step, drawn
+from anywhere in the episodes (any view of a room is a fair opening of it), are learned as
+anchors from their caption alone, so that drawing a room from words gets as much practice
+as continuing one.
+
+With entity conditioning (``cfg.entities``), each frame carries the avatar, the other
+participants and the blood pool projected into its camera. All of it is dropped for
+``entity_drop`` of the clips and the blood pool alone for as many more, so the model still
+draws what the world state says where a session cannot tell it where things are (a
+scenario opened on an image has no known bleed site).
 
 The network predicts the rectified-flow velocity ``ε - x_0``; the loss is the MSE of the
 clean latent that velocity implies (see :func:`flow_loss`). Actions (with the pose) and the
@@ -42,7 +51,9 @@ class TrainData:
 
     ``latents`` ``(E, T, C, h, w)`` normalised; ``actions`` ``(E, T, 4)`` divided by the
     action limits; ``states`` ``(E, T, 4)``; ``poses`` ``(E, T, 4)`` dead-reckoned;
-    ``text`` ``(E, V, D)`` V prompt embeddings (caption paraphrases) per episode, or None.
+    ``text`` ``(E, V, D)`` V prompt embeddings (caption paraphrases) per episode, or None;
+    ``entities`` ``(coverage (E, T, S, P), features (E, T, S, F))`` projected into each
+    frame's true camera (:func:`engine.world.entities.project_entities`), or None.
     """
 
     latents: torch.Tensor
@@ -50,11 +61,13 @@ class TrainData:
     states: torch.Tensor
     poses: torch.Tensor
     text: torch.Tensor | None = None
+    entities: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 def sample_batch(data: TrainData, *, batch: int, context: int, memory: int, g: torch.Generator):
     """Clips ``(anchor, memory..., clip...)`` → dict of ``x0 (B, T, C, h, w)``, ``a``, ``s``,
-    ``p`` ``(B, T, 4)``, ``text`` ``(B, D)`` or None, ``memory_valid`` ``(B, M)``."""
+    ``p`` ``(B, T, 4)``, ``text`` ``(B, D)`` or None, ``memory_valid`` ``(B, M)``, ``ent``
+    ``(coverage (B, T, S, P), features (B, T, S, F))`` or None."""
     E, T = data.latents.shape[:2]
     e = torch.randint(0, E, (batch,), generator=g)
     s0 = torch.randint(1, T - context + 1, (batch,), generator=g)
@@ -82,12 +95,53 @@ def sample_batch(data: TrainData, *, batch: int, context: int, memory: int, g: t
     if data.text is not None:
         v = torch.randint(0, data.text.shape[1], (batch,), generator=g)
         text = data.text[e, v]
-    return {"x0": x0, "a": a, "s": s, "p": p, "text": text, "memory_valid": valid}
+    ent = None
+    if data.entities is not None:
+        ent = tuple(part[e[:, None], frames].float() for part in data.entities)
+    return {"x0": x0, "a": a, "s": s, "p": p, "text": text, "memory_valid": valid, "ent": ent}
+
+
+def sample_anchors(data: TrainData, *, batch: int, g: torch.Generator) -> dict:
+    """``batch`` single frames from anywhere in the episodes, as openings drawn from their
+    caption: the same dict as :func:`sample_batch` with ``T = 1`` (zero action and pose)."""
+    E, T = data.latents.shape[:2]
+    e = torch.randint(0, E, (batch,), generator=g)
+    t = torch.randint(0, T, (batch,), generator=g)
+    x0 = data.latents[e, t][:, None]
+    zeros = torch.zeros(batch, 1, data.actions.shape[-1])
+    text = None
+    if data.text is not None:
+        text = data.text[e, torch.randint(0, data.text.shape[1], (batch,), generator=g)]
+    ent = None
+    if data.entities is not None:
+        ent = tuple(part[e, t][:, None].float() for part in data.entities)
+    return {"x0": x0, "a": zeros, "s": data.states[e, t][:, None], "p": torch.zeros(batch, 1, 4), "text": text,
+            "memory_valid": torch.zeros(batch, 0, dtype=torch.bool), "ent": ent}
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
     """A :func:`sample_batch` dict with its tensors on ``device``."""
-    return {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in batch.items()}
+    def move(v):
+        if torch.is_tensor(v):
+            return v.to(device)
+        if isinstance(v, tuple):
+            return tuple(move(x) for x in v)
+        return v
+    return {k: move(v) for k, v in batch.items()}
+
+
+def drop_entities(ent, share: float, g: torch.Generator):
+    """``ent`` with all slots zeroed for ``share`` of the clips and the blood pool's slot (the
+    last) for as many more; None stays None."""
+    if ent is None or share <= 0:
+        return ent
+    cov, feat = ent
+    B = cov.shape[0]
+    r = torch.rand(B, generator=g).to(cov.device)
+    keep = torch.ones(B, 1, cov.shape[2], 1, device=cov.device)
+    keep[r < share] = 0.0
+    keep[(r >= share) & (r < 2 * share), :, -1] = 0.0
+    return cov * keep, feat * keep
 
 
 def noise_levels(batch: int, frames: int, g: torch.Generator) -> torch.Tensor:
@@ -111,26 +165,51 @@ def frame_motion(actions_scaled: torch.Tensor, poses: torch.Tensor) -> torch.Ten
     return torch.stack([raw[..., 0], raw[..., 1], raw[..., 2], dpitch], -1)
 
 
-def clip_warps(xt: torch.Tensor, batch: dict, M: int) -> torch.Tensor:
-    """Warped predecessors ``(B, T, C, h, w)`` for a training clip: clip frame k sees clip
-    frame k-1 *as the network sees it* (its noisy input) moved by the motion into k; the
+def clip_warps(xt: torch.Tensor, batch: dict, M: int, warp: bool = True) -> torch.Tensor:
+    """Predecessors ``(B, T, C, h, w)`` for a training clip: clip frame k sees clip frame k-1
+    *as the network sees it* (its noisy input), moved by the motion into k when ``warp``; the
     anchor, memory frames and the first clip frame get zeros."""
     B, T = xt.shape[:2]
     j0 = 1 + M
     out = torch.zeros_like(xt)
     if T - j0 > 1:
+        prev = xt[:, j0:-1]
+        if not warp:
+            out[:, j0 + 1:] = prev
+            return out
         from ..model.warp import ego_warp
 
         motion = frame_motion(batch["a"][:, j0:], batch["p"][:, j0:])[:, 1:]  # into frames j0+1..
-        prev = xt[:, j0:-1]
         out[:, j0 + 1:] = ego_warp(prev.reshape(-1, *prev.shape[2:]), motion.reshape(-1, 4)).view_as(prev)
     return out
 
 
+def predecessors(model: DynamicsModel, xt: torch.Tensor, batch: dict) -> torch.Tensor | None:
+    """What each clip frame sees of its predecessor (:func:`clip_warps`), or None when the
+    model does not look at it."""
+    if not model.cfg.sees_predecessor:
+        return None
+    return clip_warps(xt, batch, model.cfg.memory, warp=model.cfg.warp)
+
+
+class MultiForward(torch.nn.Module):
+    """The dynamics model run on several input sets in one call (the clips and the single
+    anchor frames of a step), so that DistributedDataParallel sees one forward per step."""
+
+    def __init__(self, model: DynamicsModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, *inputs):
+        return [self.model(*args, **kwargs) for args, kwargs in inputs]
+
+
 def flow_loss(model: DynamicsModel, batch: dict, g: torch.Generator, *, cond_drop: float = 0.1,
-              anchor_gen: float = 0.15, objective: str = "flow", net: torch.nn.Module | None = None):
-    """Training loss of one batch from :func:`sample_batch` (see the module docstring).
-    ``net`` runs the forward pass when given (``model`` wrapped for data parallelism)."""
+              anchor_gen: float = 0.15, objective: str = "flow", net: torch.nn.Module | None = None,
+              entity_drop: float = 0.0, anchors: dict | None = None):
+    """Training loss of one batch from :func:`sample_batch` (see the module docstring), plus
+    the loss of ``anchors`` (:func:`sample_anchors`) when given. ``net`` runs the forward
+    pass when given (a :class:`MultiForward` of ``model``, wrapped for data parallelism)."""
     x0 = batch["x0"]
     dev = x0.device
     B, T = x0.shape[:2]
@@ -154,9 +233,16 @@ def flow_loss(model: DynamicsModel, batch: dict, g: torch.Generator, *, cond_dro
         xt = (1 - tt) * x0 + tt * eps
     drop_a = (torch.rand(B, generator=g) < cond_drop).to(dev)
     drop_t = (torch.rand(B, generator=g) < cond_drop).to(dev)
-    warped = clip_warps(xt, batch, M) if model.cfg.warp else None
-    v = (net or model)(xt, t, batch["a"], batch["s"], poses=batch["p"], text=batch["text"], drop_action=drop_a,
-                       drop_text=drop_t, memory_valid=batch["memory_valid"] if M else None, warped=warped)
+    warped = predecessors(model, xt, batch)
+    ent = drop_entities(batch.get("ent"), entity_drop, g)
+    inputs = [((xt, t, batch["a"], batch["s"]),
+               dict(poses=batch["p"], text=batch["text"], drop_action=drop_a, drop_text=drop_t,
+                    memory_valid=batch["memory_valid"] if M else None, warped=warped, entities=ent))]
+    if anchors is not None:
+        a_in, a_target = _anchor_inputs(anchors, g, cond_drop)
+        inputs.append(a_in)
+    outs = net(*inputs) if net is not None else [model(*args, **kw) for args, kw in inputs]
+    v = outs[0]
     # The network predicts the velocity, but the loss is taken on the clean latent it implies
     # (x0_hat = x_t - t·v). The plain velocity loss weights the error on x0 by 1/t², so it
     # spends the model on polishing nearly clean context frames; the x0 loss weights every
@@ -168,18 +254,39 @@ def flow_loss(model: DynamicsModel, batch: dict, g: torch.Generator, *, cond_dro
     weight = torch.zeros(B, T, device=dev)
     weight[:, 1 + M:] = 1.0
     weight[:, 0] = gen_anchor.float().to(dev)
-    return (err * weight).sum() / weight.sum()
+    loss = (err * weight).sum() / weight.sum()
+    if anchors is not None:
+        xt_a, t_a, x0_a = a_target
+        loss = loss + (xt_a - t_a[:, :, None, None, None] * outs[1] - x0_a).pow(2).mean()
+    return loss
+
+
+def _anchor_inputs(batch: dict, g: torch.Generator, cond_drop: float):
+    """Model inputs for single frames (:func:`sample_anchors`) drawn as openings from their
+    caption alone (noise level ``t ~ U(0, 1)``; the prompt dropped for ``cond_drop`` of them,
+    for guidance), and ``(x_t, t, x_0)`` for their loss. A single frame is laid out as the
+    anchor (position 0) by :meth:`DynamicsModel.frame_layout`."""
+    x0 = batch["x0"]
+    dev = x0.device
+    B = x0.shape[0]
+    t = torch.rand(B, 1, generator=g).to(dev)
+    eps = torch.randn(x0.shape, generator=g).to(dev)
+    xt = (1 - t[:, :, None, None, None]) * x0 + t[:, :, None, None, None] * eps
+    drop_t = (torch.rand(B, generator=g) < cond_drop).to(dev)
+    return ((xt, t, batch["a"], batch["s"]), dict(poses=batch["p"], text=batch["text"], drop_text=drop_t,
+                                                  memory_valid=None, entities=batch.get("ent"))), (xt, t, x0)
 
 
 def train_dynamics(data: TrainData, *, steps: int, config: DynamicsConfig, batch: int = 32, lr: float = 3e-4,
                    seed: int = 0, objective: str = "flow", cond_drop: float = 0.1, anchor_gen: float = 0.15,
-                   checkpoint: Path | None = None,
+                   anchor_batch: int = 0, entity_drop: float = 0.0, checkpoint: Path | None = None,
                    checkpoint_every: int = 200, progress: bool = True, log=print, desc: str = "dynamics",
                    device: str | torch.device = "cpu") -> DynamicsModel:
     """Train for ``steps`` steps on ``data`` (:class:`TrainData`); resumes from
     ``checkpoint`` if it exists. ``objective`` is ``"flow"`` (the world model) or
-    ``"regressor"`` (the deterministic baseline). Trains on ``device``; returns the model on
-    the CPU."""
+    ``"regressor"`` (the deterministic baseline). ``anchor_batch`` extra single frames per step
+    learn openings from text (the world model only). Trains on ``device``; returns the model
+    on the CPU."""
     if objective not in ("flow", "regressor"):
         raise ValueError(f"objective must be 'flow' or 'regressor', got {objective!r}")
     device = torch.device(device)
@@ -187,11 +294,14 @@ def train_dynamics(data: TrainData, *, steps: int, config: DynamicsConfig, batch
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.99))
     g = torch.Generator().manual_seed(seed + (1 if objective == "flow" else 2))
     model.train()
-    net = wrap(model)  # DistributedDataParallel under torchrun, else the model itself
+    net = wrap(MultiForward(model))  # DistributedDataParallel under torchrun
+    with_anchors = bool(anchor_batch) and objective == "flow" and bool(config.text_dim)
 
     def loss_fn():
         b = to_device(sample_batch(data, batch=batch, context=config.context, memory=config.memory, g=g), device)
-        return flow_loss(model, b, g, objective=objective, cond_drop=cond_drop, anchor_gen=anchor_gen, net=net)
+        a = to_device(sample_anchors(data, batch=anchor_batch, g=g), device) if with_anchors else None
+        return flow_loss(model, b, g, objective=objective, cond_drop=cond_drop, anchor_gen=anchor_gen, net=net,
+                         entity_drop=entity_drop, anchors=a)
 
     ema = run_steps(model, opt, g, loss_fn, steps=steps, lr=lr, desc=desc, checkpoint=checkpoint,
                     checkpoint_every=checkpoint_every, progress=progress, log=log)

@@ -34,6 +34,7 @@ from ..model.io import DEFAULT_MODEL_DIR, save_model
 from ..model.pose import POSE_DIM, dead_reckon
 from ..model.text import ENCODER_NAME, TEXT_DIM
 from ..model.world_model import Sampling
+from ..world.entities import FEATURE_DIM, N_SLOTS
 from .autoencoder import encode_frames, train_autoencoder
 from .common import load_checkpoint, save_checkpoint, seed_everything
 from .dynamics import TrainData, train_dynamics
@@ -43,23 +44,58 @@ from .dynamics import TrainData, train_dynamics
 SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
 
+def _dynamics_config(**kw) -> DynamicsConfig:
+    """The shipped dynamics architecture: 16 tokens per frame (a 16×16×4 latent in 4×4
+    patches), each also carrying its predecessor's patch, conditioned on pose, text, frame
+    memory and the entities in view."""
+    return DynamicsConfig(**{"latent_channels": 4, "latent_size": 16, "patch": 4, "depth": 4,
+                             "pose_dim": POSE_DIM, "text_dim": TEXT_DIM, "memory": 2, "entities": N_SLOTS,
+                             "entity_features": FEATURE_DIM, "stack_previous": True, **kw})
+
+
+#: Training budgets (``ved train --budget NAME``): the shipped recipe, run in the background
+#: over several sittings with ``--resume``, and a recipe for a new user that finishes within
+#: an hour on 2 CPU cores. Each is a set of :class:`TrainConfig` fields.
+BUDGETS: dict[str, dict] = {
+    "full": {},
+    "quick": {"episodes": 300, "ae_steps": 1800, "dyn_steps": 1600, "rollout_steps": 100, "decoder_steps": 120,
+              "decoder_rollouts": 150, "regressor_steps": 1600},
+}
+
+
 @dataclass
 class TrainConfig:
     """Budget and architecture of one training run. The defaults make the shipped model
-    (sized to finish within 60 minutes on 2 CPU cores)."""
+    (the ``full`` budget, :data:`BUDGETS`)."""
 
-    episodes: int = 400
+    budget: str = "full"
+    episodes: int = 800
     episode_length: int = 120
-    resolution: int = 64
+    resolution: int = 128
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
-    ae_steps: int = 1200
-    ae_batch: int = 48
-    dynamics: DynamicsConfig = field(default_factory=lambda: DynamicsConfig(
-        depth=4, pose_dim=POSE_DIM, text_dim=TEXT_DIM, memory=2))
-    dyn_steps: int = 2200
+    ae_steps: int = 12000
+    ae_batch: int = 64
+    #: Adversarial decoder training (engine.train.autoencoder): share of the steps before the
+    #: discriminator joins (1.0 = none), its weight, and the latent noise the decoder learns to absorb.
+    ae_gan_start: float = 0.5
+    ae_gan_weight: float = 0.5
+    ae_latent_noise: float = 0.3
+    #: Crop size (pixels) the autoencoder trains on (0: whole frames).
+    ae_crop: int = 64
+    dynamics: DynamicsConfig = field(default_factory=_dynamics_config)
+    dyn_steps: int = 16000
     dyn_batch: int = 32
+    #: Single frames per step learned as openings from their caption (engine.train.dynamics).
+    anchor_batch: int = 32
+    #: Share of clips trained without entities (and as many without the blood pool's).
+    entity_drop: float = 0.1
     #: Steps of the final phase on the model's own rollouts (engine.train.rollout_finetune; 0 = none).
     rollout_steps: int = 200
+    #: Decoder fine-tuning on the trained model's own latents (engine.train.decoder_finetune):
+    #: steps (0 = none), open-loop rollouts generated for it, and their length in ticks.
+    decoder_steps: int = 600
+    decoder_rollouts: int = 600
+    decoder_horizon: int = 8
     #: Steps of the regressor baseline (same batch as the dynamics; 0 = no baseline).
     regressor_steps: int = 2200
     #: Training-time switches for ablations (see engine.train.dynamics).
@@ -79,10 +115,10 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         """The configuration saved as ``train_config.json`` (keys this version does not know,
         such as ``seed``, are ignored; keys it lacks take their defaults, except those whose
-        default changed since: ``rollout_steps`` missing means none)."""
+        default changed since: ``rollout_steps`` or ``decoder_steps`` missing means none)."""
         nested = {"autoencoder": AutoencoderConfig, "dynamics": DynamicsConfig, "sampling": Sampling}
         # A key missing from an older file means what that version did, not today's default.
-        d = {"rollout_steps": 0, **d}
+        d = {"rollout_steps": 0, "decoder_steps": 0, **d}
         kw = {}
         for name, f in cls.__dataclass_fields__.items():
             if name not in d:
@@ -98,17 +134,31 @@ class TrainConfig:
         return cls(**kw)
 
     @classmethod
+    def for_budget(cls, name: str) -> "TrainConfig":
+        """The configuration of budget ``name`` (:data:`BUDGETS`). Raises ``ValueError`` naming
+        the known budgets."""
+        if name not in BUDGETS:
+            raise ValueError(f"unknown training budget {name!r}; known: {', '.join(BUDGETS)}")
+        return cls(budget=name, **BUDGETS[name])
+
+    @classmethod
     def tiny(cls) -> "TrainConfig":
         """Seconds-long configuration for tests (not a useful model)."""
-        return cls(episodes=3, episode_length=12, ae_steps=4, ae_batch=8,
-                   autoencoder=AutoencoderConfig(latent_channels=4, widths=(8, 16, 16, 16)),
-                   dynamics=DynamicsConfig(latent_channels=4, width=32, depth=1, heads=2, cond_dim=16, context=4,
-                                           pose_dim=POSE_DIM, text_dim=TEXT_DIM, memory=2),
-                   dyn_steps=4, dyn_batch=4, rollout_steps=2, regressor_steps=4, eval_episodes=2, eval_length=10,
-                   eval_horizons=(1, 4))
+        return cls(budget="tiny", episodes=3, episode_length=12, resolution=32, ae_steps=4, ae_batch=8, ae_crop=16,
+                   autoencoder=AutoencoderConfig(latent_channels=4, widths=(8, 16, 16, 16), res_from_width=16,
+                                                 mid_blocks=1),
+                   dynamics=_dynamics_config(latent_size=4, patch=2, width=32, depth=1, heads=2, cond_dim=16, context=4),
+                   dyn_steps=4, dyn_batch=4, anchor_batch=4, rollout_steps=2, decoder_steps=2, decoder_rollouts=2,
+                   decoder_horizon=3, regressor_steps=4, eval_episodes=2,
+                   eval_length=10, eval_horizons=(1, 4))
 
 
-def _stack(ds: Dataset, latents: torch.Tensor, text: torch.Tensor | None) -> TrainData:
+def _stack(ds: Dataset, latents: torch.Tensor, text: torch.Tensor | None, grid: int = 0,
+           colours: bool = True) -> TrainData:
+    """Training tensors of a dataset; with ``grid`` > 0 the entities of every frame are
+    projected into its true camera on a ``grid × grid`` token grid (with their colours)."""
+    from ..world.entities import project_entities
+
     eps = [ds[i] for i in range(len(ds))]
     T = min(len(e) for e in eps)
     lat = latents.view(len(eps), -1, *latents.shape[1:])[:, :T]
@@ -116,7 +166,12 @@ def _stack(ds: Dataset, latents: torch.Tensor, text: torch.Tensor | None) -> Tra
     acts = torch.from_numpy(raw) / torch.from_numpy(ACTION_LIMITS)
     states = torch.from_numpy(np.stack([e.states[:T] for e in eps]))
     poses = torch.from_numpy(dead_reckon(raw))
-    return TrainData(lat, acts.float(), states.float(), poses, text)
+    entities = None
+    if grid:
+        proj = [project_entities(e.entity_tables()[:T], e.poses[:T], grid=grid, colours=colours) for e in eps]
+        entities = (torch.from_numpy(np.stack([c for c, _ in proj])).half(),
+                    torch.from_numpy(np.stack([f for _, f in proj])).half())
+    return TrainData(lat, acts.float(), states.float(), poses, text, entities)
 
 
 def _caption_embeddings(ds: Dataset, variants: int, seed: int, ckpt: Path) -> torch.Tensor:
@@ -205,7 +260,9 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
     ckpt = out / "checkpoints"
     ae = train_autoencoder(frames, steps=config.ae_steps, batch=config.ae_batch, seed=seed,
                            config=replace(config.autoencoder, resolution=config.resolution),
-                           checkpoint=ckpt / "autoencoder.pt", progress=progress, log=log, device=device)
+                           checkpoint=ckpt / "autoencoder.pt", progress=progress, log=log, device=device,
+                           gan_start=config.ae_gan_start, gan_weight=config.ae_gan_weight,
+                           latent_noise=config.ae_latent_noise, crop=config.ae_crop or None)
     timings["autoencoder_s"] = time.perf_counter() - t0
 
     # 3. latent cache: every frame encoded once -----------------------------------------
@@ -225,13 +282,17 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
     t0 = time.perf_counter()
     dyn_cfg = replace(config.dynamics, latent_channels=ae.config.latent_channels, latent_size=ae.config.latent_size)
     text = _caption_embeddings(ds, config.text_variants, seed, ckpt / "text.pt") if dyn_cfg.text_dim else None
-    data = _stack(ds, norm, text)
+    from ..world.entities import GEOMETRY_DIM
+
+    data = _stack(ds, norm, text, grid=dyn_cfg.grid if dyn_cfg.entities else 0,
+                  colours=dyn_cfg.entity_features > GEOMETRY_DIM)
     timings["text_s"] = time.perf_counter() - t0
     if job.main:
         job.barrier()  # the other ranks start the dynamics stages from here (see run_training)
     t0 = time.perf_counter()
     dyn = train_dynamics(data, steps=config.dyn_steps, config=dyn_cfg, batch=config.dyn_batch, seed=seed,
-                         cond_drop=config.cond_drop, anchor_gen=config.anchor_gen,
+                         cond_drop=config.cond_drop, anchor_gen=config.anchor_gen, anchor_batch=config.anchor_batch,
+                         entity_drop=config.entity_drop,
                          checkpoint=ckpt / "dynamics.pt", progress=progress, log=log, device=device)
     timings["dynamics_s"] = time.perf_counter() - t0
     if config.rollout_steps:
@@ -242,6 +303,11 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
                                    ctx_noise=config.sampling.ctx_noise, checkpoint=ckpt / "rollout.pt",
                                    progress=progress, log=log, device=device)
         timings["rollout_finetune_s"] = time.perf_counter() - t0
+    if config.decoder_steps and job.main:
+        t0 = time.perf_counter()
+        ae = _finetune_decoder(ae, dyn, mean, std, ds, frames, latents, config, seed=seed, ckpt=ckpt,
+                               progress=progress, log=log, device=device)
+        timings["decoder_finetune_s"] = time.perf_counter() - t0
     regressor = None
     if config.regressor_steps:
         t0 = time.perf_counter()
@@ -278,30 +344,39 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
 
     card = {
         "name": name,
-        "description": "Latent world model of the VED reference world (64x64 first-person rooms at a 20 Hz "
-                       "tick), conditioned on actions, the dead-reckoned camera pose, game-master world state"
+        "description": f"Latent world model of the VED reference world ({config.resolution}x{config.resolution} "
+                       "first-person rooms at a 20 Hz tick), conditioned on actions, the dead-reckoned camera pose, "
+                       "game-master world state"
+                       + (", the people and blood pool in view" if dyn_cfg.entities else "")
                        + (" and a text prompt" if dyn_cfg.text_dim else "")
-                       + (", with a pose-indexed frame memory" if dyn_cfg.memory else "") + ".",
+                       + (", with a pose-indexed frame memory" if dyn_cfg.memory else "")
+                       + ("; adversarially trained decoder" if config.ae_gan_start < 1 else "") + ".",
         "seed": seed,
         "sampling": asdict(config.sampling),
         "objective": "rectified flow (velocity prediction, clean-latent loss) with diffusion forcing; "
                      "adaLN-Zero conditioning",
         "text_encoder": ENCODER_NAME if dyn_cfg.text_dim else None,
         "trained_on": "reference-world rooms only: " + ", ".join(sorted({ds.meta(i)["room_type"] for i in range(len(ds))}))
-                      + "; 64x64 frames. Images unlike these are accepted as opening frames but the model has "
+                      + f"; {config.resolution}x{config.resolution} frames. Images unlike these are accepted as opening "
+                        "frames but the model has "
                         "never seen anything like them.",
         "data": {"source": "reference world v0 (engine/world)", "episodes": config.episodes,
                  "episode_length": config.episode_length, "frames": int(len(frames)),
                  "scene_seeds": f"drawn from [0, {HELD_OUT_SEED_BASE})",
                  "eval_scene_seeds": f"drawn from [{HELD_OUT_SEED_BASE}, {2 * HELD_OUT_SEED_BASE})",
                  "revisit_share": round(revisit_share, 3)},
-        "training": {"ae_steps": config.ae_steps, "ae_batch": config.ae_batch, "dyn_steps": config.dyn_steps,
+        "training": {"budget": config.budget, "ae_steps": config.ae_steps, "ae_batch": config.ae_batch,
+                     "ae_gan_start": config.ae_gan_start, "ae_gan_weight": config.ae_gan_weight,
+                     "ae_latent_noise": config.ae_latent_noise, "ae_crop": config.ae_crop,
+                     "dyn_steps": config.dyn_steps,
+                     "anchor_batch": config.anchor_batch, "entity_drop": config.entity_drop,
                      "dyn_batch": config.dyn_batch, "processes": job.world,
                      "global_batch": config.dyn_batch * job.world, "final_dyn_loss": getattr(dyn, "final_loss", None),
                      "regressor_steps": config.regressor_steps, "rollout_steps": config.rollout_steps,
+                     "decoder_steps": config.decoder_steps, "decoder_rollouts": config.decoder_rollouts,
                      "cond_drop": config.cond_drop,
                      "anchor_gen": config.anchor_gen, "text_variants": config.text_variants,
-                     "command": f"ved train --out DIR --seed {seed}",
+                     "command": f"ved train --budget {config.budget} --out DIR --seed {seed}",
                      "from_scratch": from_scratch,
                      "timings_s": {k: round(v, 1) for k, v in timings.items()},
                      "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
@@ -313,6 +388,30 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
         write_text_seed(model_dir)
     job.barrier()  # the other ranks return once the model is on disk
     return model_dir
+
+
+def _finetune_decoder(ae, dyn, mean, std, ds: Dataset, frames: np.ndarray, latents: torch.Tensor, config: TrainConfig,
+                      *, seed: int, ckpt: Path, progress: bool, log, device):
+    """The decoder fine-tuned on the trained world model's own latents
+    (:mod:`engine.train.decoder_finetune`); the generated pairs are cached in ``ckpt``."""
+    from ..model.world_model import LatentWorldModel
+    from .decoder_finetune import finetune_decoder, generated_pairs
+
+    cached = load_checkpoint(ckpt / "generated_pairs.pt")
+    if cached is None or cached["rollouts"] != config.decoder_rollouts:
+        model = LatentWorldModel(ae, dyn, mean, std, sampling=config.sampling, seed=seed)
+        pairs = generated_pairs(model, ds, rollouts=config.decoder_rollouts, horizon=config.decoder_horizon,
+                                seed=seed + 17, progress=progress)
+        save_checkpoint(ckpt / "generated_pairs.pt", pairs=pairs, rollouts=config.decoder_rollouts)
+    else:
+        pairs = cached["pairs"]
+    rng = np.random.default_rng(seed + 19)
+    real = np.sort(rng.choice(len(frames), size=min(len(frames), 4000), replace=False))
+    ae_state = load_checkpoint(ckpt / "autoencoder.pt") or {}
+    log(f"decoder fine-tune on {len(pairs[0])} generated latents (+{len(real)} real frames' latents)")
+    return finetune_decoder(ae, pairs, latents[real], frames[real], steps=config.decoder_steps, batch=config.ae_batch,
+                            seed=seed, checkpoint=ckpt / "decoder.pt", disc_state=ae_state.get("disc"),
+                            gan_weight=config.ae_gan_weight, progress=progress, log=log, device=device)
 
 
 def write_text_seed(model_dir: Path) -> Path:

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from ..model.dynamics import DynamicsModel
 from .common import run_steps
 from .distributed import wrap
-from .dynamics import TrainData, clip_warps, sample_batch, to_device
+from .dynamics import TrainData, predecessors, sample_batch, to_device
 
 
 @torch.no_grad()
@@ -42,9 +42,10 @@ def self_generated_context(model: DynamicsModel, b: dict, g: torch.Generator, ct
         tt = t[:, :, None, None, None]
         xt = (1 - tt) * sub + tt * eps
         part = {key: (v[:, :k + 1] if torch.is_tensor(v) and v.dim() > 2 else v) for key, v in b.items()}
-        warped = clip_warps(xt, part, M) if model.cfg.warp else None
+        ent = None if b.get("ent") is None else tuple(e[:, :k + 1] for e in b["ent"])
+        warped = predecessors(model, xt, part)
         v = model(xt, t, part["a"], part["s"], poses=part["p"], text=b["text"],
-                  memory_valid=b["memory_valid"] if M else None, warped=warped)
+                  memory_valid=b["memory_valid"] if M else None, warped=warped, entities=ent)
         seq[:, k] = xt[:, k] - v[:, k]  # one Euler step from t = 1 to 0
     return seq
 
@@ -73,9 +74,9 @@ def finetune_on_rollouts(model: DynamicsModel, data: TrainData, *, steps: int, b
         eps = torch.randn(seq.shape, generator=g).to(device)
         tt = t[:, :, None, None, None]
         xt = (1 - tt) * seq + tt * eps
-        warped = clip_warps(xt, b, M) if model.cfg.warp else None
+        warped = predecessors(model, xt, b)
         v = net(xt, t, b["a"], b["s"], poses=b["p"], text=b["text"],
-                memory_valid=b["memory_valid"] if M else None, warped=warped)
+                memory_valid=b["memory_valid"] if M else None, warped=warped, entities=b.get("ent"))
         return F.mse_loss(xt[:, -1] - t[:, -1, None, None, None] * v[:, -1], b["x0"][:, -1])
 
     run_steps(model, opt, g, loss_fn, steps=steps, lr=lr, desc="rollout fine-tune", checkpoint=checkpoint,

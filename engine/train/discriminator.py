@@ -1,0 +1,81 @@
+"""The adversarial part of the autoencoder's training: a PatchGAN discriminator and its losses.
+
+A pixel loss alone (L1, MSE) makes a decoder paint the average of every frame its latent
+could stand for, which is a blur wherever the latent is unsure. Latent-diffusion
+autoencoders (Esser et al. 2021, VQGAN; Rombach et al. 2022) add a patch discriminator
+(Isola et al. 2017, PatchGAN) that judges each ~30-pixel patch as real or generated, so the
+decoder commits to sharp edges. Here with the hinge loss, spectral normalisation (Miyato et
+al. 2018) for a stable discriminator, a feature-matching term (Wang et al. 2018,
+pix2pixHD) and the adaptive weight of VQGAN, which scales the adversarial gradient to the
+reconstruction gradient at the decoder's last layer.
+
+Used in training only; the discriminator is never shipped.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.utils.parametrizations import spectral_norm
+
+
+class PatchDiscriminator(nn.Module):
+    """float32 ``(B, 3, H, W)`` frames in [0, 1] → realness logits ``(B, 1, H/8, W/8)``, plus
+    the intermediate feature maps (for feature matching). ``width`` channels in the first
+    layer, doubled at each of the three stride-2 stages."""
+
+    def __init__(self, width: int = 32):
+        super().__init__()
+        w = width
+        self.layers = nn.ModuleList([
+            nn.Sequential(spectral_norm(nn.Conv2d(3, w, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True)),
+            nn.Sequential(spectral_norm(nn.Conv2d(w, 2 * w, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True)),
+            nn.Sequential(spectral_norm(nn.Conv2d(2 * w, 4 * w, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True)),
+            nn.Sequential(spectral_norm(nn.Conv2d(4 * w, 4 * w, 3, 1, 1)), nn.LeakyReLU(0.2, inplace=True)),
+        ])
+        self.head = spectral_norm(nn.Conv2d(4 * w, 1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        h, feats = x * 2 - 1, []
+        for layer in self.layers:
+            h = layer(h)
+            feats.append(h)
+        return self.head(h), feats
+
+
+def d_hinge_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """The discriminator's hinge loss (Lim & Ye 2017)."""
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def g_hinge_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """The generator's (decoder's) side of the hinge loss."""
+    return -fake_logits.mean()
+
+
+def feature_matching(real_feats: list[torch.Tensor], fake_feats: list[torch.Tensor]) -> torch.Tensor:
+    """Mean L1 between the discriminator's features of real and decoded frames (pix2pixHD)."""
+    return sum(F.l1_loss(f, r.detach()) for r, f in zip(real_feats, fake_feats)) / len(real_feats)
+
+
+def adaptive_weight(rec_loss: torch.Tensor, adv_loss: torch.Tensor, last_layer: torch.Tensor,
+                    max_weight: float = 1e3) -> torch.Tensor:
+    """VQGAN's balance: ``|∇ rec| / |∇ adv|`` at ``last_layer``'s weight (detached), so the
+    adversarial term pushes the decoder about as hard as the reconstruction term."""
+    g_rec = torch.autograd.grad(rec_loss, last_layer, retain_graph=True)[0]
+    g_adv = torch.autograd.grad(adv_loss, last_layer, retain_graph=True)[0]
+    return (g_rec.norm() / (g_adv.norm() + 1e-4)).clamp(0.0, max_weight).detach()
+
+
+def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Horizontal and vertical finite differences of ``(B, C, H, W)``: ``(B, C, H, W-1)``,
+    ``(B, C, H-1, W)``."""
+    return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
+
+
+def gradient_loss(rec: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 between the image gradients of ``rec`` and ``target``: edges in the right place
+    and as strong as the target's."""
+    (rx, ry), (tx, ty) = image_gradients(rec), image_gradients(target)
+    return F.l1_loss(rx, tx) + F.l1_loss(ry, ty)
