@@ -19,17 +19,17 @@ class CopyLastFrame:
 
     name = "copy_last"
 
-    def __init__(self, resolution: int = 64):
+    def __init__(self, resolution: int = 128):
         self.resolution = resolution
         self._frame: np.ndarray | None = None
 
-    def reset(self, prompt: Prompt, state: WorldState) -> np.ndarray:
+    def reset(self, prompt: Prompt, state: WorldState, viewer_pose=None) -> np.ndarray:
         if prompt.image is None:
             raise ValueError("copy-last-frame needs an opening image")
         self._frame = np.asarray(prompt.image).copy()
         return self._frame
 
-    def step(self, action: np.ndarray, state: WorldState) -> np.ndarray:
+    def step(self, action: np.ndarray, state: WorldState, viewer_pose=None) -> np.ndarray:
         if self._frame is None:
             raise RuntimeError("step before reset")
         return self._frame

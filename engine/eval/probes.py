@@ -35,12 +35,17 @@ def revisit_paths(context: int) -> dict[str, list[np.ndarray]]:
     }
 
 
-def _play(model, opening: np.ndarray, actions, state: WorldState) -> np.ndarray:
-    model.reset(Prompt("", opening), state)
-    return np.stack([model.step(a, state) for a in actions])
+def scene_prompt(scene: Scene, opening: np.ndarray) -> Prompt:
+    """The prompt of a probe in ``scene``: its opening frame and its room preset."""
+    return Prompt("", opening, room=scene.room_type, seed=scene.seed)
 
 
-def revisit_consistency(methods: dict, scenes: list[Scene], context: int, resolution: int = 64) -> tuple[dict, dict]:
+def _play(model, scene: Scene, opening: np.ndarray, actions, poses, state: WorldState, start_pose) -> np.ndarray:
+    model.reset(scene_prompt(scene, opening), state, viewer_pose=start_pose)
+    return np.stack([model.step(a, state, viewer_pose=p) for a, p in zip(actions, poses)])
+
+
+def revisit_consistency(methods: dict, scenes: list[Scene], context: int, resolution: int = 128) -> tuple[dict, dict]:
     """PSNR (dB) between each method's frame on return and the frame first seen, per path,
     averaged over ``scenes``; and the means ``inside``/``beyond`` the context window. Paths
     blocked by furniture in a scene (the reference world's return differs from its start by
@@ -52,13 +57,18 @@ def revisit_consistency(methods: dict, scenes: list[Scene], context: int, resolu
     state = WorldState()
     for scene in scenes:
         first = world.reset(scene, state=state)
+        start = world.pose
         for pname, actions in paths.items():
             world.reset(scene, state=state)
-            ref = np.stack([world.step(a, state) for a in actions])
+            ref, poses = [], []
+            for a in actions:
+                ref.append(world.step(a, state))
+                poses.append(world.pose)
+            ref = np.stack(ref)
             if psnr(ref[-1], first) < 35:
                 continue  # the path bumped into something: not a clean return
             for m, model in methods.items():
-                gen = _play(model, first, actions, state)
+                gen = _play(model, scene, first, actions, poses, state, start)
                 acc[m][pname].append(psnr(gen[-1], first))
                 if pname == "beyond/turn_360" and m not in example:
                     example[m] = gen
@@ -86,7 +96,7 @@ EVENT_CASES: tuple[tuple[str, dict], ...] = (
 
 
 def event_fidelity(methods: dict, scenes: list[Scene], *, before: int = 4, after: int = 12,
-                   resolution: int = 64, shown_at: float = 0.5) -> tuple[dict, dict]:
+                   resolution: int = 128, shown_at: float = 0.5) -> tuple[dict, dict]:
     """After each game-master event, does the model's view change as the reference world's does?
 
     From a scene's start pose, standing still: ``before`` ticks in the old state, the event,
@@ -125,8 +135,8 @@ def event_fidelity(methods: dict, scenes: list[Scene], *, before: int = 4, after
             for m, model in methods.items():
                 runs = []
                 for seq in (states, plain):
-                    model.reset(Prompt("", opening), s0)
-                    runs.append([model.step(still, st) for st in seq])
+                    model.reset(scene_prompt(scene, opening), s0, viewer_pose=world.pose)
+                    runs.append([model.step(still, st, viewer_pose=world.pose) for st in seq])
                 d_gen = (runs[0][-1].astype(np.float32) - runs[1][-1].astype(np.float32)).ravel()
                 denom = float(np.linalg.norm(d_gen) * np.linalg.norm(d_ref))
                 cos = float(d_gen @ d_ref) / denom if denom > 0 else 0.0
@@ -137,6 +147,7 @@ def event_fidelity(methods: dict, scenes: list[Scene], *, before: int = 4, after
                     example[m] = np.stack(runs[0])
             if event == "alarm_on" and "reference" not in example:
                 example["reference"] = np.stack([world.renderer.render(world.pose, st) for st in states])
+    world.renderer.release()
     out = {}
     for m in methods:
         flat = [x for v in acc[m].values() for x in v]
@@ -147,10 +158,11 @@ def event_fidelity(methods: dict, scenes: list[Scene], *, before: int = 4, after
     return out, example
 
 
-def long_rollout(model, scene: Scene, *, ticks: int = 6000, seed: int = 0, resolution: int = 64,
-                 probe_ticks: int = 8) -> tuple[dict, np.ndarray]:
-    """Play ``ticks`` ticks (6,000 = 5 minutes at 20 Hz) with the scripted participant and
-    random events, beside the reference world. Reports:
+def long_rollout(model, scene: Scene, *, ticks: int = 6000, seed: int = 0, resolution: int = 128,
+                 probe_ticks: int = 8, others: int = 2) -> tuple[dict, np.ndarray]:
+    """Play ``ticks`` ticks (6,000 = 5 minutes at 20 Hz) with the scripted participant,
+    ``others`` other participants walking about and random events, beside the reference
+    world. Reports:
 
     * ``in_range``: share of sampled generated frames whose mean and standard deviation of
       pixel values lie within the 1st–99th percentile range of the reference frames';
@@ -158,32 +170,49 @@ def long_rollout(model, scene: Scene, *, ticks: int = 6000, seed: int = 0, resol
     * ``control_start``/``control_end``: mean absolute pixel difference (0–255) between
       ``probe_ticks`` ticks of turning and of standing still from the same state and seed, at
       the start and at the end — the model still answers the controls if the end value is
-      comparable to the start value (``control_ratio``).
+      comparable to the start value (``control_ratio``);
+    * ``sharpness_end``: gradient and Laplacian ratios (:func:`engine.eval.perception.sharpness_ratio`)
+      of the generated frames against the reference's at the same ticks, every tenth tick of
+      the last tenth of the rollout (``sharpness_start``: the same over the first tenth).
     """
     from ..data.generate import random_event
+    from ..world.policy import Walker
+    from .perception import sharpness_ratio
 
     rng = np.random.default_rng(seed)
     world = ReferenceWorld(resolution)
-    state = WorldState()
-    first = world.reset(scene, state=state)
+    first = world.reset(scene, state=WorldState())
+    start = world.pose
+    walkers = {seat: Walker.placed(scene, rng, avoid=start[:2]) for seat in range(others)}
+    state = WorldState().with_others([(s, w.x, w.z, w.yaw) for s, w in walkers.items()])
+    first = world.renderer.render(start, state)
     policy = ExplorationPolicy(scene, rng)
-    model.reset(Prompt("", first), state)
+    model.reset(scene_prompt(scene, first), state, viewer_pose=start)
     control_start = _control_response(model, state, probe_ticks)
-    model.reset(Prompt("", first), state)
-    gen_stats, ref_stats, samples = [], [], []
+    model.reset(scene_prompt(scene, first), state, viewer_pose=start)
+    gen_stats, ref_stats, samples, pairs = [], [], [], []
+    tenth = max(1, ticks // 10)
     for t in range(1, ticks + 1):
         a = policy.act(world.pose)
         state = state.advance()
         if rng.random() < 1 / 200:
             state = state.apply(random_event(state, rng), viewer_pose=world.viewer_pose)
+        state = state.with_others([(s, *w.step(viewer=world.pose[:2])) for s, w in walkers.items()])
         ref = world.step(a, state)
-        gen = model.step(a, state)
+        gen = model.step(a, state, viewer_pose=world.pose)
         if t % 10 == 0:
             gen_stats.append((gen.mean(), gen.std()))
             ref_stats.append((ref.mean(), ref.std()))
+            if t <= tenth or t > ticks - tenth:
+                pairs.append((t <= tenth, gen, ref))
         if t % max(1, ticks // 8) == 0:
             samples.append(gen)
     control_end = _control_response(model, state, probe_ticks)
+    world.renderer.release()
+
+    def sharp(at_start: bool):
+        sel = [(g_, r_) for s_, g_, r_ in pairs if s_ == at_start]
+        return sharpness_ratio(np.stack([p[0] for p in sel]), np.stack([p[1] for p in sel])) if sel else None
     g, r = np.asarray(gen_stats), np.asarray(ref_stats)
     lo, hi = np.percentile(r, 1, axis=0), np.percentile(r, 99, axis=0)
     inside = np.all((g >= lo) & (g <= hi), axis=1)
@@ -198,6 +227,8 @@ def long_rollout(model, scene: Scene, *, ticks: int = 6000, seed: int = 0, resol
         "control_start": round(control_start, 2),
         "control_end": round(control_end, 2),
         "control_ratio": round(control_end / max(control_start, 1e-6), 2),
+        "sharpness_start": sharp(True),
+        "sharpness_end": sharp(False),
     }, np.stack(samples) if samples else np.zeros((0, resolution, resolution, 3), np.uint8)
 
 

@@ -42,7 +42,7 @@ def prompt_fidelity(model, judge, scenes: list[Scene], *, seed: int = 0) -> tupl
     ``caption``/``paraphrase`` prompts, the judge on ``real`` frames, and ``ratio`` = model
     score / real score (the issue's figure: ≥ 0.8). Raises ``ValueError`` if the model cannot
     draw an opening frame from text."""
-    world = ReferenceWorld(64)
+    world = ReferenceWorld(getattr(model, "resolution", 128))
     rows = {"caption": [], "paraphrase": [], "real": []}
     example, prompts = {}, []
     state = WorldState()

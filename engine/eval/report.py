@@ -47,10 +47,11 @@ class Strip:
     ticks: list[int] | None = field(default=None)
 
 
-def render_strip(strip: Strip, scale: int = 2) -> Image.Image:
+def render_strip(strip: Strip, scale: int | None = None) -> Image.Image:
     """Draw ``strip`` as an RGB PIL image: title, tick row, labelled rows of frames.
 
-    Frames are upscaled ``scale``× nearest-neighbour (64 px frames become 128 px).
+    Frames are upscaled ``scale``× nearest-neighbour (default: 2× for frames under 128 px,
+    else none, so 128 px frames are shown at their full output resolution).
 
     Raises:
         ValueError: if ``strip.rows`` is empty or a row is not uint8 ``(T, H, W, 3)`` with T ≥ 1.
@@ -63,7 +64,8 @@ def render_strip(strip: Strip, scale: int = 2) -> Image.Image:
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
             raise ValueError(f"strip row {label!r}: want uint8 (T, H, W, 3) with T >= 1, "
                              f"got {frames.dtype} {frames.shape}")
-        rows.append((str(label), frames.repeat(scale, axis=1).repeat(scale, axis=2)))
+        k = scale if scale is not None else (2 if frames.shape[1] < 128 else 1)
+        rows.append((str(label), frames.repeat(k, axis=1).repeat(k, axis=2)))
     font = ImageFont.load_default()
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
 
@@ -185,6 +187,25 @@ def _summary(items: list) -> str:
             f"<table>{head}\n{''.join(rows)}</table>\n")
 
 
+_PERCEPTION = ("sharpness", "fd_judge", "object_recall", "object_precision", "person_recall", "person_precision")
+
+
+def _perception_table(fid: dict) -> str:
+    """What a person sees, one row per method and measure, one column per horizon."""
+    hs = [str(h) for h in fid.get("horizons", [])]
+    rows = []
+    for key in _PERCEPTION:
+        for method, per in (fid.get(key) or {}).items():
+            if key == "sharpness":
+                for part in ("gradient", "laplacian"):
+                    rows.append([f"sharpness ({part} ratio)", method] + [(per.get(h) or {}).get(part) for h in hs])
+            else:
+                rows.append([key, method] + [per.get(h) for h in hs])
+    if not rows:
+        return ""
+    return "<h3>what a person sees</h3>\n" + _table(["measure", "method"] + [f"h={h}" for h in hs], rows)
+
+
 def _img(data: bytes, alt: str, caption: str = "") -> str:
     uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
     cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
@@ -226,7 +247,8 @@ def write_report(out_dir: Path, results: dict, strips: list[Strip]) -> Path:
             hs = _horizons(fid, metric)
             parts.append(_table([f"{metric} \\ horizon"] + hs,
                                 [[m] + [_lookup(v, h) for h in hs] for m, v in fid[metric].items()]))
-        rest = {k: v for k, v in fid.items() if k not in ("horizons", "psnr", "ssim")}
+        parts.append(_perception_table(fid))
+        rest = {k: v for k, v in fid.items() if k not in ("horizons", "psnr", "ssim") + _PERCEPTION}
         if rest:
             parts.append(_kv_table(rest))
     if strips:
