@@ -90,8 +90,16 @@ def cmd_export(args) -> int:
     from engine.runtime.recorder import read_recording
 
     recording = read_recording(args.recording)
-    if not (args.mp4 or args.csv or args.summary):
-        raise SystemExit("ved: error: say what to export: --mp4 FILE, --csv FILE and/or --summary")
+    if not (args.mp4 or args.csv or args.summary or args.strip):
+        raise SystemExit("ved: error: say what to export: --mp4 FILE, --csv FILE, --summary and/or "
+                         "--strip FILE --compare OTHER")
+    if args.strip:
+        from engine.runtime.debrief import comparison_strip
+
+        if not args.compare:
+            raise SystemExit("ved: error: --strip needs --compare OTHER_RECORDING (e.g. the reference world's "
+                             "replay of this one's actions)")
+        print(f"comparison written to {comparison_strip(recording, read_recording(args.compare), args.strip)}")
     hz = recording.tick_hz
     start = None if args.start is None else round(args.start * hz)
     end = None if args.end is None else round(args.end * hz)
@@ -134,7 +142,7 @@ def cmd_train(args) -> int:
         # Continue the run as it was configured; --set changes apply on top.
         config = TrainConfig.from_dict(json.loads(saved.read_text()))
     else:
-        config = TrainConfig.tiny() if args.tiny else TrainConfig()
+        config = TrainConfig.tiny() if args.tiny else TrainConfig.for_budget(args.budget)
     if args.episodes is not None:
         config = replace(config, episodes=args.episodes)
     config = apply_overrides(config, args.set or [])
@@ -241,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--to", dest="end", type=float, metavar="SECONDS", help="video range end, inclusive")
     ex.add_argument("--csv", metavar="FILE", help="write the event log as CSV")
     ex.add_argument("--summary", action="store_true", help="print the session summary as JSON")
+    ex.add_argument("--strip", metavar="FILE", help="write a PNG of evenly spaced frames of this recording above "
+                    "the same ticks of --compare's")
+    ex.add_argument("--compare", metavar="RECORDING", help="the recording to show under this one in --strip")
     ex.set_defaults(func=cmd_export)
 
     d = sub.add_parser("data", help="datasets from the reference world")
@@ -250,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--episodes", type=int, default=100)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--length", type=int, default=120, help="ticks per episode")
-    g.add_argument("--resolution", type=int, default=64, help="frame size in pixels (square)")
+    g.add_argument("--resolution", type=int, default=128, help="frame size in pixels (square)")
     g.add_argument("--held-out", action="store_true", help="use evaluation scene seeds (never trained on)")
     g.set_defaults(func=cmd_data)
 
@@ -258,7 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="run folder (data, checkpoints, model/)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--episodes", type=int, help="training episodes (default: the shipped model's budget)")
-    t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out (with the "
+                   "configuration it was started with)")
+    t.add_argument("--budget", choices=["full", "quick"], default="full",
+                   help="full: the shipped model's recipe (hours; run it niced and continue with --resume); "
+                        "quick: a smaller recipe that finishes within an hour on 2 CPU cores")
     t.add_argument("--tiny", action="store_true", help="seconds-long smoke configuration")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a training setting, e.g. dyn_steps=600, dynamics.memory=0, "

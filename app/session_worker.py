@@ -32,7 +32,7 @@ from PySide6.QtCore import QObject, QTimer
 
 from engine.runtime.headless import default_record_dir
 from engine.runtime.opening import open_scenario
-from engine.runtime.recorder import Recorder, RecordingSummary
+from engine.runtime.recorder import Recorder, RecordingSummary, video_scale
 from engine.runtime.session import Client, RecorderSink, Role, Session, SessionRunner
 
 log = logging.getLogger(__name__)
@@ -190,7 +190,7 @@ class SessionWorker(QObject):
             model = self._model_arg if hasattr(self._model_arg, "step") else self._model_arg()
             prompt, scene = open_scenario(self.scenario, model.resolution)
             session = Session(self.scenario, model, prompt, scene=scene)
-            recorder = Recorder(self.record_dir, tick_hz=session.tick_hz, meta={
+            recorder = Recorder(self.record_dir, tick_hz=session.tick_hz, scale=video_scale(model.resolution), meta={
                 "scenario": self.scenario.title, "scenario_file": str(self.scenario.source_path or ""),
                 "model": getattr(model, "name", type(model).__name__), "seed": self.seed, "app": "ved run"})
             self.recorder = recorder  # closed by close() even if what follows fails

@@ -107,9 +107,9 @@ def live(qtbot, scenario, tmp_path):
     step_threads: set[threading.Thread] = set()
     real_step = model.step
 
-    def step(action, state):
+    def step(action, state, viewer_pose=None):
         step_threads.add(threading.current_thread())
-        return real_step(action, state)
+        return real_step(action, state, viewer_pose=viewer_pose)
 
     model.step = step
     record_dir = tmp_path / "rec"

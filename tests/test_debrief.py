@@ -241,6 +241,23 @@ def test_incomplete_recording(rec_dir: Path, tmp_path: Path) -> None:
     assert len(clip) == 10
 
 
+def test_comparison_strip_puts_one_recording_above_the_other(rec_dir: Path, tmp_path: Path, capsys) -> None:
+    from PIL import Image
+
+    from app.cli import main
+    from engine.runtime.debrief import comparison_strip
+
+    out = comparison_strip(read_recording(rec_dir), read_recording(rec_dir), tmp_path / "cmp.png", columns=4,
+                           labels=("model", "reference"))
+    img = np.asarray(Image.open(out).convert("RGB"))
+    h, w = frame_for(FRAME_TICKS[0]).shape[:2]
+    assert img.shape[0] > 2 * h and img.shape[1] > 4 * w  # two rows of four frames at native size
+    assert main(["export", str(rec_dir), "--strip", str(tmp_path / "cli.png"), "--compare", str(rec_dir)]) == 0
+    assert (tmp_path / "cli.png").is_file() and "comparison written" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="--compare"):
+        main(["export", str(rec_dir), "--strip", str(tmp_path / "x.png")])
+
+
 def test_recording_without_frames(tmp_path: Path) -> None:
     with Recorder(tmp_path / "empty") as rec:
         rec.log({"type": "start", "tick": 0, "title": "Empty"})

@@ -207,11 +207,11 @@ def test_an_image_opening_tells_the_designer_what_the_model_was_trained_on(tmp_p
     class CardModel(ReferenceWorldModel):  # a learned model's card; opens on any image
         card = {"trained_on": "reference-world rooms only: operating_room"}
 
-        def reset(self, prompt, state):
-            return prompt.image if prompt.room is None else super().reset(prompt, state)
+        def reset(self, prompt, state, viewer_pose=None):
+            return prompt.image if prompt.room is None else super().reset(prompt, state, viewer_pose)
 
     for scenario, expect in ((sc, True), (load_scenario(OR_SCENARIO), False)):
-        m = CardModel()
+        m = CardModel(64)
         prompt, scene = open_scenario(scenario, 64)
         s = Session(scenario, m, prompt, scene=scene)
         gm, trainee = s.connect(Role.GAME_MASTER), s.connect(Role.TRAINEE)

@@ -46,6 +46,7 @@ __all__ = [
     "export_video",
     "format_time",
     "parse_time",
+    "comparison_strip",
 ]
 
 _log = logging.getLogger(__name__)
@@ -531,4 +532,34 @@ def export_video(
     except BaseException:
         part.unlink(missing_ok=True)
         raise
+    return path
+
+
+def comparison_strip(recording: Recording, other: Recording, path: str | os.PathLike, *, columns: int = 8,
+                     labels: tuple[str, str] | None = None) -> Path:
+    """Write ``path`` (PNG): ``columns`` evenly spaced ticks that both recordings hold, one row
+    each (``recording`` above ``other``), at the frames' native size — e.g. a session above
+    the reference world's replay of its actions (``ved run ... --model reference --actions
+    RECORDING/log.jsonl``). Rows are labelled with each recording's model (or ``labels``).
+
+    Raises :class:`ValueError` when the recordings share fewer than two ticks.
+    """
+    from ..eval.report import Strip, render_strip
+
+    common = sorted(set(recording.ticks) & set(other.ticks))
+    if len(common) < 2:
+        raise ValueError("the two recordings share fewer than two ticks; record the second one by replaying the "
+                         "first one's actions (ved run SCENARIO --headless --actions FIRST/log.jsonl)")
+    picks = {common[int(round(k))] for k in np.linspace(0, len(common) - 1, min(columns, len(common)))}
+    rows = []
+    for i, rec in enumerate((recording, other)):
+        frames = {t: f for t, f in rec.frames(native=True) if t in picks}
+        name = labels[i] if labels else str((rec.meta.get("meta") or {}).get("model") or rec.directory.name)
+        rows.append((name, np.stack([frames[t] for t in sorted(frames)])))
+    hz = recording.tick_hz
+    strip = Strip(f"{recording.directory.name} above {other.directory.name} (seconds)", rows,
+                  ticks=[round(t / hz, 1) for t in sorted(picks)])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    render_strip(strip).save(path)
     return path

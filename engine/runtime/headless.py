@@ -15,7 +15,7 @@ import numpy as np
 
 from ..actions import read_actions
 from ..world.policy import ExplorationPolicy
-from .recorder import Recorder
+from .recorder import Recorder, video_scale
 from .session import RecorderSink, Role, Session
 
 #: Where recordings go unless ``--record`` says otherwise (relative to the working folder).
@@ -53,7 +53,7 @@ def run_headless(scenario, *, frames: int, actions_file: str | Path | None = Non
     prompt, scene = open_scenario(scenario, model.resolution)
     session = Session(scenario, model, prompt, scene=scene)
     record_dir = (Path(record_dir) if record_dir else default_record_dir(scenario.title)).resolve()
-    recorder = Recorder(record_dir, tick_hz=session.tick_hz,
+    recorder = Recorder(record_dir, tick_hz=session.tick_hz, scale=video_scale(model.resolution),
                         meta={"scenario": scenario.title, "scenario_file": str(scenario.source_path or ""),
                               "model": getattr(model, "name", "?"), "seed": seed})
     RecorderSink(session, recorder)

@@ -32,7 +32,7 @@ def load_image(path: str | Path, resolution: int) -> np.ndarray:
         raise OpeningImageError(f"{path}: cannot read the opening image ({exc}); use a PNG or JPEG file") from None
 
 
-def open_scenario(scenario, resolution: int = 64, renderer=None) -> tuple[Prompt, Scene | None]:
+def open_scenario(scenario, resolution: int = 128, renderer=None) -> tuple[Prompt, Scene | None]:
     """The :class:`Prompt` that opens ``scenario``, and the room's :class:`Scene` when the
     opening frame comes from a reference-world preset (None for an image)."""
     w = scenario.world

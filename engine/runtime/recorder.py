@@ -41,7 +41,8 @@ the segment`` in units of ``1 / tick_hz`` seconds, and ``session.mp4`` uses
 frame.  Segments are kept after close (they are what :func:`read_recording`
 decodes; ``session.mp4`` is the file to hand to a person).
 
-Cost: at 64x64 frames scaled x4 (256x256 encoded) :meth:`Recorder.write_frame`
+Cost: at 64x64 frames scaled x4 (256x256 encoded; 128x128 frames are scaled x2, see
+:func:`video_scale`) :meth:`Recorder.write_frame`
 takes about 1 ms on one core (single-threaded x264 so the world model keeps the
 other cores); closing a segment adds a few ms to the frame that completes it.
 
@@ -134,6 +135,12 @@ def _dumps(record: Any) -> str:
     """One-line JSON.  Non-finite floats are written as ``NaN``/``Infinity``
     (which Python's json reads back)."""
     return json.dumps(record, default=_json_default, separators=(",", ":"))
+
+
+def video_scale(resolution: int) -> int:
+    """The nearest-neighbour upscale that records ``resolution``-pixel frames as a video at
+    least 256 pixels wide (4 for 64×64 frames, 2 for 128×128, 1 from 256 on)."""
+    return max(1, 256 // max(1, int(resolution)))
 
 
 def _write_json_atomic(path: Path, obj: Any) -> None:

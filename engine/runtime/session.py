@@ -265,7 +265,7 @@ class Session:
         """Open the world (tick 0) and publish the opening frame."""
         from .opening import opening_notice
 
-        frame = self.model.reset(self.prompt, self.world_state)
+        frame = self.model.reset(self.prompt, self.world_state, viewer_pose=self.pose)
         self.tick = 0
         start = {"title": self.scenario.title, "prompt": self.prompt.text,
                  "model": getattr(self.model, "name", type(self.model).__name__), "state": self.world_state.as_dict()}
@@ -298,7 +298,7 @@ class Session:
         self._fire_due_events()
         if self.world_state != before:
             self._publish(Message("state", self.tick, self.world_state.as_dict()))
-        frame = self.model.step(action, self.world_state)
+        frame = self.model.step(action, self.world_state, viewer_pose=self.pose)
         self._publish(Message("action", self.tick, {"action": [float(v) for v in action]}))
         self._publish_frame(frame)
         return frame
@@ -386,9 +386,9 @@ class Session:
         record = {"text": prompt.text, "image": image_name, "applied": True, "note": None}
         if prompt.image is not None:  # a new scene: the image opens it, the floor plan is unknown
             self.tick += 1
-            frame = self.model.reset(prompt, self.world_state)
             self.prompt, self.scene = prompt, open_floor()
             self.pose = (*self.scene.start_pose, 0.0)
+            frame = self.model.reset(prompt, self.world_state, viewer_pose=self.pose)
             self._publish(Message("prompt", self.tick, record))
             self._publish_frame(frame)
             return frame
