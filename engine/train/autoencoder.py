@@ -23,8 +23,7 @@ from torch.nn import functional as F
 
 from ..model.autoencoder import Autoencoder, AutoencoderConfig, frames_to_tensor
 from .common import load_checkpoint, lr_at, save_checkpoint
-from .discriminator import (PatchDiscriminator, adaptive_weight, d_hinge_loss, feature_matching, g_hinge_loss,
-                            gradient_loss)
+from .discriminator import PatchDiscriminator, adversarial_terms, discriminator_step, gradient_loss
 
 
 def train_autoencoder(frames: np.ndarray, *, steps: int, batch: int = 32, lr: float = 1e-3, seed: int = 0,
@@ -92,23 +91,14 @@ def train_autoencoder(frames: np.ndarray, *, steps: int, batch: int = 32, lr: fl
         loss = rec_loss + 1e-4 * z.pow(2).mean()
         adv = step >= first_gan and gan_weight > 0
         if adv:
-            fake_logits, fake_feats = disc(rec)
-            with torch.no_grad():
-                _, real_feats = disc(x)
-            g_loss = g_hinge_loss(fake_logits)
-            weight = adaptive_weight(rec_loss, g_loss, last) * gan_weight
-            loss = loss + weight * g_loss + fm_weight * feature_matching(real_feats, fake_feats)
+            adv_loss, weight = adversarial_terms(disc, rec, x, rec_loss, last, gan_weight, fm_weight)
+            loss = loss + adv_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if adv:
-            real_logits, _ = disc(x)
-            fake_logits, _ = disc(rec.detach())
-            d_loss = d_hinge_loss(real_logits, fake_logits)
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
+            d_loss = discriminator_step(disc, opt_d, x, rec)
         if step % 20 == 0:
             post = {"rec": f"{rec_loss.item():.4f}"}
             if adv:

@@ -27,8 +27,7 @@ from torch.nn import functional as F
 
 from ..model.autoencoder import Autoencoder, frames_to_tensor
 from .common import load_checkpoint, lr_at, save_checkpoint
-from .discriminator import (PatchDiscriminator, adaptive_weight, d_hinge_loss, feature_matching, g_hinge_loss,
-                            gradient_loss)
+from .discriminator import PatchDiscriminator, adversarial_terms, discriminator_step, gradient_loss
 
 
 @torch.no_grad()
@@ -112,22 +111,13 @@ def finetune_decoder(ae: Autoencoder, pairs, real_latents: torch.Tensor, real_fr
         rec = ae.decode(z)
         pix = (w * ((rec - x).abs() + (rec - x).pow(2))).mean()
         rec_loss = pix + gradient_loss(w * rec, w * x)
-        fake_logits, fake_feats = disc(rec)
-        with torch.no_grad():
-            _, real_feats = disc(x)
-        g_loss = g_hinge_loss(fake_logits)
-        weight = adaptive_weight(rec_loss, g_loss, last) * gan_weight
-        loss = rec_loss + weight * g_loss + fm_weight * feature_matching(real_feats, fake_feats)
+        adv_loss, _ = adversarial_terms(disc, rec, x, rec_loss, last, gan_weight, fm_weight)
+        loss = rec_loss + adv_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(ae.decoder.parameters(), 1.0)
         opt.step()
-        real_logits, _ = disc(x)
-        fake_logits, _ = disc(rec.detach())
-        d_loss = d_hinge_loss(real_logits, fake_logits)
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
+        d_loss = discriminator_step(disc, opt_d, x, rec)
         if step % 20 == 0:
             bar.set_postfix(rec=f"{rec_loss.item():.4f}", d=f"{d_loss.item():.3f}")
         if (step + 1) % checkpoint_every == 0:

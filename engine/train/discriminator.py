@@ -79,3 +79,30 @@ def gradient_loss(rec: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     and as strong as the target's."""
     (rx, ry), (tx, ty) = image_gradients(rec), image_gradients(target)
     return F.l1_loss(rx, tx) + F.l1_loss(ry, ty)
+
+
+def adversarial_terms(disc: PatchDiscriminator, rec: torch.Tensor, target: torch.Tensor, rec_loss: torch.Tensor,
+                      last_layer: torch.Tensor, gan_weight: float, fm_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The decoder's side of one adversarial step: ``(loss, weight)``, where ``loss`` is the
+    adaptively weighted hinge term plus ``fm_weight`` × feature matching against ``target``
+    (both ``(B, 3, H, W)`` in [0, 1]), to be added to ``rec_loss``; ``weight`` is the
+    adaptive weight times ``gan_weight`` (detached, for logging)."""
+    fake_logits, fake_feats = disc(rec)
+    with torch.no_grad():
+        _, real_feats = disc(target)
+    g_loss = g_hinge_loss(fake_logits)
+    weight = adaptive_weight(rec_loss, g_loss, last_layer) * gan_weight
+    return weight * g_loss + fm_weight * feature_matching(real_feats, fake_feats), weight
+
+
+def discriminator_step(disc: PatchDiscriminator, opt: torch.optim.Optimizer, real: torch.Tensor,
+                       fake: torch.Tensor) -> torch.Tensor:
+    """One hinge-loss update of ``disc`` on ``real`` and (detached) ``fake`` frames; returns
+    the loss before the update."""
+    real_logits, _ = disc(real)
+    fake_logits, _ = disc(fake.detach())
+    d_loss = d_hinge_loss(real_logits, fake_logits)
+    opt.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt.step()
+    return d_loss

@@ -17,6 +17,17 @@ from .motion import MAX_PITCH, wrap_angle
 from .scene import Scene
 
 
+def free_point(scene: Scene, rng: np.random.Generator) -> tuple[float, float]:
+    """A random floor point (x, z metres) at least 0.6 m from the walls with 0.45 m free
+    around it; the room's centre if 100 draws find none."""
+    for _ in range(100):
+        x = rng.uniform(-scene.width / 2 + 0.6, scene.width / 2 - 0.6)
+        z = rng.uniform(-scene.depth / 2 + 0.6, scene.depth / 2 - 0.6)
+        if scene.is_free(x, z, 0.45):
+            return float(x), float(z)
+    return 0.0, 0.0
+
+
 @dataclass
 class ExplorationPolicy:
     """Produces one action ``(forward, strafe, yaw, pitch)`` per tick for ``scene``.
@@ -59,13 +70,7 @@ class ExplorationPolicy:
             self._spin_dir = 1.0 if self.rng.random() < 0.5 else -1.0
 
     def _free_point(self) -> tuple[float, float]:
-        s = self.scene
-        for _ in range(100):
-            x = self.rng.uniform(-s.width / 2 + 0.6, s.width / 2 - 0.6)
-            z = self.rng.uniform(-s.depth / 2 + 0.6, s.depth / 2 - 0.6)
-            if s.is_free(x, z, 0.45):
-                return float(x), float(z)
-        return 0.0, 0.0
+        return free_point(self.scene, self.rng)
 
     def _steer(self, pose, target, speed) -> np.ndarray:
         x, z, yaw, _ = pose
@@ -147,13 +152,7 @@ class Walker:
         return w
 
     def _free_point(self) -> tuple[float, float]:
-        s = self.scene
-        for _ in range(100):
-            x = self.rng.uniform(-s.width / 2 + 0.6, s.width / 2 - 0.6)
-            z = self.rng.uniform(-s.depth / 2 + 0.6, s.depth / 2 - 0.6)
-            if s.is_free(x, z, 0.45):
-                return float(x), float(z)
-        return 0.0, 0.0
+        return free_point(self.scene, self.rng)
 
     def step(self, viewer: tuple[float, float] | None = None) -> tuple[float, float, float]:
         if self.wait > 0:
