@@ -167,8 +167,9 @@ def frame_motion(actions_scaled: torch.Tensor, poses: torch.Tensor) -> torch.Ten
 
 def clip_warps(xt: torch.Tensor, batch: dict, M: int, warp: bool = True) -> torch.Tensor:
     """Predecessors ``(B, T, C, h, w)`` for a training clip: clip frame k sees clip frame k-1
-    *as the network sees it* (its noisy input), moved by the motion into k when ``warp``; the
-    anchor, memory frames and the first clip frame get zeros."""
+    as given in ``xt`` (in training lightly noised, :func:`_lightly_noised`; in the rollout
+    phase as the network sees it), moved by the motion into k when ``warp``; the anchor,
+    memory frames and the first clip frame get zeros."""
     B, T = xt.shape[:2]
     j0 = 1 + M
     out = torch.zeros_like(xt)
@@ -182,6 +183,18 @@ def clip_warps(xt: torch.Tensor, batch: dict, M: int, warp: bool = True) -> torc
         motion = frame_motion(batch["a"][:, j0:], batch["p"][:, j0:])[:, 1:]  # into frames j0+1..
         out[:, j0 + 1:] = ego_warp(prev.reshape(-1, *prev.shape[2:]), motion.reshape(-1, 4)).view_as(prev)
     return out
+
+
+def _lightly_noised(x0: torch.Tensor, g: torch.Generator, top: float = 0.2) -> torch.Tensor:
+    """``x0`` ``(B, T, C, h, w)`` with noise at a level drawn per frame from U(0, ``top``):
+    what each clip frame is shown of its predecessor. Live generation stacks the finished
+    previous frame, re-noised at ``Sampling.ctx_noise``, on the frame it generates; showing
+    the predecessor at its own diffusion-forcing level instead (often near pure noise) would
+    teach the network to ignore the one input that lets it carry a frame forward. This is
+    the noise augmentation of the conditioning frames in GameNGen (Valevski et al. 2024)."""
+    B, T = x0.shape[:2]
+    level = (top * torch.rand(B, T, generator=g)).to(x0.device)[:, :, None, None, None]
+    return (1 - level) * x0 + level * torch.randn(x0.shape, generator=g).to(x0.device)
 
 
 def predecessors(model: DynamicsModel, xt: torch.Tensor, batch: dict) -> torch.Tensor | None:
@@ -233,7 +246,7 @@ def flow_loss(model: DynamicsModel, batch: dict, g: torch.Generator, *, cond_dro
         xt = (1 - tt) * x0 + tt * eps
     drop_a = (torch.rand(B, generator=g) < cond_drop).to(dev)
     drop_t = (torch.rand(B, generator=g) < cond_drop).to(dev)
-    warped = predecessors(model, xt, batch)
+    warped = predecessors(model, _lightly_noised(x0, g) if objective != "regressor" else xt, batch)
     ent = drop_entities(batch.get("ent"), entity_drop, g)
     inputs = [((xt, t, batch["a"], batch["s"]),
                dict(poses=batch["p"], text=batch["text"], drop_action=drop_a, drop_text=drop_t,
