@@ -282,6 +282,10 @@ def test_training_smoke_writes_a_loadable_model(tiny_run):
     assert card["format"] == "ved-model/2" and card["seed"] == 3
     assert set(card["files"]) == {"autoencoder.safetensors", "dynamics.safetensors", "baseline_regressor.safetensors"}
     assert {"psnr", "copy_last", "delta_psnr"} <= set(card["metrics"])
+    stages = card["training"]["stages_s"]  # every stage's cost, kept across --resume invocations
+    assert {"data", "autoencoder", "encode", "dynamics", "regressor_baseline"} <= set(stages)
+    assert card["training"]["model_training_s"] == pytest.approx(
+        sum(v for k, v in stages.items() if k != "regressor_baseline"), abs=0.2)
     m = load_world_model(tiny_run)
     f = m.reset(Prompt("", np.zeros((32, 32, 3), np.uint8)), WorldState())
     assert f.shape == (32, 32, 3)
@@ -292,8 +296,12 @@ def test_resume_continues_an_interrupted_run(tiny_run):
     with pytest.raises(FileExistsError, match="--resume"):
         run_training(run_dir, TrainConfig.tiny(), seed=3, progress=False, log=lambda *a: None)
     msgs = []
+    before = json.loads((tiny_run / "model_card.json").read_text())["training"]["stage_invocations"]
     run_training(run_dir, TrainConfig.tiny(), seed=3, resume=True, progress=False, log=msgs.append)
     assert any("resumed" in m for m in msgs)
+    after = json.loads((tiny_run / "model_card.json").read_text())["training"]["stage_invocations"]
+    # the finished stages did no work again: their cost is still the first invocation's
+    assert after["autoencoder"] == before["autoencoder"] and after["data"] == before["data"]
 
 
 def test_shipped_prompts_need_no_encoder_at_start_up(tiny_run, tmp_path, monkeypatch):

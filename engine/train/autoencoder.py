@@ -106,7 +106,8 @@ def train_autoencoder(frames: np.ndarray, *, steps: int, batch: int = 32, lr: fl
             bar.set_postfix(**post)
         if (step + 1) % checkpoint_every == 0:
             save(step + 1)
-    save(steps)
+    if start < steps:  # a finished checkpoint is left as it was
+        save(steps)
     return model.cpu().eval()
 
 

@@ -28,12 +28,18 @@ def lr_at(step: int, total: int, peak: float, warmup: int = 200, floor: float = 
     return peak * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * p)))
 
 
+#: Called with the path after every checkpoint is saved (engine.train.ledger records stage times).
+SAVE_HOOKS: list = []
+
+
 def save_checkpoint(path: Path, **state) -> None:
     """Atomically write a training checkpoint (a killed run never leaves a torn file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
+    for hook in list(SAVE_HOOKS):
+        hook(path)
 
 
 def load_checkpoint(path: Path) -> dict | None:
@@ -96,5 +102,6 @@ def run_steps(model: torch.nn.Module, opt: torch.optim.Optimizer, g: torch.Gener
             bar.set_postfix(loss=f"{ema:.4f}")
         if (step + 1) % checkpoint_every == 0:
             save_training_state(checkpoint, model, opt, g, step + 1)
-    save_training_state(checkpoint, model, opt, g, steps)
+    if start < steps:  # a finished checkpoint is left as it was
+        save_training_state(checkpoint, model, opt, g, steps)
     return ema

@@ -122,7 +122,8 @@ def finetune_decoder(ae: Autoencoder, pairs, real_latents: torch.Tensor, real_fr
             bar.set_postfix(rec=f"{rec_loss.item():.4f}", d=f"{d_loss.item():.3f}")
         if (step + 1) % checkpoint_every == 0:
             save(step + 1)
-    save(steps)
+    if start < steps:  # a finished checkpoint is left as it was
+        save(steps)
     for p in ae.encoder.parameters():
         p.requires_grad_(True)
     return ae.cpu().eval()

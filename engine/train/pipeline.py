@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 import platform
 import shutil
+import sys
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -38,6 +40,7 @@ from ..world.entities import FEATURE_DIM, N_SLOTS
 from .autoencoder import encode_frames, train_autoencoder
 from .common import load_checkpoint, save_checkpoint, seed_everything
 from .dynamics import TrainData, train_dynamics
+from .ledger import StageLedger
 
 
 #: The shipped example scenarios (their prompts are embedded beside a trained model).
@@ -233,6 +236,14 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
 def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, log, job, t_start: float,
                   from_scratch: bool, name: str = "") -> Path:
     timings: dict[str, float] = {}
+    machine = (f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+               + (f", {torch.cuda.get_device_name(0)}" if job.device.startswith("cuda") else ""))
+    ledger = StageLedger(out / "checkpoints", command=" ".join(["ved", *sys.argv[1:]]) if sys.argv else "ved train",
+                         machine=machine) if job.main else None
+
+    def stage(name: str):
+        return ledger.stage(name) if ledger else nullcontext()
+
     seed_everything(seed)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     # CUDA when present (same code, same seeds; the results differ in the last bits), else CPU.
@@ -249,8 +260,11 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
                                (eval_dir, config.eval_episodes, config.eval_length, True)):
         if not (d / "manifest.json").is_file():
             shutil.rmtree(d, ignore_errors=True)
-            stats = generate_dataset(d, episodes=n, seed=seed + (7919 if held else 0), length=length,
-                                     resolution=config.resolution, progress=progress, held_out=held)
+            with stage("data"):
+                stats = generate_dataset(d, episodes=n, seed=seed + (7919 if held else 0), length=length,
+                                         resolution=config.resolution, progress=progress, held_out=held)
+                if ledger:
+                    ledger.record()
             log(f"data: {stats['frames']} frames in {stats['seconds']} s ({stats['frames_per_s']} frames/s) -> {d}")
     ds = Dataset(data_dir)
     frames = np.concatenate([ds[i].frames for i in range(len(ds))])
@@ -260,19 +274,21 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
     # 2. autoencoder --------------------------------------------------------------------
     t0 = time.perf_counter()
     ckpt = out / "checkpoints"
-    ae = train_autoencoder(frames, steps=config.ae_steps, batch=config.ae_batch, seed=seed,
-                           config=replace(config.autoencoder, resolution=config.resolution),
-                           checkpoint=ckpt / "autoencoder.pt", progress=progress, log=log, device=device,
-                           gan_start=config.ae_gan_start, gan_weight=config.ae_gan_weight,
-                           latent_noise=config.ae_latent_noise, crop=config.ae_crop or None)
+    with stage("autoencoder"):
+        ae = train_autoencoder(frames, steps=config.ae_steps, batch=config.ae_batch, seed=seed,
+                               config=replace(config.autoencoder, resolution=config.resolution),
+                               checkpoint=ckpt / "autoencoder.pt", progress=progress, log=log, device=device,
+                               gan_start=config.ae_gan_start, gan_weight=config.ae_gan_weight,
+                               latent_noise=config.ae_latent_noise, crop=config.ae_crop or None)
     timings["autoencoder_s"] = time.perf_counter() - t0
 
     # 3. latent cache: every frame encoded once -----------------------------------------
     t0 = time.perf_counter()
     cached = load_checkpoint(ckpt / "latents.pt")
     if cached is None or cached["ae_step"] != config.ae_steps or cached["n"] != len(frames):
-        latents = encode_frames(ae, frames, device=device)
-        save_checkpoint(ckpt / "latents.pt", latents=latents, ae_step=config.ae_steps, n=len(frames))
+        with stage("encode"):
+            latents = encode_frames(ae, frames, device=device)
+            save_checkpoint(ckpt / "latents.pt", latents=latents, ae_step=config.ae_steps, n=len(frames))
     else:
         latents = cached["latents"]
     mean = latents.mean(dim=(0, 2, 3))
@@ -283,7 +299,8 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
     # 4. dynamics (and the regressor baseline on the same data and budget) --------------
     t0 = time.perf_counter()
     dyn_cfg = replace(config.dynamics, latent_channels=ae.config.latent_channels, latent_size=ae.config.latent_size)
-    text = _caption_embeddings(ds, config.text_variants, seed, ckpt / "text.pt") if dyn_cfg.text_dim else None
+    with stage("text"):
+        text = _caption_embeddings(ds, config.text_variants, seed, ckpt / "text.pt") if dyn_cfg.text_dim else None
     from ..world.entities import GEOMETRY_DIM
 
     data = _stack(ds, norm, text, grid=dyn_cfg.grid if dyn_cfg.entities else 0,
@@ -292,30 +309,34 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
     if job.main:
         job.barrier()  # the other ranks start the dynamics stages from here (see run_training)
     t0 = time.perf_counter()
-    dyn = train_dynamics(data, steps=config.dyn_steps, config=dyn_cfg, batch=config.dyn_batch, seed=seed,
-                         cond_drop=config.cond_drop, anchor_gen=config.anchor_gen, anchor_batch=config.anchor_batch,
-                         entity_drop=config.entity_drop,
-                         checkpoint=ckpt / "dynamics.pt", progress=progress, log=log, device=device)
+    with stage("dynamics"):
+        dyn = train_dynamics(data, steps=config.dyn_steps, config=dyn_cfg, batch=config.dyn_batch, seed=seed,
+                             cond_drop=config.cond_drop, anchor_gen=config.anchor_gen,
+                             anchor_batch=config.anchor_batch, entity_drop=config.entity_drop,
+                             checkpoint=ckpt / "dynamics.pt", progress=progress, log=log, device=device)
     timings["dynamics_s"] = time.perf_counter() - t0
     if config.rollout_steps:
         from .rollout_finetune import finetune_on_rollouts
 
         t0 = time.perf_counter()
-        dyn = finetune_on_rollouts(dyn, data, steps=config.rollout_steps, batch=config.dyn_batch, seed=seed,
-                                   ctx_noise=config.sampling.ctx_noise, checkpoint=ckpt / "rollout.pt",
-                                   progress=progress, log=log, device=device)
+        with stage("rollout_finetune"):
+            dyn = finetune_on_rollouts(dyn, data, steps=config.rollout_steps, batch=config.dyn_batch, seed=seed,
+                                       ctx_noise=config.sampling.ctx_noise, checkpoint=ckpt / "rollout.pt",
+                                       progress=progress, log=log, device=device)
         timings["rollout_finetune_s"] = time.perf_counter() - t0
     if config.decoder_steps and job.main:
         t0 = time.perf_counter()
-        ae = _finetune_decoder(ae, dyn, mean, std, ds, frames, latents, config, seed=seed, ckpt=ckpt,
-                               progress=progress, log=log, device=device)
+        with stage("decoder_finetune"):
+            ae = _finetune_decoder(ae, dyn, mean, std, ds, frames, latents, config, seed=seed, ckpt=ckpt,
+                                   progress=progress, log=log, device=device)
         timings["decoder_finetune_s"] = time.perf_counter() - t0
     regressor = None
     if config.regressor_steps:
         t0 = time.perf_counter()
-        regressor = train_dynamics(data, steps=config.regressor_steps, config=dyn_cfg, batch=config.dyn_batch,
-                                   seed=seed, objective="regressor", checkpoint=ckpt / "regressor.pt",
-                                   progress=progress, log=log, desc="regressor (baseline)", device=device)
+        with stage("regressor_baseline"):
+            regressor = train_dynamics(data, steps=config.regressor_steps, config=dyn_cfg, batch=config.dyn_batch,
+                                       seed=seed, objective="regressor", checkpoint=ckpt / "regressor.pt",
+                                       progress=progress, log=log, desc="regressor (baseline)", device=device)
         timings["regressor_baseline_s"] = time.perf_counter() - t0
     if not job.main:
         job.barrier()  # rank 0 evaluates and saves the model
@@ -344,6 +365,7 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
     timings["training_s"] = timings["total_s"] - timings["eval_s"] - timings.get("regressor_baseline_s", 0.0)
     log("quick eval (held-out scenes): " + json.dumps(metrics))
 
+    stages_s = ledger.totals() if ledger else {}
     card = {
         "name": name,
         "description": f"Latent world model of the VED reference world ({config.resolution}x{config.resolution} "
@@ -381,8 +403,11 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
                      "command": f"ved train --budget {config.budget} --out DIR --seed {seed}",
                      "from_scratch": from_scratch,
                      "timings_s": {k: round(v, 1) for k, v in timings.items()},
-                     "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
-                                + (f", {torch.cuda.get_device_name(0)}" if device.startswith("cuda") else "")},
+                     "machine": machine,
+                     # every stage's cost over all the invocations (--resume) that worked on it
+                     "stages_s": stages_s,
+                     "model_training_s": round(sum(v for k, v in stages_s.items() if k != "regressor_baseline"), 1),
+                     "stage_invocations": ledger.entries if ledger else {}},
         "metrics": {"eval_episodes": config.eval_episodes, **metrics},
     }
     model_dir = save_model(out / "model", ae, dyn, mean, std, card, regressor=regressor)
