@@ -1,6 +1,7 @@
 """World model: shapes, block-causality, KV-cache equivalence, training smoke, model files."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -495,3 +496,24 @@ def test_live_step_computes_what_training_computes_with_the_predecessor_stacked(
         v = dyn(x, t, a, s, poses=p, memory_valid=torch.zeros(1, 2, dtype=torch.bool), entities=(cov, feat),
                 warped=warped)
     torch.testing.assert_close(live, eps - v[:, 4], atol=1e-4, rtol=1e-4)
+
+
+def test_stage_ledger_adds_up_invocations_and_reentries(tmp_path):
+    from engine.train import common
+    from engine.train.ledger import StageLedger
+
+    first = StageLedger(tmp_path, command="ved train --out R", machine="m")
+    for _ in range(2):  # the data stage is entered once per dataset
+        with first.stage("data"):
+            time.sleep(0.15)
+            first.record()
+    with first.stage("autoencoder"):
+        common.save_checkpoint(tmp_path / "ae.pt", step=1)  # a saved checkpoint records the stage
+    assert first.totals()["data"] >= 0.3 and "autoencoder" in first.totals()
+    assert common.SAVE_HOOKS == []  # closed stages stop listening
+    second = StageLedger(tmp_path, command="ved train --out R --resume", machine="m")  # read from disk
+    with second.stage("autoencoder"):
+        time.sleep(0.1)
+        common.save_checkpoint(tmp_path / "ae.pt", step=2)
+    assert len(second.entries["autoencoder"]) == 2 and len(second.entries["data"]) == 1
+    assert second.totals()["autoencoder"] >= 0.1

@@ -36,11 +36,21 @@ class StageLedger:
         self.invocation = {"command": command, "machine": machine,
                            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         self._stage: str | None = None
-        self._t0 = 0.0
+        self._t0 = self._base = 0.0
 
     def stage(self, name: str) -> "StageLedger":
-        self._stage, self._t0 = name, time.perf_counter()
+        """Open stage ``name``; entering the same stage again in this invocation adds to its
+        seconds (the data stage makes the training and the held-out sets)."""
+        mine = self._mine(name)
+        self._stage, self._t0, self._base = name, time.perf_counter(), mine["seconds"] if mine else 0.0
         return self
+
+    def _mine(self, name: str) -> dict | None:
+        runs = self.entries.get(name) or []
+        last = runs[-1] if runs else None
+        if last and last["started"] == self.invocation["started"] and last["command"] == self.invocation["command"]:
+            return last
+        return None
 
     def __enter__(self) -> "StageLedger":
         common.SAVE_HOOKS.append(self.record)
@@ -54,12 +64,12 @@ class StageLedger:
         """Store the open stage's seconds so far for this invocation (atomically)."""
         if self._stage is None:
             return
-        runs = self.entries.setdefault(self._stage, [])
-        mine = {**self.invocation, "seconds": round(time.perf_counter() - self._t0, 1)}
-        if runs and runs[-1]["started"] == mine["started"] and runs[-1]["command"] == mine["command"]:
-            runs[-1] = mine
+        seconds = round(self._base + time.perf_counter() - self._t0, 1)
+        mine = self._mine(self._stage)
+        if mine:
+            mine["seconds"] = seconds
         else:
-            runs.append(mine)
+            self.entries.setdefault(self._stage, []).append({**self.invocation, "seconds": seconds})
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(self.entries, indent=1))
