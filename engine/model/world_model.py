@@ -125,14 +125,12 @@ class LatentWorldModel:
         dead-reckoned pose ``rel_pose``), or None for a model without entity conditioning."""
         if not self.dyn.cfg.entities:
             return None
-        from ..world.entities import entity_table, project_entities
+        from ..world.entities import GEOMETRY_DIM, entity_table, project_entities
 
         if viewer_pose is None:
             viewer = compose(self._origin, self.pose if rel_pose is None else rel_pose)
         else:
             viewer = np.asarray(viewer_pose, np.float32)
-        from ..world.entities import GEOMETRY_DIM
-
         cov, feat = project_entities(entity_table(state, self._scene), viewer, grid=self.dyn.cfg.grid,
                                      colours=self.dyn.cfg.entity_features > GEOMETRY_DIM)
         return (torch.as_tensor(cov, device=self.device).view(1, 1, *cov.shape),
