@@ -517,3 +517,76 @@ def test_stage_ledger_adds_up_invocations_and_reentries(tmp_path):
         common.save_checkpoint(tmp_path / "ae.pt", step=2)
     assert len(second.entries["autoencoder"]) == 2 and len(second.entries["data"]) == 1
     assert second.totals()["autoencoder"] >= 0.1
+
+
+def test_live_step_sees_the_pixel_warped_predecessor_as_training_builds_it():
+    """With ``pixel_warp`` the live step decodes nothing new: it warps the frame it last showed
+    in pixel space and encodes it, exactly as encode_warped_predecessors builds the training
+    input from the true frames, and the step then equals the training forward."""
+    from engine.actions import ACTION_LIMITS
+    from engine.model.pose import dead_reckon, step_pose
+    from engine.model.world_model import Sampling
+    from engine.train.dynamics import encode_warped_predecessors
+
+    cfg = DynamicsConfig(latent_channels=4, latent_size=8, patch=2, width=32, depth=2, heads=2, cond_dim=16,
+                         context=4, pose_dim=5, pixel_warp=True)
+    torch.manual_seed(0)
+    ae = Autoencoder(AutoencoderConfig(resolution=64, latent_channels=4, widths=(8, 16, 16, 16)))
+    dyn = _randomise(DynamicsModel(cfg))
+    mean, std = torch.randn(4) * 0.1, torch.rand(4) + 0.5
+    m = LatentWorldModel(ae, dyn, mean, std, seed=3, sampling=Sampling(steps=1, ctx_noise=0.0, cfg_action=1.0))
+    img = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    action = np.array([0.05, 0.0, 0.1, 0.02], np.float32)
+    m.reset(Prompt("", img), WorldState())
+    z0 = m.encode(img[None])
+    m.step(action, WorldState())
+    live = m.last_latent
+    raw = np.stack([np.zeros(4, np.float32), action])[None]
+    warped_seq = encode_warped_predecessors(ae, np.stack([img, img])[None], torch.from_numpy(raw / ACTION_LIMITS),
+                                            torch.from_numpy(dead_reckon(raw)), mean, std).float()
+    assert warped_seq[0, 0].abs().max() == 0  # frame 0 has no predecessor
+    m.gen.manual_seed(3)
+    torch.randn(z0.shape, generator=m.gen)  # the pending frame's context noise
+    eps = torch.randn((1, 1, 4, 8, 8), generator=m.gen)[:, 0]
+    x = torch.stack([z0, z0, eps], 1)
+    t = torch.tensor([[0.0, 0.0, 1.0]])
+    a = torch.zeros(1, 3, 4)
+    a[0, 2] = torch.from_numpy(action / ACTION_LIMITS)
+    s = torch.from_numpy(np.stack([WorldState().vector()] * 3))[None]
+    p = torch.zeros(1, 3, 4)
+    p[0, 2] = torch.from_numpy(step_pose(np.zeros(4, np.float32), action))
+    warped = torch.zeros_like(x)
+    warped[:, 2] = warped_seq[:, 1]
+    with torch.no_grad():
+        v = dyn(x, t, a, s, poses=p, warped=warped)
+    torch.testing.assert_close(live, eps - v[:, 2], atol=1e-3, rtol=1e-3)
+    # and the warped input is not the unwarped one: the turn moved the frame
+    unwarped = m.encode(img[None])
+    assert (warped_seq[0, 1] - unwarped[0]).abs().mean() > 0.01
+
+
+def test_warp_frames_fills_what_comes_into_view_from_the_edge():
+    from engine.model.warp import ego_warp, warp_frames
+
+    img = torch.rand(1, 3, 32, 32)
+    turn = torch.tensor([[0.0, 0.0, 0.2, 0.0]])
+    zeros, border = ego_warp(img, turn), warp_frames(img, turn)
+    assert (zeros[..., :4] == 0).all()  # content moves right: the left strip is new
+    assert (border[..., :4] > 0).any()
+    torch.testing.assert_close(border[..., 8:], zeros[..., 8:].clamp(0, 1))
+
+
+def test_training_a_pixel_warp_model_caches_its_warped_predecessors(tmp_path):
+    from dataclasses import replace
+
+    cfg = TrainConfig.tiny()
+    cfg = replace(cfg, dynamics=replace(cfg.dynamics, pixel_warp=True))
+    model_dir = run_training(tmp_path / "run", cfg, seed=1, progress=False, log=lambda *a: None)
+    ckpt = tmp_path / "run" / "checkpoints"
+    assert (ckpt / "warped.pt").is_file()
+    card = json.loads((model_dir / "model_card.json").read_text())
+    assert "encode_warped" in card["training"]["stages_s"]
+    m = load_world_model(model_dir)
+    assert m.dyn.cfg.pixel_warp
+    m.reset(Prompt("", np.zeros((32, 32, 3), np.uint8)), WorldState())
+    assert m.step(np.array([0, 0, 0.1, 0], np.float32), WorldState()).shape == (32, 32, 3)

@@ -75,6 +75,10 @@ class DynamicsConfig:
     #: DIAMOND and GameNGen stack past frames on the denoiser's input), so carrying a frame
     #: forward is a direct path and attention learns what changes.
     stack_previous: bool = False
+    #: Each frame also sees its predecessor's *decoded frame* moved by the camera motion in
+    #: pixel space and encoded again (engine.model.warp.warp_frames): the carried-forward
+    #: frame keeps its edges, where a warp of the 16×16 latent itself averages cells.
+    pixel_warp: bool = False
     #: Entity slots projected into each frame (0: none; engine.world.entities.N_SLOTS).
     entities: int = 0
     #: Features per entity slot (engine.world.entities.FEATURE_DIM).
@@ -87,7 +91,7 @@ class DynamicsConfig:
     @property
     def sees_predecessor(self) -> bool:
         """Whether each frame's tokens carry its predecessor's latent (warped or as it is)."""
-        return bool(self.warp or self.stack_previous)
+        return bool(self.warp or self.stack_previous or self.pixel_warp)
 
     @property
     def grid(self) -> int:
@@ -196,7 +200,8 @@ class DynamicsModel(nn.Module):
       pose) / the prompt by a learned null embedding (for classifier-free guidance)
     * ``memory_valid``: optional bool ``(B, M)``; False masks an empty memory slot out
     * ``warped``: optional ``(B, T, C, h, w)``, each frame's predecessor (warped by the camera
-      motion with ``cfg.warp``; zeros where there is none), used when ``cfg.sees_predecessor``
+      motion with ``cfg.warp``, or decoded, warped and re-encoded with ``cfg.pixel_warp``;
+      zeros where there is none), used when ``cfg.sees_predecessor``
     * ``entities``: optional ``(coverage (B, T, S, P), features (B, T, S, F))`` from
       :func:`engine.world.entities.project_entities` (``S = cfg.entities`` slots, ``P``
       tokens per frame), used when ``cfg.entities``

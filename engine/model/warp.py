@@ -9,6 +9,12 @@ occlusions, parallax, newly revealed walls are left to the network. Warping what
 known into the new view as conditioning follows camera-controlled video models such as GEN3C
 (Ren et al. 2025) and ViewCrafter (Yu et al. 2024), here with a 2-D affine map instead of a
 3-D cache.
+
+The same map can instead be applied to the previous frame's *pixels* (``padding="border"``),
+which are then encoded again (``DynamicsConfig.pixel_warp``): a sub-cell shift of a 16×16
+latent by bilinear sampling averages neighbouring cells — the very blur the dynamics model
+must not learn — while a shift of 128×128 pixels keeps the edges (on the quick data, frame
+t-1 warped into frame t's view reaches 35.9 dB against 31.1 dB for the unwarped frame).
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ FOV = math.radians(75)
 NOMINAL_DEPTH = 2.5
 
 
-def ego_warp(latent: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
-    """Warp ``latent`` ``(N, C, h, w)`` by camera motion ``motion`` ``(N, 4)`` = (forward,
-    strafe metres, Δyaw, Δpitch radians) from the frame it shows to the next. Regions that come
-    into view are zero. Returns ``(N, C, h, w)`` float32."""
+def ego_warp(latent: torch.Tensor, motion: torch.Tensor, padding: str = "zeros") -> torch.Tensor:
+    """Warp ``latent`` ``(N, C, h, w)`` (a latent or an image) by camera motion ``motion``
+    ``(N, 4)`` = (forward, strafe metres, Δyaw, Δpitch radians) from the frame it shows to the
+    next. Regions that come into view are zero (``padding="zeros"``) or repeat the edge
+    (``"border"``). Returns ``(N, C, h, w)`` float32."""
     n = latent.shape[0]
     fwd, strafe, dyaw, dpitch = motion.unbind(-1)
     half = math.tan(FOV / 2)  # normalised image half-width per unit focal length
@@ -42,4 +49,10 @@ def ego_warp(latent: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
     theta[:, 0, 2] = -tx
     theta[:, 1, 2] = -ty
     grid = F.affine_grid(theta, list(latent.shape), align_corners=False)
-    return F.grid_sample(latent, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return F.grid_sample(latent, grid, mode="bilinear", padding_mode=padding, align_corners=False)
+
+
+def warp_frames(images: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+    """Images float32 ``(N, 3, H, W)`` in [0, 1] moved by camera motion ``(N, 4)`` (see
+    :func:`ego_warp`), edges repeated into the regions that come into view."""
+    return ego_warp(images, motion, padding="border").clamp(0.0, 1.0)

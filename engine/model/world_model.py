@@ -98,6 +98,7 @@ class LatentWorldModel:
         self.pose = np.zeros(4, np.float32)
         self.tick = 0
         self.last_latent: torch.Tensor | None = None
+        self._frame: np.ndarray | None = None  # the last frame shown, uint8 (H, W, 3) (pixel_warp)
 
     @property
     def steps(self) -> int:
@@ -298,11 +299,13 @@ class LatentWorldModel:
                 raise ValueError(f"opening image has shape {img.shape}; the model needs "
                                  f"({self.resolution}, {self.resolution}, 3)")
             z = self.encode(img[None])
+        frame = self.decode(z)[0] if prompt.image is None else np.asarray(prompt.image)
         _, self._anchor = self.dyn.forward_cached(z.unsqueeze(1), self._cond(0.0, zero, state, zero, anchor=True),
                                                   pos0, None, None, entities=ent)
         self._set_pending(z, zero, state, zero, entities=ent)
         self.last_latent = z
-        return self.decode(z)[0]
+        self._frame = frame
+        return self.decode(z)[0] if prompt.image is not None else frame
 
     @torch.inference_mode()
     def step(self, action: np.ndarray, state: WorldState, viewer_pose=None) -> np.ndarray:
@@ -320,10 +323,16 @@ class LatentWorldModel:
         cache, cache_pos = self._cache(memory)
         n_cache = cache[0][0].shape[2]
         pz, pcond, mcond, ppose, pwarp, pent = self._pending
-        if cfg.warp:
+        motion = torch.tensor([[action[0], action[1], action[2], pose[3] - self.pose[3]]], device=self.device)
+        if cfg.pixel_warp:
+            from .autoencoder import frames_to_tensor
+            from .warp import warp_frames
+
+            img = warp_frames(frames_to_tensor(self._frame[None]).to(self.device), motion)
+            warped = ((self.ae.encode(img) - self.mean) / self.std).unsqueeze(1)
+        elif cfg.warp:
             from .warp import ego_warp
 
-            motion = torch.tensor([[action[0], action[1], action[2], pose[3] - self.pose[3]]], device=self.device)
             warped = ego_warp(pz[:, 0], motion).unsqueeze(1)
         elif cfg.stack_previous:
             warped = pz  # the predecessor as it is, lightly noised like the cached context
@@ -381,14 +390,15 @@ class LatentWorldModel:
         self.tick += 1
         self._set_pending(z, action, state, pose, warped, ent)
         self.last_latent = z  # normalised (1, C, h, w): what the decoder was given
-        return self.decode(z)[0]
+        self._frame = self.decode(z)[0]
+        return self._frame
 
     def snapshot(self) -> dict:
         """Everything needed to resume generation exactly from here (bookmarks, rewind)."""
         return {"anchor": self._anchor, "window": list(self._window), "pending": self._pending,
                 "memory": list(self._memory), "text": self._text, "pose": self.pose.copy(),
                 "tick": self.tick, "rng": self.gen.get_state().clone(), "scene": self._scene,
-                "origin": self._origin.copy()}
+                "origin": self._origin.copy(), "frame": self._frame}
 
     def restore(self, snap: dict) -> None:
         self._anchor = snap["anchor"]
@@ -401,3 +411,4 @@ class LatentWorldModel:
         self.gen.set_state(snap["rng"])
         self._scene = snap.get("scene")
         self._origin = snap.get("origin", np.zeros(4, np.float32)).copy()
+        self._frame = snap.get("frame")

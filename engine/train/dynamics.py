@@ -38,6 +38,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..model.dynamics import DynamicsConfig, DynamicsModel
@@ -53,7 +54,10 @@ class TrainData:
     action limits; ``states`` ``(E, T, 4)``; ``poses`` ``(E, T, 4)`` dead-reckoned;
     ``text`` ``(E, V, D)`` V prompt embeddings (caption paraphrases) per episode, or None;
     ``entities`` ``(coverage (E, T, S, P), features (E, T, S, F))`` projected into each
-    frame's true camera (:func:`engine.world.entities.project_entities`), or None.
+    frame's true camera (:func:`engine.world.entities.project_entities`), or None;
+    ``warped`` ``(E, T, C, h, w)`` normalised latents of each frame's predecessor moved into
+    its view in pixel space (:func:`engine.model.warp.warp_frames`; frame 0: zeros), for
+    models with ``pixel_warp``, or None.
     """
 
     latents: torch.Tensor
@@ -62,12 +66,14 @@ class TrainData:
     poses: torch.Tensor
     text: torch.Tensor | None = None
     entities: tuple[torch.Tensor, torch.Tensor] | None = None
+    warped: torch.Tensor | None = None
 
 
 def sample_batch(data: TrainData, *, batch: int, context: int, memory: int, g: torch.Generator):
     """Clips ``(anchor, memory..., clip...)`` → dict of ``x0 (B, T, C, h, w)``, ``a``, ``s``,
     ``p`` ``(B, T, 4)``, ``text`` ``(B, D)`` or None, ``memory_valid`` ``(B, M)``, ``ent``
-    ``(coverage (B, T, S, P), features (B, T, S, F))`` or None."""
+    ``(coverage (B, T, S, P), features (B, T, S, F))`` or None, ``warped`` ``(B, T, C, h, w)``
+    (each clip frame's pixel-warped predecessor, zeros for the anchor and memory) or None."""
     E, T = data.latents.shape[:2]
     e = torch.randint(0, E, (batch,), generator=g)
     s0 = torch.randint(1, T - context + 1, (batch,), generator=g)
@@ -98,7 +104,11 @@ def sample_batch(data: TrainData, *, batch: int, context: int, memory: int, g: t
     ent = None
     if data.entities is not None:
         ent = tuple(part[e[:, None], frames].float() for part in data.entities)
-    return {"x0": x0, "a": a, "s": s, "p": p, "text": text, "memory_valid": valid, "ent": ent}
+    warped = None
+    if data.warped is not None:
+        warped = data.warped[e[:, None], frames].float()
+        warped[:, :1 + memory] = 0.0
+    return {"x0": x0, "a": a, "s": s, "p": p, "text": text, "memory_valid": valid, "ent": ent, "warped": warped}
 
 
 def sample_anchors(data: TrainData, *, batch: int, g: torch.Generator) -> dict:
@@ -165,6 +175,32 @@ def frame_motion(actions_scaled: torch.Tensor, poses: torch.Tensor) -> torch.Ten
     return torch.stack([raw[..., 0], raw[..., 1], raw[..., 2], dpitch], -1)
 
 
+@torch.no_grad()
+def encode_warped_predecessors(ae, frames: np.ndarray, actions: torch.Tensor, poses: torch.Tensor,
+                               mean: torch.Tensor, std: torch.Tensor, *, batch: int = 256,
+                               device: str | torch.device = "cpu") -> torch.Tensor:
+    """For ``pixel_warp`` models: every frame's predecessor moved into its view in pixel space
+    and encoded (:func:`engine.model.warp.warp_frames`), as live generation does with its
+    previous decoded frame. ``frames`` uint8 ``(E, T, H, W, 3)``; ``actions`` scaled and
+    ``poses`` dead-reckoned ``(E, T, 4)``; ``mean``/``std`` ``(C,)`` the latent
+    normalisation. Returns normalised latents float16 ``(E, T, C, h, w)`` (frame 0: zeros)."""
+    from ..model.autoencoder import frames_to_tensor
+    from ..model.warp import warp_frames
+
+    E, T = frames.shape[:2]
+    motion = frame_motion(actions, poses)[:, 1:].reshape(-1, 4)  # into frames 1..T-1
+    prev = frames[:, :-1].reshape(-1, *frames.shape[2:])
+    net = ae.to(device)
+    out = []
+    for i in range(0, len(prev), batch):
+        img = warp_frames(frames_to_tensor(prev[i:i + batch]).to(device), motion[i:i + batch].to(device))
+        z = net.encode(img).cpu()
+        out.append(((z - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)).half())
+    ae.cpu()
+    lat = torch.cat(out).view(E, T - 1, *out[0].shape[1:])
+    return torch.cat([torch.zeros_like(lat[:, :1]), lat], 1)
+
+
 def clip_warps(xt: torch.Tensor, batch: dict, M: int, warp: bool = True) -> torch.Tensor:
     """Predecessors ``(B, T, C, h, w)`` for a training clip: clip frame k sees clip frame k-1
     as given in ``xt`` (in training lightly noised, :func:`_lightly_noised`; in the rollout
@@ -197,11 +233,23 @@ def _lightly_noised(x0: torch.Tensor, g: torch.Generator, top: float = 0.2) -> t
     return (1 - level) * x0 + level * torch.randn(x0.shape, generator=g).to(x0.device)
 
 
-def predecessors(model: DynamicsModel, xt: torch.Tensor, batch: dict) -> torch.Tensor | None:
+def predecessors(model: DynamicsModel, xt: torch.Tensor, batch: dict, g: torch.Generator | None = None
+                 ) -> torch.Tensor | None:
     """What each clip frame sees of its predecessor (:func:`clip_warps`), or None when the
-    model does not look at it."""
+    model does not look at it. With ``cfg.pixel_warp`` it is ``batch["warped"]`` (the true
+    predecessor's frame warped in pixel space and encoded), lightly noised when ``g`` is
+    given, in place of ``xt``."""
     if not model.cfg.sees_predecessor:
         return None
+    if model.cfg.pixel_warp:
+        w = batch.get("warped")
+        if w is None:
+            raise ValueError("this model sees its pixel-warped predecessor (pixel_warp) but the batch has no "
+                             "'warped' latents; build TrainData with warped=encode_warped_predecessors(...)")
+        j0 = 1 + model.cfg.memory
+        out = torch.zeros_like(w)
+        out[:, j0:] = w[:, j0:] if g is None else _lightly_noised(w[:, j0:], g)
+        return out
     return clip_warps(xt, batch, model.cfg.memory, warp=model.cfg.warp)
 
 
@@ -246,7 +294,10 @@ def flow_loss(model: DynamicsModel, batch: dict, g: torch.Generator, *, cond_dro
         xt = (1 - tt) * x0 + tt * eps
     drop_a = (torch.rand(B, generator=g) < cond_drop).to(dev)
     drop_t = (torch.rand(B, generator=g) < cond_drop).to(dev)
-    warped = predecessors(model, _lightly_noised(x0, g) if objective != "regressor" else xt, batch)
+    if objective == "regressor":
+        warped = predecessors(model, xt, batch)
+    else:
+        warped = predecessors(model, _lightly_noised(x0, g), batch, g=g)
     ent = drop_entities(batch.get("ent"), entity_drop, g)
     inputs = [((xt, t, batch["a"], batch["s"]),
                dict(poses=batch["p"], text=batch["text"], drop_action=drop_a, drop_text=drop_t,

@@ -179,6 +179,22 @@ def _stack(ds: Dataset, latents: torch.Tensor, text: torch.Tensor | None, grid: 
     return TrainData(lat, acts.float(), states.float(), poses, text, entities)
 
 
+def _warped_predecessors(ae, ds: Dataset, frames: np.ndarray, data: TrainData, mean, std, ckpt: Path,
+                         config: TrainConfig, device, stage) -> torch.Tensor:
+    """``TrainData.warped`` for a ``pixel_warp`` model (cached in ``warped.pt``)."""
+    from .dynamics import encode_warped_predecessors
+
+    E, T = data.latents.shape[:2]
+    cached = load_checkpoint(ckpt / "warped.pt")
+    if cached is not None and cached["ae_step"] == config.ae_steps and tuple(cached["warped"].shape[:2]) == (E, T):
+        return cached["warped"]
+    with stage("encode_warped"):
+        per_ep = frames.reshape(len(ds), -1, *frames.shape[1:])[:, :T]
+        warped = encode_warped_predecessors(ae, per_ep, data.actions, data.poses, mean, std, device=device)
+        save_checkpoint(ckpt / "warped.pt", warped=warped, ae_step=config.ae_steps)
+    return warped
+
+
 def _caption_embeddings(ds: Dataset, variants: int, seed: int, ckpt: Path) -> torch.Tensor:
     """``(E, variants, 384)`` embeddings of each episode's caption and its paraphrases (cached)."""
     from ..data.captions import caption_variants
@@ -305,6 +321,8 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
 
     data = _stack(ds, norm, text, grid=dyn_cfg.grid if dyn_cfg.entities else 0,
                   colours=dyn_cfg.entity_features > GEOMETRY_DIM)
+    if dyn_cfg.pixel_warp:
+        data.warped = _warped_predecessors(ae, ds, frames, data, mean, std, ckpt, config, device, stage)
     timings["text_s"] = time.perf_counter() - t0
     if job.main:
         job.barrier()  # the other ranks start the dynamics stages from here (see run_training)
