@@ -504,7 +504,8 @@ def apply_overrides(config: TrainConfig, items: list[str]) -> TrainConfig:
 
 def reuse_run(source: str | Path, out: str | Path) -> None:
     """Seed run folder ``out`` with ``source``'s data (linked), autoencoder and latent cache
-    (copied), so the next stages train on exactly the same inputs. Raises
+    (copied; also the pixel-warped predecessors when there), so the next stages train on
+    exactly the same inputs. Raises
     ``FileNotFoundError`` if ``source`` lacks them."""
     source, out = Path(source).resolve(), Path(out)
     need = [source / "data" / "manifest.json", source / "eval_data" / "manifest.json",
@@ -516,7 +517,7 @@ def reuse_run(source: str | Path, out: str | Path) -> None:
     for name in ("data", "eval_data"):
         if not (out / name).exists():
             (out / name).symlink_to(source / name, target_is_directory=True)
-    for name in ("autoencoder.pt", "latents.pt", "text.pt"):
+    for name in ("autoencoder.pt", "latents.pt", "text.pt", "warped.pt"):
         if (source / "checkpoints" / name).is_file() and not (out / "checkpoints" / name).exists():
             shutil.copy2(source / "checkpoints" / name, out / "checkpoints" / name)
 
