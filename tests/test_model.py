@@ -590,3 +590,29 @@ def test_training_a_pixel_warp_model_caches_its_warped_predecessors(tmp_path):
     assert m.dyn.cfg.pixel_warp
     m.reset(Prompt("", np.zeros((32, 32, 3), np.uint8)), WorldState())
     assert m.step(np.array([0, 0, 0.1, 0], np.float32), WorldState()).shape == (32, 32, 3)
+
+
+def test_warped_predecessors_can_be_built_from_decoded_latents_as_live_generation_sees_them():
+    from engine.actions import ACTION_LIMITS
+    from engine.model.autoencoder import frames_to_tensor
+    from engine.model.pose import dead_reckon
+    from engine.model.warp import warp_frames
+    from engine.train.dynamics import encode_warped_predecessors
+
+    torch.manual_seed(0)
+    ae = Autoencoder(AutoencoderConfig(resolution=64, latent_channels=4, widths=(8, 16, 16, 16))).eval()
+    img = np.random.default_rng(0).integers(0, 255, (1, 3, 64, 64, 3), dtype=np.uint8)
+    raw = np.zeros((1, 3, 4), np.float32)
+    raw[0, 1:, 2] = 0.1
+    acts, poses = torch.from_numpy(raw / ACTION_LIMITS), torch.from_numpy(dead_reckon(raw))
+    mean, std = torch.zeros(4), torch.ones(4)
+    with torch.no_grad():
+        z = ae.encode(frames_to_tensor(img[0]))[None]
+    from_frames = encode_warped_predecessors(ae, img, acts, poses, mean, std).float()
+    from_latents = encode_warped_predecessors(ae, img, acts, poses, mean, std, latents=z).float()
+    with torch.no_grad():
+        expect = ae.encode(warp_frames(ae.decode(z[0, :1]).clamp(0, 1), torch.tensor([[0, 0, 0.1, 0.0]])))
+    torch.testing.assert_close(from_latents[0, 1], expect[0], atol=2e-3, rtol=1e-2)
+    assert (from_latents[0, 1] - from_frames[0, 1]).abs().mean() > 0.01  # the round trip is not the frame
+    noisy = encode_warped_predecessors(ae, img, acts, poses, mean, std, latents=z, latent_noise=1.0, seed=1).float()
+    assert (noisy[0, 1:] - from_latents[0, 1:]).abs().mean() > 0.01

@@ -177,25 +177,41 @@ def frame_motion(actions_scaled: torch.Tensor, poses: torch.Tensor) -> torch.Ten
 
 @torch.no_grad()
 def encode_warped_predecessors(ae, frames: np.ndarray, actions: torch.Tensor, poses: torch.Tensor,
-                               mean: torch.Tensor, std: torch.Tensor, *, batch: int = 256,
+                               mean: torch.Tensor, std: torch.Tensor, *, latents: torch.Tensor | None = None,
+                               latent_noise: float = 0.0, seed: int = 0, batch: int = 256,
                                device: str | torch.device = "cpu") -> torch.Tensor:
     """For ``pixel_warp`` models: every frame's predecessor moved into its view in pixel space
     and encoded (:func:`engine.model.warp.warp_frames`), as live generation does with its
     previous decoded frame. ``frames`` uint8 ``(E, T, H, W, 3)``; ``actions`` scaled and
     ``poses`` dead-reckoned ``(E, T, 4)``; ``mean``/``std`` ``(C,)`` the latent
-    normalisation. Returns normalised latents float16 ``(E, T, C, h, w)`` (frame 0: zeros)."""
+    normalisation. With ``latents`` (normalised, ``(E, T, C, h, w)``) the predecessor is not
+    the true frame but its latent decoded, after Gaussian noise at a level drawn per frame
+    from U(0, ``latent_noise``): what live generation warps is its own decoded output, softer
+    than the truth, and a model trained only on true frames' warps trusts such a hint too much
+    (on the quick data its rollouts saturated into colour fields by tick 16). Returns
+    normalised latents float16 ``(E, T, C, h, w)`` (frame 0: zeros)."""
     from ..model.autoencoder import frames_to_tensor
     from ..model.warp import warp_frames
 
     E, T = frames.shape[:2]
     motion = frame_motion(actions, poses)[:, 1:].reshape(-1, 4)  # into frames 1..T-1
     prev = frames[:, :-1].reshape(-1, *frames.shape[2:])
+    prev_z = None if latents is None else latents[:, :-1].reshape(-1, *latents.shape[2:])
+    g = torch.Generator().manual_seed(seed + 41)
+    m, s = mean.view(1, -1, 1, 1).to(device), std.view(1, -1, 1, 1).to(device)
     net = ae.to(device)
     out = []
-    for i in range(0, len(prev), batch):
-        img = warp_frames(frames_to_tensor(prev[i:i + batch]).to(device), motion[i:i + batch].to(device))
-        z = net.encode(img).cpu()
-        out.append(((z - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)).half())
+    with torch.inference_mode():
+        for i in range(0, len(prev), batch):
+            if prev_z is None:
+                img = frames_to_tensor(prev[i:i + batch]).to(device)
+            else:
+                z = prev_z[i:i + batch].float()
+                level = latent_noise * torch.rand(len(z), 1, 1, 1, generator=g)
+                z = (z + level * torch.randn(z.shape, generator=g)).to(device)
+                img = net.decode(z * s + m).clamp(0.0, 1.0)
+            img = warp_frames(img, motion[i:i + batch].to(device))
+            out.append(((net.encode(img) - m) / s).cpu().half())
     ae.cpu()
     lat = torch.cat(out).view(E, T - 1, *out[0].shape[1:])
     return torch.cat([torch.zeros_like(lat[:, :1]), lat], 1)

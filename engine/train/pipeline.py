@@ -90,6 +90,10 @@ class TrainConfig:
     dyn_batch: int = 32
     #: Single frames per step learned as openings from their caption (engine.train.dynamics).
     anchor_batch: int = 32
+    #: For ``pixel_warp`` models: the predecessor frames warped in training are the true
+    #: frames' latents decoded after noise up to this level (normalised units), as live
+    #: generation warps its own decoded output; None warps the true frames themselves.
+    warp_latent_noise: float | None = 0.4
     #: Share of clips trained without entities (and as many without the blood pool's).
     entity_drop: float = 0.1
     #: Steps of the final phase on the model's own rollouts (engine.train.rollout_finetune; 0 = none).
@@ -123,7 +127,7 @@ class TrainConfig:
         default changed since: ``rollout_steps`` or ``decoder_steps`` missing means none)."""
         nested = {"autoencoder": AutoencoderConfig, "dynamics": DynamicsConfig, "sampling": Sampling}
         # A key missing from an older file means what that version did, not today's default.
-        d = {"rollout_steps": 0, "decoder_steps": 0, **d}
+        d = {"rollout_steps": 0, "decoder_steps": 0, "warp_latent_noise": None, **d}
         kw = {}
         for name, f in cls.__dataclass_fields__.items():
             if name not in d:
@@ -186,12 +190,16 @@ def _warped_predecessors(ae, ds: Dataset, frames: np.ndarray, data: TrainData, m
 
     E, T = data.latents.shape[:2]
     cached = load_checkpoint(ckpt / "warped.pt")
-    if cached is not None and cached["ae_step"] == config.ae_steps and tuple(cached["warped"].shape[:2]) == (E, T):
+    if (cached is not None and cached["ae_step"] == config.ae_steps and tuple(cached["warped"].shape[:2]) == (E, T)
+            and cached.get("latent_noise") == config.warp_latent_noise):
         return cached["warped"]
     with stage("encode_warped"):
         per_ep = frames.reshape(len(ds), -1, *frames.shape[1:])[:, :T]
-        warped = encode_warped_predecessors(ae, per_ep, data.actions, data.poses, mean, std, device=device)
-        save_checkpoint(ckpt / "warped.pt", warped=warped, ae_step=config.ae_steps)
+        latents = data.latents if config.warp_latent_noise is not None else None
+        warped = encode_warped_predecessors(ae, per_ep, data.actions, data.poses, mean, std, latents=latents,
+                                            latent_noise=config.warp_latent_noise or 0.0, device=device)
+        save_checkpoint(ckpt / "warped.pt", warped=warped, ae_step=config.ae_steps,
+                        latent_noise=config.warp_latent_noise)
     return warped
 
 
