@@ -299,13 +299,14 @@ class LatentWorldModel:
                 raise ValueError(f"opening image has shape {img.shape}; the model needs "
                                  f"({self.resolution}, {self.resolution}, 3)")
             z = self.encode(img[None])
-        frame = self.decode(z)[0] if prompt.image is None else np.asarray(prompt.image)
         _, self._anchor = self.dyn.forward_cached(z.unsqueeze(1), self._cond(0.0, zero, state, zero, anchor=True),
                                                   pos0, None, None, entities=ent)
         self._set_pending(z, zero, state, zero, entities=ent)
         self.last_latent = z
-        self._frame = frame
-        return self.decode(z)[0] if prompt.image is not None else frame
+        shown = self.decode(z)[0]
+        # what a pixel_warp model warps into the next view: the opening image itself if given
+        self._frame = shown if prompt.image is None else np.asarray(prompt.image)
+        return shown
 
     @torch.inference_mode()
     def step(self, action: np.ndarray, state: WorldState, viewer_pose=None) -> np.ndarray:
@@ -323,7 +324,8 @@ class LatentWorldModel:
         cache, cache_pos = self._cache(memory)
         n_cache = cache[0][0].shape[2]
         pz, pcond, mcond, ppose, pwarp, pent = self._pending
-        motion = torch.tensor([[action[0], action[1], action[2], pose[3] - self.pose[3]]], device=self.device)
+        if cfg.pixel_warp or cfg.warp:
+            motion = torch.tensor([[action[0], action[1], action[2], pose[3] - self.pose[3]]], device=self.device)
         if cfg.pixel_warp:
             from .autoencoder import frames_to_tensor
             from .warp import warp_frames

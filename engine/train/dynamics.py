@@ -175,7 +175,6 @@ def frame_motion(actions_scaled: torch.Tensor, poses: torch.Tensor) -> torch.Ten
     return torch.stack([raw[..., 0], raw[..., 1], raw[..., 2], dpitch], -1)
 
 
-@torch.no_grad()
 def encode_warped_predecessors(ae, frames: np.ndarray, actions: torch.Tensor, poses: torch.Tensor,
                                mean: torch.Tensor, std: torch.Tensor, *, latents: torch.Tensor | None = None,
                                latent_noise: float = 0.0, seed: int = 0, batch: int = 256,
