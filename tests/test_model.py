@@ -450,16 +450,19 @@ def test_decoder_finetune_learns_from_generated_latents_and_leaves_the_encoder()
     assert all(p.requires_grad for p in tuned.encoder.parameters())  # handed back trainable
 
 
-def test_live_step_computes_what_training_computes_with_the_predecessor_stacked():
+@pytest.mark.parametrize("residual", [False, True])
+def test_live_step_computes_what_training_computes_with_the_predecessor_stacked(residual):
     """One live step (KV cache, pending frame, empty memory, entities, the predecessor stacked
-    on the tokens) equals the training forward on the same sequence."""
+    on the tokens; its output a correction of that predecessor with ``residual``) equals the
+    training forward on the same sequence."""
     from engine.actions import ACTION_LIMITS
     from engine.model.pose import step_pose
     from engine.model.world_model import Sampling
     from engine.world.entities import entity_table, project_entities
 
     cfg = DynamicsConfig(latent_channels=4, latent_size=8, patch=2, width=32, depth=2, heads=2, cond_dim=16,
-                         context=4, pose_dim=5, memory=2, entities=5, entity_features=9, stack_previous=True)
+                         context=4, pose_dim=5, memory=2, entities=5, entity_features=9, stack_previous=True,
+                         residual=residual)
     torch.manual_seed(0)
     ae = Autoencoder(AutoencoderConfig(resolution=64, latent_channels=4, widths=(8, 16, 16, 16)))
     dyn = _randomise(DynamicsModel(cfg))
@@ -496,6 +499,29 @@ def test_live_step_computes_what_training_computes_with_the_predecessor_stacked(
         v = dyn(x, t, a, s, poses=p, memory_valid=torch.zeros(1, 2, dtype=torch.bool), entities=(cov, feat),
                 warped=warped)
     torch.testing.assert_close(live, eps - v[:, 4], atol=1e-4, rtol=1e-4)
+
+
+def test_a_residual_model_starts_by_carrying_its_predecessor_forward():
+    """With ``residual`` the head's output corrects the predecessor input: before training
+    (zero-initialised head) the clean-latent estimate of every noised frame is exactly its
+    warped predecessor, whatever the noise; a frame without one (zeros) is estimated as zero."""
+    cfg = DynamicsConfig(latent_channels=4, latent_size=8, patch=2, width=32, depth=2, heads=2, cond_dim=16,
+                         context=4, pixel_warp=True, residual=True)
+    torch.manual_seed(0)
+    dyn = DynamicsModel(cfg)
+    x0 = torch.randn(2, 3, 4, 8, 8)
+    warped = torch.randn(2, 3, 4, 8, 8)
+    warped[:, 0] = 0  # the anchor has no predecessor
+    t = torch.tensor([[0.0, 0.3, 1.0], [0.0, 0.7, 0.05]])
+    xt = (1 - t[..., None, None, None]) * x0 + t[..., None, None, None] * torch.randn_like(x0)
+    with torch.no_grad():
+        v = dyn(xt, t, torch.zeros(2, 3, 4), torch.zeros(2, 3, 4), warped=warped)
+    x0_hat = xt - t[..., None, None, None] * v
+    torch.testing.assert_close(x0_hat[:, 1:], warped[:, 1:])
+    with pytest.raises(ValueError, match="needs the noise levels"):
+        dyn.forward_cached(xt[:, :1], torch.zeros(2, 1, 16), torch.zeros(1, dtype=torch.long), None, None)
+    with pytest.raises(ValueError, match="pixel_warp"):
+        DynamicsConfig(residual=True)
 
 
 def test_stage_ledger_adds_up_invocations_and_reentries(tmp_path):

@@ -48,6 +48,11 @@ from torch.nn import functional as F
 from .pose import pose_features
 
 
+#: Smallest noise level a residual model divides by: below it a frame is clean context, whose
+#: output nothing reads (its clean-latent estimate ``x_t - t·v`` is then ``x_t`` itself).
+T_FLOOR = 1e-3
+
+
 @dataclass(frozen=True)
 class DynamicsConfig:
     latent_channels: int = 8
@@ -79,10 +84,22 @@ class DynamicsConfig:
     #: pixel space and encoded again (engine.model.warp.warp_frames): the carried-forward
     #: frame keeps its edges, where a warp of the 16×16 latent itself averages cells.
     pixel_warp: bool = False
+    #: The network's output is a *correction* of the predecessor input (``warped``, zeros
+    #: where a frame has none): the clean-latent estimate is ``warped + output`` and the
+    #: velocity returned is the one that estimate implies, ``(x_t - x0_hat) / t``. At
+    #: initialisation the model carries the (warped) predecessor forward unchanged and learns
+    #: only what changes (the skip of EDM's c_skip, Karras et al. 2022; residual video
+    #: prediction, Yang et al. 2022). Needs ``sees_predecessor``.
+    residual: bool = False
     #: Entity slots projected into each frame (0: none; engine.world.entities.N_SLOTS).
     entities: int = 0
     #: Features per entity slot (engine.world.entities.FEATURE_DIM).
     entity_features: int = 9
+
+    def __post_init__(self):
+        if self.residual and not self.sees_predecessor:
+            raise ValueError("dynamics.residual corrects the predecessor input: set one of dynamics.pixel_warp, "
+                             "dynamics.warp or dynamics.stack_previous as well")
 
     @property
     def tokens_per_frame(self) -> int:
@@ -350,12 +367,27 @@ class DynamicsModel(nn.Module):
         for blk in self.blocks:
             h, _ = blk(h, cond, frame_pos, mask=mask)
         out = self._head(h, cond).reshape(b, T, P, -1)
-        return self.unpatchify(out)
+        return self._velocity(self.unpatchify(out), x, t, warped)
+
+    def _velocity(self, out: torch.Tensor, x: torch.Tensor, t: torch.Tensor | None,
+                  warped: torch.Tensor | None) -> torch.Tensor:
+        """The velocity ``(B, F, C, h, w)`` from the head's output ``out``: the output itself,
+        or with ``cfg.residual`` the velocity of the estimate ``warped + out`` from ``x`` at
+        noise levels ``t`` ``(B, F)`` or ``(F,)`` (floored at ``T_FLOOR``, where a frame is
+        clean and its output unused)."""
+        if not self.cfg.residual:
+            return out
+        if t is None:
+            raise ValueError("a residual dynamics model needs the noise levels t of the frames it denoises")
+        t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+        t = t.expand(x.shape[:2]).clamp_min(T_FLOOR)[:, :, None, None, None]
+        x0_hat = out if warped is None else warped + out
+        return (x - x0_hat) / t
 
     # ------------------------------------------------------------ cached inference
     def forward_cached(self, x, cond, pos: torch.Tensor, cache: list | None, cache_pos: torch.Tensor | None,
                        rotated: bool = False, mask: torch.Tensor | None = None, warped: torch.Tensor | None = None,
-                       entities=None):
+                       entities=None, t: torch.Tensor | None = None):
         """New frames' tokens against a KV cache of earlier frames.
 
         ``x`` ``(B, F, C, h, w)`` (F new frames, block-causal among themselves);
@@ -363,7 +395,8 @@ class DynamicsModel(nn.Module):
         per-block list of ``(k, v)`` or None, with positions ``cache_pos`` ``(M,)``;
         ``rotated`` True if the cached keys are already rotated (:meth:`rotate_cache`);
         ``mask`` an explicit boolean ``(F·P, M + F·P)`` attention mask instead; ``entities``
-        ``(coverage (B, F, S, P), features (B, F, S, E))`` of the new frames.
+        ``(coverage (B, F, S, P), features (B, F, S, E))`` of the new frames; ``t`` their noise
+        levels ``(B, F)`` or ``(F,)``, needed by a ``cfg.residual`` model (ValueError without).
         Returns ``(velocity (B, F, C, h, w), [(k, v) per block] of the new tokens)``.
         """
         b, n_new = x.shape[:2]
@@ -381,7 +414,7 @@ class DynamicsModel(nn.Module):
             h, kv = blk(h, cond, q_pos, mask=mask, past=past, past_pos=cache_pos, past_rotated=rotated)
             new_kv.append(kv)
         out = self._head(h, cond).reshape(b, n_new, P, -1)
-        return self.unpatchify(out), new_kv
+        return self._velocity(self.unpatchify(out), x, t, warped), new_kv
 
     @staticmethod
     def rotate_cache(cache: list, pos: torch.Tensor) -> list:
