@@ -369,7 +369,7 @@ class DynamicsModel(nn.Module):
         out = self._head(h, cond).reshape(b, T, P, -1)
         return self._velocity(self.unpatchify(out), x, t, warped)
 
-    def _velocity(self, out: torch.Tensor, x: torch.Tensor, t: torch.Tensor | None,
+    def _velocity(self, out: torch.Tensor, x: torch.Tensor, t: torch.Tensor | list[float] | None,
                   warped: torch.Tensor | None) -> torch.Tensor:
         """The velocity ``(B, F, C, h, w)`` from the head's output ``out``: the output itself,
         or with ``cfg.residual`` the velocity of the estimate ``warped + out`` from ``x`` at
@@ -387,7 +387,7 @@ class DynamicsModel(nn.Module):
     # ------------------------------------------------------------ cached inference
     def forward_cached(self, x, cond, pos: torch.Tensor, cache: list | None, cache_pos: torch.Tensor | None,
                        rotated: bool = False, mask: torch.Tensor | None = None, warped: torch.Tensor | None = None,
-                       entities=None, t: torch.Tensor | None = None):
+                       entities=None, t: torch.Tensor | list[float] | None = None):
         """New frames' tokens against a KV cache of earlier frames.
 
         ``x`` ``(B, F, C, h, w)`` (F new frames, block-causal among themselves);
@@ -396,7 +396,8 @@ class DynamicsModel(nn.Module):
         ``rotated`` True if the cached keys are already rotated (:meth:`rotate_cache`);
         ``mask`` an explicit boolean ``(F·P, M + F·P)`` attention mask instead; ``entities``
         ``(coverage (B, F, S, P), features (B, F, S, E))`` of the new frames; ``t`` their noise
-        levels ``(B, F)`` or ``(F,)``, needed by a ``cfg.residual`` model (ValueError without).
+        levels ``(B, F)`` or ``(F,)`` (a tensor or a list of floats, turned into a tensor only by a
+        ``cfg.residual`` model, which needs them: ValueError without).
         Returns ``(velocity (B, F, C, h, w), [(k, v) per block] of the new tokens)``.
         """
         b, n_new = x.shape[:2]

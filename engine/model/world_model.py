@@ -288,7 +288,7 @@ class LatentWorldModel:
                 if w != 1.0:
                     rows.append(self._cond(t, zero, state, zero, anchor=True, drop_text=True))
                 v, _ = self.dyn.forward_cached(x.expand(len(rows), -1, -1, -1, -1), torch.cat(rows, 0), pos0, None, None,
-                                               entities=self._cat_entities([ent], len(rows)), t=torch.tensor([t]))
+                                               entities=self._cat_entities([ent], len(rows)), t=[t])
                 if len(rows) > 1:
                     v = v[:1] + (w - 1.0) * (v[:1] - v[1:])
                 x = x - (t - t_next) * v[:1]
@@ -300,7 +300,7 @@ class LatentWorldModel:
                                  f"({self.resolution}, {self.resolution}, 3)")
             z = self.encode(img[None])
         _, self._anchor = self.dyn.forward_cached(z.unsqueeze(1), self._cond(0.0, zero, state, zero, anchor=True),
-                                                  pos0, None, None, entities=ent, t=torch.tensor([0.0]))
+                                                  pos0, None, None, entities=ent, t=[0.0])
         self._set_pending(z, zero, state, zero, entities=ent)
         self.last_latent = z
         shown = self.decode(z)[0]
@@ -367,9 +367,8 @@ class LatentWorldModel:
         cache_r = [(k.expand(R, -1, -1, -1), v.expand(R, -1, -1, -1)) for k, v in cache]
         win = torch.cat([pwarp, warped] + ([torch.zeros_like(pz)] if store else []), 1).expand(R, -1, -1, -1, -1)
         ents = self._cat_entities([pent, ent] + ([pent] if store else []), R)
-        levels = torch.tensor([self.ctx_noise, ts[0], self.ctx_noise][:F], device=self.device)
         v, kv = self.dyn.forward_cached(xin, cond, pos, cache_r, cache_pos, rotated=True, mask=tok, warped=win,
-                                        entities=ents, t=levels)
+                                        entities=ents, t=[self.ctx_noise, ts[0], self.ctx_noise][:F])
         x = x - (ts[0] - ts[1]) * self._combine(v[:, 1:2])
         self._window.append([(k[:1, :, :P], vv[:1, :, :P]) for k, vv in kv])
         if store:
@@ -383,7 +382,7 @@ class LatentWorldModel:
                 cache_r = [(k.expand(R, -1, -1, -1), v.expand(R, -1, -1, -1)) for k, v in cache]
                 v, _ = self.dyn.forward_cached(x.expand(R, -1, -1, -1, -1), guided, pos,
                                                cache_r, cache_pos, rotated=True, warped=warped.expand(R, -1, -1, -1, -1),
-                                               entities=self._cat_entities([ent], R), t=torch.tensor([t]))
+                                               entities=self._cat_entities([ent], R), t=[t])
                 x = x - (t - t_next) * self._combine(v)
         # Slide: at most context-2 cached frames, so pending + new fill the window exactly.
         while len(self._window) > cfg.context - 2:
