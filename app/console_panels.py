@@ -174,13 +174,14 @@ class PromptPanel(QGroupBox):
         path, _ = QFileDialog.getOpenFileName(self, "New scene from image", str(Path.home()), IMAGE_FILTER)
         return path or None
 
-    def applied(self, data: dict, tick: int, tick_hz: int) -> None:
-        """Say what became of a request (the session's "prompt" message)."""
-        what = f"new scene from {data['image']}" if data.get("image") else "prompt"
-        if data.get("applied"):
-            self.status.setText(f"{clock_text(tick, tick_hz)}: {what} applied.")
+    def applied(self, msg, tick_hz: int) -> None:
+        """Say what became of a request (the session's
+        :class:`~engine.runtime.protocol.PromptChange` message)."""
+        what = f"new scene from {msg.image}" if msg.image else "prompt"
+        if msg.applied:
+            self.status.setText(f"{clock_text(msg.tick, tick_hz)}: {what} applied.")
         else:
-            self.status.setText(f"{clock_text(tick, tick_hz)}: {data.get('note') or 'not applied'}")
+            self.status.setText(f"{clock_text(msg.tick, tick_hz)}: {msg.note or 'not applied'}")
 
 
 class MarkerBar(QWidget):

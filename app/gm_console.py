@@ -21,7 +21,9 @@ from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLis
 
 from engine.actions import TICK_HZ
 from engine.runtime.control import cue_states
-from engine.runtime.session import Client, Message, Role
+from engine.runtime.protocol import (Bookmark, Cues, End, Event, Frame, Marker, Message, Notice, Pause, PromptChange,
+                                     Resume, Rewind, Start, State)
+from engine.runtime.session import Client, Role
 from engine.world.state import EVENTS
 
 from .console_panels import BookmarkPanel, CuePanel, MarkerBar, PromptPanel, clock_text
@@ -70,7 +72,7 @@ class GameMasterConsole(QWidget):
         self.tick = 0
         self.paused = False
         self.state: dict = scenario.world.initial_state().as_dict()
-        self._frame_msg: Message | None = None
+        self._frame_msg: Frame | None = None
         self.setWindowTitle(f"ved — game master: {scenario.title}")
         mono = QFont("monospace")
         mono.setStyleHint(QFont.StyleHint.Monospace)
@@ -232,50 +234,49 @@ class GameMasterConsole(QWidget):
             self._update_clock()
 
     def handle(self, msg: Message) -> None:
-        """Update the console for one message."""
-        kind, data = msg.kind, msg.data
-        if kind == "event":
-            self._log_event(msg)
-        elif kind == "state":
-            self.state = dict(data)
-            self.state_label.setText(state_text(self.state))
-        elif kind == "cues":
-            self.cue_panel.set_cues(data["cues"])
-        elif kind == "bookmark":
-            self.bookmark_panel.add(data["id"], data["label"], msg.tick)
-            self._log(msg.tick, f"bookmark “{data['label']}”")
-        elif kind == "rewind":
-            self._log(msg.tick, f"rewind to “{data['label']}” ({clock_text(data['to_tick'], self.tick_hz)})")
-        elif kind == "marker":
-            self._log(msg.tick, "marker" + (f": {data['note']}" if data.get("note") else ""))
-        elif kind == "prompt":
-            self.prompt_panel.applied(data, msg.tick, self.tick_hz)
-            what = f"new scene from {data['image']}" if data.get("image") else "prompt changed"
-            self._log(msg.tick, what + ("" if data.get("applied") else " (recorded only)"))
-        elif kind in ("pause", "resume"):
-            self.paused = kind == "pause"
-            self.pause_button.setText("Resume" if self.paused else "Pause")
-            self._log(msg.tick, "paused" if self.paused else "resumed")
-            self._update_clock()
-        elif kind == "notice":
-            self.status_label.setText(f"<span style='color:#c00'>{data.get('text', '')}</span>")
-            self.prompt_panel.status.setText("")
-        elif kind == "start":
-            notice = data.get("notice")
-            self.status_label.setText(f"Session running (model: {data.get('model', '?')})."
-                                      + (f"<br><i>{notice}</i>" if notice else ""))
-        elif kind == "end":
-            self.status_label.setText(f"Session ended ({data.get('reason', '')}).")
-            self._set_controls(False)
+        """Update the console for one message (:mod:`engine.runtime.protocol`)."""
+        match msg:
+            case Event():
+                self._log_event(msg)
+            case State():
+                self.state = dict(msg.state)
+                self.state_label.setText(state_text(self.state))
+            case Cues():
+                self.cue_panel.set_cues([c.model_dump() for c in msg.cues])
+            case Bookmark():
+                self.bookmark_panel.add(msg.id, msg.label, msg.tick)
+                self._log(msg.tick, f"bookmark “{msg.label}”")
+            case Rewind():
+                self._log(msg.tick, f"rewind to “{msg.label}” ({clock_text(msg.to_tick, self.tick_hz)})")
+            case Marker():
+                self._log(msg.tick, "marker" + (f": {msg.note}" if msg.note else ""))
+            case PromptChange():
+                self.prompt_panel.applied(msg, self.tick_hz)
+                what = f"new scene from {msg.image}" if msg.image else "prompt changed"
+                self._log(msg.tick, what + ("" if msg.applied else " (recorded only)"))
+            case Pause() | Resume():
+                self.paused = isinstance(msg, Pause)
+                self.pause_button.setText("Resume" if self.paused else "Pause")
+                self._log(msg.tick, "paused" if self.paused else "resumed")
+                self._update_clock()
+            case Notice():
+                self.status_label.setText(f"<span style='color:#c00'>{msg.text}</span>")
+                self.prompt_panel.status.setText("")
+            case Start():
+                self.status_label.setText(f"Session running (model: {msg.model})."
+                                          + (f"<br><i>{msg.notice}</i>" if msg.notice else ""))
+            case End():
+                self.status_label.setText(f"Session ended ({msg.reason}).")
+                self._set_controls(False)
 
     def _log(self, tick: int, text: str) -> None:
         self.log_list.addItem(f"{tick:>5} {clock_text(tick, self.tick_hz)}  {text}")
         self.log_list.scrollToBottom()
 
-    def _log_event(self, msg: Message) -> None:
-        event, source, label = msg.data.get("event"), msg.data.get("source"), msg.data.get("label")
-        self._log(msg.tick, f"{event}  ({source})" + (f"  “{label}”" if label else ""))
-        if source != "cue" and "cue" not in msg.data:
+    def _log_event(self, msg: Event) -> None:
+        event, label = msg.event, msg.label
+        self._log(msg.tick, f"{event}  ({msg.source})" + (f"  “{label}”" if label else ""))
+        if not msg.from_cue:
             for b in self.palette_buttons:
                 if b.property("label") == label and b.property("event") == event:
                     self._mark_fired(b, msg.tick)

@@ -15,7 +15,8 @@ from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from engine.runtime.session import Client, Message, Role
+from engine.runtime.protocol import End, Frame
+from engine.runtime.session import Client, Role
 
 from .input_map import KeyboardActionMapper
 from .session_worker import Hook
@@ -97,7 +98,7 @@ class TraineeWindow(QWidget):
         self.mapper = mapper or KeyboardActionMapper()
         self.client: Client | None = None
         #: The message of the frame on screen (tick and pixels), None before the first.
-        self.frame_message: Message | None = None
+        self.frame_message: Frame | None = None
         #: How many messages of each kind the trainee client delivered.
         self.received_kinds: Counter[str] = Counter()
         self.view = FrameView(self, smooth=True)
@@ -126,7 +127,7 @@ class TraineeWindow(QWidget):
             return
         for msg in self.client.poll():
             self.received_kinds[msg.kind] += 1
-            if msg.kind == "end":
+            if isinstance(msg, End):
                 self.view.set_text("The session has ended.")
         latest = self.client.latest_frame
         if latest is not None and latest is not self.frame_message:

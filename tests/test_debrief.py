@@ -141,7 +141,10 @@ def test_timeline_kinds_order_and_labels(rec_dir: Path) -> None:
 def test_describe_never_raises_on_odd_records() -> None:
     assert describe({"type": "mystery", "tick": 1, "foo": [1]}) == 'mystery: {"foo": [1]}'
     assert describe({}) == "?"
-    assert describe({"type": "event", "source": ["odd"]}).startswith("Event (")
+    # not a valid event record (no event name, a list for a source): shown as it is
+    assert describe({"type": "event", "tick": 3, "source": ["odd"]}) == 'event: {"source": ["odd"]}'
+    # a record of the first recordings, with the event under "name", still reads
+    assert describe({"type": "event", "tick": 3, "name": "alarm_on", "source": "cue"}) == "Alarm on (cue)"
 
 
 def test_summary_figures(rec_dir: Path) -> None:

@@ -55,7 +55,7 @@ def test_fire_a_cue_now_from_the_cue_table(qtbot, running):
     assert worker.session.world_state.alarm
     assert not console.cue_panel.fire_buttons[0].isEnabled()
     entry = worker.session.event_log[-1]
-    assert entry["event"] == "alarm_on" and entry["cue"] == 0 and entry["source"] == "game_master"
+    assert entry.event == "alarm_on" and entry.cue == 0 and entry.source == "game_master"
 
 
 def test_bookmark_then_rewind_restores_the_world(qtbot, running):
@@ -119,5 +119,5 @@ def test_palette_shortcut_does_not_fire_while_typing_a_note(qtbot, running):
     console.marker_bar.note_edit.setFocus()
     qtbot.keyClicks(console.marker_bar.note_edit, "B")  # B is the bleeding button's key
     qtbot.wait(200)
-    assert not any(e["event"] == "bleeding_start" for e in worker.session.event_log)
+    assert not any(e.event == "bleeding_start" for e in worker.session.event_log)
     assert console.marker_bar.note_edit.text() == "B"

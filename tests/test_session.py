@@ -11,6 +11,7 @@ import pytest
 from app.cli import main
 from engine.model.interface import ReferenceWorldModel
 from engine.runtime.opening import open_scenario
+from engine.runtime.protocol import Event, Frame, Start
 from engine.runtime.recorder import Recorder, read_recording
 from engine.runtime.session import RecorderSink, Role, Session, SessionRunner
 from engine.scenario import load_scenario
@@ -43,16 +44,16 @@ def test_game_master_events_reach_the_log_but_not_the_trainee(model, tmp_path):
     gm.fire("alarm_on", label="Monitor alarm")
     s.step()
     assert s.world_state.alarm
-    assert s.event_log[-1] == {"tick": 6, "event": "alarm_on", "source": "game_master", "label": "Monitor alarm"}
+    assert s.event_log[-1] == Event(tick=6, event="alarm_on", source="game_master", label="Monitor alarm")
     for _ in range(3):
         s.step()
     s.end()
     rec.close()
     t_msgs, g_msgs = trainee.poll(), gm.poll()
     assert {m.kind for m in t_msgs} == {"frame", "end"}
-    assert all(not m.data for m in t_msgs if m.kind == "frame")  # frames carry no side data
+    assert all(set(type(m).model_fields) == {"tick", "type", "frame"} for m in t_msgs if isinstance(m, Frame))
     assert [m.tick for m in t_msgs if m.kind == "frame"] == list(range(10))
-    assert any(m.kind == "event" and m.data["event"] == "alarm_on" for m in g_msgs)
+    assert any(isinstance(m, Event) and m.event == "alarm_on" for m in g_msgs)
     recording = read_recording(tmp_path / "rec")
     assert recording.frame_count == 10
     assert [e["event"] for e in recording.events] == ["alarm_on"]
@@ -83,7 +84,7 @@ def test_free_text_events_fire_the_nearest_trained_event(model):
     event, sim = gm.fire_text("switch the lights off")
     s.step()
     assert event == "lights_dim" and sim > 0.45 and s.world_state.light < 1.0
-    assert s.event_log[-1]["label"] == "switch the lights off"
+    assert s.event_log[-1].label == "switch the lights off"
     with pytest.raises(ValueError, match="no game-master event matches"):
         gm.fire_text("play some jazz music")
     assert len(s.event_log) == 1  # nothing fired for the unmatched request
@@ -98,8 +99,7 @@ def test_cues_fire_at_their_tick(model, tmp_path):
     while s.tick < first_tick:
         s.step()
     first_index = next(i for i, c in enumerate(sc.cues) if round(c.at * 20) == first_tick)
-    assert s.event_log[0] == {"tick": first_tick, "event": first_event, "source": "cue", "label": None,
-                              "cue": first_index}
+    assert s.event_log[0] == Event(tick=first_tick, event=first_event, source="cue", label=None, cue=first_index)
     assert "[[cues]]" in text
 
 
@@ -216,6 +216,6 @@ def test_an_image_opening_tells_the_designer_what_the_model_was_trained_on(tmp_p
         s = Session(scenario, m, prompt, scene=scene)
         gm, trainee = s.connect(Role.GAME_MASTER), s.connect(Role.TRAINEE)
         s.start()
-        start = [msg for msg in gm.poll() if msg.kind == "start"][0]
-        assert ("trained on reference-world rooms" in start.data.get("notice", "")) is expect
+        start = [msg for msg in gm.poll() if isinstance(msg, Start)][0]
+        assert ("trained on reference-world rooms" in (start.notice or "")) is expect
         assert all(msg.kind == "frame" for msg in trainee.poll())

@@ -10,6 +10,7 @@ from PIL import Image
 
 from engine.model.interface import ReferenceWorldModel
 from engine.runtime.opening import open_scenario
+from engine.runtime.protocol import Event
 from engine.runtime.session import Role, Session, SessionRunner
 from engine.scenario import load_scenario, loads_scenario
 
@@ -66,7 +67,7 @@ def test_game_master_requests_never_reach_the_trainee_stream(reference):
         s.end()
         msgs = trainee.poll()
         assert set(_kinds(msgs)) == {"frame", "end"}
-        assert all(not m.data for m in msgs if m.kind == "frame")
+        assert all(set(type(m).model_fields) == {"tick", "type", "frame"} for m in msgs if m.kind == "frame")
         streams.append([(m.tick, m.frame.tobytes()) for m in msgs if m.kind == "frame"])
         if with_gm:
             got = _kinds(gm.poll())
@@ -99,7 +100,7 @@ def test_rewind_restores_the_world_model_state_exactly(learned):
     s.apply_commands()
     bm = next(m for m in gm.poll() if m.kind == "bookmark")
     mark_tick, mark_frame = s.tick, s.last_frame.copy()
-    assert bm.tick == mark_tick and bm.data["label"] == "here"
+    assert bm.tick == mark_tick and bm.label == "here"
     actions = [np.array([0.06, 0.0, 0.0, 0.0]), np.array([0.0, 0.0, 0.05, 0.0]), np.array([0.03, 0.02, -0.04, 0.0])] * 2
     first = []
     gm.fire("lights_dim")
@@ -107,7 +108,7 @@ def test_rewind_restores_the_world_model_state_exactly(learned):
         trainee.set_action(a)
         first.append(s.step())
     assert s.world_state.light < 1.0
-    gm.rewind(bm.data["id"])
+    gm.rewind(bm.id)
     rewound = s.step()
     assert s.tick == mark_tick + len(actions) + 1  # the clock goes on
     np.testing.assert_array_equal(rewound, mark_frame)
@@ -121,7 +122,7 @@ def test_rewind_restores_the_world_model_state_exactly(learned):
         np.testing.assert_array_equal(f1, f2)
     assert not np.array_equal(again[-1], mark_frame)  # the world moved on from the bookmark
     rewind = next(m for m in gm.poll() if m.kind == "rewind")
-    assert rewind.data == {"bookmark": bm.data["id"], "label": "here", "to_tick": mark_tick}
+    assert (rewind.bookmark, rewind.label, rewind.to_tick) == (bm.id, "here", mark_tick)
 
 
 def test_rewind_to_an_unknown_bookmark_is_a_notice_not_a_crash(reference):
@@ -131,7 +132,7 @@ def test_rewind_to_an_unknown_bookmark_is_a_notice_not_a_crash(reference):
     gm.rewind(99)
     s.step()
     s.step()
-    notices = [m.data["text"] for m in gm.poll() if m.kind == "notice"]
+    notices = [m.text for m in gm.poll() if m.kind == "notice"]
     assert notices and "no bookmark 99" in notices[0]
     assert s.tick == 2
 
@@ -156,11 +157,10 @@ def test_cues_fire_due_fire_early_and_come_back_after_a_rewind(reference, tmp_pa
     assert s.cues[0].fired_tick == 20 and s.world_state.alarm
     gm.fire_cue(1)  # the bleeding cue now, not at 40
     s.step()
-    assert s.cues[1].fired_tick == 26 and s.world_state.bleeding_active
-    assert s.event_log[-1] == {"tick": 26, "event": "bleeding_start", "source": "game_master", "label": None, "cue": 1}
+    assert s.event_log[-1] == Event(tick=26, event="bleeding_start", source="game_master", label=None, cue=1)
     gm.fire_cue(1)  # a second time: refused, said so
     s.step()
-    assert any(m.kind == "notice" and "fired already" in m.data["text"] for m in gm.poll())
+    assert any(m.kind == "notice" and "fired already" in m.text for m in gm.poll())
     bm = next(iter(s.bookmarks))
     gm.rewind(bm)
     s.step()  # tick 28 shows tick 10's world: both cues pending again, due 18 ticks later
@@ -170,7 +170,7 @@ def test_cues_fire_due_fire_early_and_come_back_after_a_rewind(reference, tmp_pa
         s.step()
     assert s.cues[0].fired_tick == 38 and s.world_state.alarm
     cue_msgs = [m for m in gm.poll() if m.kind == "cues"]
-    assert cue_msgs[-1].data["cues"][0]["fired_tick"] == 38
+    assert cue_msgs[-1].cues[0].fired_tick == 38
 
 
 def test_live_prompt_change_conditions_the_next_frames(learned):
@@ -190,7 +190,7 @@ def test_live_prompt_change_conditions_the_next_frames(learned):
         runs.append(frames)
         if change:
             rec = next(m for m in gm.poll() if m.kind == "prompt")
-            assert rec.tick == 4 and rec.data["applied"] and rec.data["text"] == other_prompt
+            assert rec.tick == 4 and rec.applied and rec.text == other_prompt
             assert s.prompt.text == other_prompt
     for a, b in zip(runs[0][:4], runs[1][:4]):
         np.testing.assert_array_equal(a, b)
@@ -212,7 +212,7 @@ def test_an_injected_image_opens_a_new_scene(learned, tmp_path):
     gm.set_prompt("a red and blue room", image=img).join()
     frame = s.step()
     rec = next(m for m in gm.poll() if m.kind == "prompt")
-    assert rec.tick == 4 and rec.data["image"] == "scene.png" and rec.data["applied"]
+    assert rec.tick == 4 and rec.image == "scene.png" and rec.applied
     # the new opening frame is the image through the autoencoder: red left, blue right
     assert frame[:, :24, 0].mean() > frame[:, :24, 2].mean() + 60
     assert frame[:, 40:, 2].mean() > frame[:, 40:, 0].mean() + 60
@@ -232,7 +232,7 @@ def test_bad_prompt_requests_come_back_as_notices(reference, tmp_path):
     gm.set_prompt("x", image=img).join()  # the reference world renders presets only
     s.step()
     s.step()
-    notices = [m.data["text"] for m in gm.poll() if m.kind == "notice"]
+    notices = [m.text for m in gm.poll() if m.kind == "notice"]
     assert len(notices) == 3
     assert "missing.png" in notices[0] and "broken.png" in notices[1] and "room presets" in notices[2]
 

@@ -61,7 +61,7 @@ def test_design_preview_steer_and_debrief(qtbot, tmp_path):
     qtbot.waitUntil(lambda: console.bookmark_panel.list.count() == 1, timeout=3000)
     qtbot.mouseClick(console.palette_buttons[0], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: session.world_state.bleeding > 0.1, timeout=3000)
-    bleed_tick = next(e["tick"] for e in session.event_log if e["event"] == "bleeding_start")
+    bleed_tick = next(e.tick for e in session.event_log if e.event == "bleeding_start")
     console.bookmark_panel.list.setCurrentRow(0)
     qtbot.mouseClick(console.bookmark_panel.rewind_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: session.world_state.bleeding == 0.0, timeout=3000)

@@ -33,6 +33,9 @@ import numpy as np
 
 from engine.progress import null_progress
 
+from .protocol import (End, Event, Marker, Notice, Pause, PromptChange, ProtocolError, Resume, Rewind, Start,
+                       from_record)
+from .protocol import Bookmark as BookmarkMessage
 from .recorder import SHEET_MAX_TILES, SHEET_NAME, Recording, render_contact_sheet
 
 __all__ = [
@@ -138,53 +141,49 @@ def _event_phrase(name: Any) -> str:
     return EVENT_PHRASES.get(name, name.replace("_", " ").capitalize())
 
 
-def _is_cue(record: dict) -> bool:
-    return record.get("source") == "cue" or record.get("cue") is not None
+def _message(record: dict):
+    """The protocol message of a log record, or None when it is not a valid one."""
+    try:
+        return from_record(record)
+    except ProtocolError:
+        return None
 
 
 def describe(record: dict, tick_hz: int = 20) -> str:
     """A log record in plain words, for a person (timeline, CSV "what" column).
 
     Known types get a sentence ("Bleeding starts (cue) — arterial bleed", "Marker: missed
-    the bleeder", "Rewind to bookmark “before incision” (taken at 00:05)"); an unknown type
+    the bleeder", "Rewind to bookmark “before incision” (taken at 00:05)"); an unknown type,
+    or a record that is not valid for its type (:func:`engine.runtime.protocol.from_record`),
     is shown as its type and fields. Never raises for a dict.
     """
+    match _message(record):
+        case Event() as m:
+            if m.from_cue:
+                how = " (cue)" if m.source == "cue" else " (cue, fired by the game master)"
+            else:
+                how = " (game master)" if m.source == "game_master" else f" ({m.source})"
+            return _event_phrase(m.event) + how + (f" — {m.label}" if m.label else "")
+        case Marker() as m:
+            return f"Marker: {m.note}" if m.note else "Marker"
+        case BookmarkMessage() as m:
+            return f"Bookmark “{m.label or m.id}”"
+        case Rewind() as m:
+            return f"Rewind to bookmark “{m.label or m.bookmark}” (taken at {format_time(m.to_tick / tick_hz)})"
+        case PromptChange() as m:
+            applied = "" if m.applied else " (recorded, not applied)"
+            return f"Image injected: {m.image}{applied}" if m.image else f"World prompt changed{applied}: “{m.text}”"
+        case Pause():
+            return "Paused"
+        case Resume():
+            return "Resumed"
+        case Start() as m:
+            return f"Session starts: {m.title}" if m.title else "Session starts"
+        case End() as m:
+            return f"Session ends ({m.reason})"
+        case Notice() as m:
+            return f"Notice: {m.text}"
     kind = str(record.get("type", "?"))
-    if kind == "event":
-        source = record.get("source")
-        if _is_cue(record):
-            how = " (cue)" if source in (None, "cue") else " (cue, fired by the game master)"
-        elif source is None:
-            how = ""
-        else:
-            how = " (game master)" if source == "game_master" else f" ({source})"
-        label = record.get("label")
-        return _event_phrase(record.get("event", record.get("name"))) + how + (f" — {label}" if label else "")
-    if kind == "marker":
-        note = record.get("note")
-        return f"Marker: {note}" if note else "Marker"
-    if kind == "bookmark":
-        return f"Bookmark “{record.get('label') or record.get('id', '')}”"
-    if kind == "rewind":
-        to_tick = record.get("to_tick")
-        when = f" (taken at {format_time(to_tick / tick_hz)})" if isinstance(to_tick, (int, float)) else ""
-        return f"Rewind to bookmark “{record.get('label') or record.get('bookmark', '')}”{when}"
-    if kind == "prompt":
-        applied = "" if record.get("applied", True) else " (recorded, not applied)"
-        if record.get("image"):
-            return f"Image injected: {record['image']}{applied}"
-        return f"World prompt changed{applied}: “{record.get('text', '')}”"
-    if kind == "pause":
-        return "Paused"
-    if kind == "resume":
-        return "Resumed"
-    if kind == "start":
-        title = record.get("title")
-        return f"Session starts: {title}" if title else "Session starts"
-    if kind == "end":
-        return f"Session ends ({record.get('reason', 'no reason given')})"
-    if kind == "notice":
-        return f"Notice: {record.get('text', '')}"
     rest = {k: v for k, v in record.items() if k not in ("type", "tick")}
     return f"{kind}: {json.dumps(rest, ensure_ascii=False, default=str)}" if rest else kind
 
@@ -207,7 +206,7 @@ def timeline(recording: Recording) -> list[TimelineItem]:
         kind, tick = record.get("type"), _tick_of(record)
         if kind not in _TIMELINE_TYPES or tick is None:
             continue
-        if kind == "event" and _is_cue(record):
+        if kind == "event" and isinstance(msg := _message(record), Event) and msg.from_cue:
             kind = "cue"
         items.append(TimelineItem(tick, tick / recording.tick_hz, str(kind), describe(record, recording.tick_hz), record))
     items.sort(key=lambda it: it.tick)  # stable: log order kept within a tick
@@ -374,26 +373,27 @@ def session_summary(
 
     lists: dict[str, list[dict]] = {k: [] for k in ("events", "markers", "bookmarks", "rewinds", "pauses", "prompt_changes")}
     for r in recording.log:
-        kind, tick = r.get("type"), _tick_of(r)
-        if tick is None:
+        msg = _message(r)
+        if msg is None:
             continue
-        when = _when(tick, hz)
-        if kind == "event":
-            lists["events"].append({**when, "what": describe(r, hz), "event": r.get("event"), "source": r.get("source"),
-                                    "label": r.get("label"), "cue": r.get("cue")})
-        elif kind == "marker":
-            lists["markers"].append({**when, "id": r.get("id"), "note": r.get("note") or ""})
-        elif kind == "bookmark":
-            lists["bookmarks"].append({**when, "id": r.get("id"), "label": r.get("label")})
-        elif kind == "rewind":
-            lists["rewinds"].append({**when, "bookmark": r.get("bookmark"), "label": r.get("label"), "to_tick": r.get("to_tick")})
-        elif kind == "pause":
-            lists["pauses"].append({**when, "resume_tick": None})
-        elif kind == "resume" and lists["pauses"] and lists["pauses"][-1]["resume_tick"] is None:
-            lists["pauses"][-1]["resume_tick"] = tick
-        elif kind == "prompt":
-            lists["prompt_changes"].append({**when, "text": r.get("text"), "image": r.get("image"),
-                                            "applied": r.get("applied"), "note": r.get("note")})
+        when = _when(msg.tick, hz)
+        match msg:
+            case Event():
+                lists["events"].append({**when, "what": describe(r, hz), "event": msg.event, "source": msg.source,
+                                        "label": msg.label, "cue": msg.cue})
+            case Marker():
+                lists["markers"].append({**when, "id": msg.id, "note": msg.note})
+            case BookmarkMessage():
+                lists["bookmarks"].append({**when, "id": msg.id, "label": msg.label})
+            case Rewind():
+                lists["rewinds"].append({**when, "bookmark": msg.bookmark, "label": msg.label, "to_tick": msg.to_tick})
+            case Pause():
+                lists["pauses"].append({**when, "resume_tick": None})
+            case Resume() if lists["pauses"] and lists["pauses"][-1]["resume_tick"] is None:
+                lists["pauses"][-1]["resume_tick"] = msg.tick
+            case PromptChange():
+                lists["prompt_changes"].append({**when, "text": msg.text, "image": msg.image, "applied": msg.applied,
+                                                "note": msg.note})
     out["events_fired"] = len(lists["events"])
     out.update(lists)
 

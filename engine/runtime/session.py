@@ -20,8 +20,7 @@ import threading
 import time
 from pathlib import Path
 from collections import deque
-from dataclasses import dataclass, field, replace
-from enum import Enum
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -32,44 +31,23 @@ from ..world.scene import Scene
 from ..world.state import WorldState, check_event
 from .control import Bookmark, CueState, cue_states, reschedule
 from .opening import open_floor
+from .protocol import (AUDIENCE, SENDERS, Action, BookmarkRequest, Cues, End, Event, FireCue, FireEvent, Frame,
+                       Mark, Marker, Message, Notice, Pause, PauseRequest, PromptChange, Request, Resume,
+                       ResumeRequest, Rewind, RewindRequest, Role, SetAction, Start, State, to_record)
+from .protocol import Bookmark as BookmarkMessage
 
-
-class Role(str, Enum):
-    TRAINEE = "trainee"
-    GAME_MASTER = "game_master"
-    OBSERVER = "observer"  # recorder, debrief tools: sees everything
-
-
-#: Which roles receive each kind of message.
-AUDIENCE: dict[str, frozenset[Role]] = {
-    "frame": frozenset(Role),
-    "end": frozenset(Role),
-    "start": frozenset({Role.GAME_MASTER, Role.OBSERVER}),
-    "action": frozenset({Role.GAME_MASTER, Role.OBSERVER}),
-    "event": frozenset({Role.GAME_MASTER, Role.OBSERVER}),
-    "state": frozenset({Role.GAME_MASTER, Role.OBSERVER}),
-    # the game master's own records: never the trainee's
-    **{kind: frozenset({Role.GAME_MASTER, Role.OBSERVER})
-       for kind in ("cues", "marker", "bookmark", "rewind", "prompt", "pause", "resume", "notice")},
-}
-
-
-@dataclass(frozen=True)
-class Message:
-    """One thing a client receives. ``frame`` is uint8 ``(H, W, 3)`` for ``kind == "frame"``."""
-
-    kind: str
-    tick: int
-    data: dict = field(default_factory=dict)
-    frame: np.ndarray | None = None
+__all__ = ["Client", "Message", "RecorderSink", "Role", "Session", "SessionRunner"]
 
 
 class Client:
-    """A connection to a session in one :class:`Role`.
+    """The session's side of one connection, in one :class:`Role`: what the role may receive
+    (:data:`~engine.runtime.protocol.AUDIENCE`) and send
+    (:data:`~engine.runtime.protocol.SENDERS`) is checked here, and nowhere else.
 
     Messages are queued (the newest ``maxlen`` kept) for :meth:`poll`, or delivered at once
-    on the session's thread to ``on_message`` (the recorder uses this). A trainee client
-    sets the participant's action; a game-master client fires events.
+    on the session's thread to ``on_message`` (the recorder uses this); the newest frame is
+    also kept as :attr:`latest_frame`. Requests go through :meth:`send` (or the helpers
+    below, which build them); a request the role may not send raises ``PermissionError``.
     """
 
     def __init__(self, session: "Session", role: Role, *, maxlen: int = 256,
@@ -77,12 +55,13 @@ class Client:
         self.session, self.role = session, Role(role)
         self._queue: deque[Message] = deque(maxlen=maxlen)
         self._on_message = on_message
-        self.latest_frame: Message | None = None
+        self.latest_frame: Frame | None = None
 
     def deliver(self, msg: Message) -> None:
+        """Hand ``msg`` to this client if its role may receive it (session thread)."""
         if self.role not in AUDIENCE[msg.kind]:
             return
-        if msg.kind == "frame":
+        if isinstance(msg, Frame):
             self.latest_frame = msg
         if self._on_message is not None:
             self._on_message(msg)
@@ -96,45 +75,53 @@ class Client:
             out.append(self._queue.popleft())
         return out
 
+    def send(self, request: Request) -> None:
+        """Pass ``request`` to the session, which carries it out at the next tick. Raises
+        ``PermissionError`` when this client's role may not send it, and
+        ``UnknownEventError`` for an event the world does not know."""
+        if self.role not in SENDERS[request.kind]:
+            raise PermissionError(f"a {self.role.value} client cannot send {request.kind!r}")
+        self.session.submit(request)
+
     def set_action(self, action) -> None:
         """Trainee only: the action ``(forward, strafe, yaw, pitch)`` to apply from the next tick."""
         if self.role is not Role.TRAINEE:
             raise PermissionError(f"a {self.role.value} client cannot move the participant")
-        self.session._set_action(action)
-
-    def _game_master_only(self, what: str) -> None:
-        if self.role is not Role.GAME_MASTER:
-            raise PermissionError(f"a {self.role.value} client cannot {what}")
+        self.send(SetAction(action=tuple(float(v) for v in np.asarray(action, np.float64).reshape(-1)[:4])))
 
     def fire(self, event: str, *, label: str | None = None, source: str = "game_master") -> None:
         """Game master only: queue ``event`` for the next tick. Raises ``UnknownEventError``."""
-        self._game_master_only("fire events")
-        self.session._queue_event(event, label=label, source=source)
+        self.send(FireEvent(event=event, label=label, source=source))
 
     def fire_cue(self, index: int) -> None:
         """Game master only: fire timed cue ``index`` (its place in the scenario file) at the
         next tick instead of when it is due. A cue that has fired already is reported back
         as a "notice" message."""
-        self._game_master_only("fire cues")
-        self.session._command("fire_cue", index=int(index))
+        self.send(FireCue(index=int(index)))
 
     def mark(self, note: str = "") -> None:
         """Game master only: a marker with a short ``note`` for the debrief, at the current tick."""
-        self._game_master_only("place markers")
-        self.session._command("mark", note=str(note))
+        self.send(Mark(note=str(note)))
 
     def bookmark(self, label: str = "") -> None:
         """Game master only: remember the world as it is now (the model's state included),
         to :meth:`rewind` to later. The session answers with a "bookmark" message (its id)."""
-        self._game_master_only("bookmark")
-        self.session._command("bookmark", label=str(label))
+        self.send(BookmarkRequest(label=str(label)))
 
     def rewind(self, bookmark_id: int) -> None:
         """Game master only: put the world back to bookmark ``bookmark_id`` at the next tick
         (model state, world state, pose and cue schedule restored; the session clock and the
         recording go on)."""
-        self._game_master_only("rewind")
-        self.session._command("rewind", bookmark_id=int(bookmark_id))
+        self.send(RewindRequest(bookmark_id=int(bookmark_id)))
+
+    def pause(self) -> None:
+        """Game master only: stop the clock at the next tick boundary (the trainee's view
+        stays on the last frame). Requests still work while paused."""
+        self.send(PauseRequest())
+
+    def resume(self) -> None:
+        """Game master only: start the clock again after :meth:`pause`."""
+        self.send(ResumeRequest())
 
     def set_prompt(self, text: str, image=None) -> threading.Thread:
         """Game master only: change the world prompt live; with ``image`` (a file path, or
@@ -142,19 +129,9 @@ class Client:
         prepared on a background thread (the text embedding can take seconds the first
         time) and applied at the first tick after that; returns the thread. Problems (an
         unreadable image) come back as a "notice" message."""
-        self._game_master_only("change the prompt")
-        return self.session._request_prompt(text, image)
-
-    def pause(self) -> None:
-        """Game master only: stop the clock at the next tick boundary (the trainee's view
-        stays on the last frame). Requests still work while paused."""
-        self._game_master_only("pause")
-        self.session._command("pause")
-
-    def resume(self) -> None:
-        """Game master only: start the clock again after :meth:`pause`."""
-        self._game_master_only("resume")
-        self.session._command("resume")
+        if self.role is not Role.GAME_MASTER:
+            raise PermissionError(f"a {self.role.value} client cannot change the prompt")
+        return self.session.request_prompt(text, image)
 
     def fire_text(self, request: str, *, source: str = "game_master") -> tuple[str, float]:
         """Game master only: fire the trained event nearest to a free-text ``request``
@@ -164,12 +141,22 @@ class Client:
         nearest events) when nothing matches well enough."""
         from ..model.text import match_event
 
+        if self.role is not Role.GAME_MASTER:
+            raise PermissionError(f"a {self.role.value} client cannot send 'fire_event'")
         event, sim = match_event(request)
         self.fire(event, label=request, source=source)
         return event, sim
 
     def close(self) -> None:
         self.session.disconnect(self)
+
+
+@dataclass(frozen=True)
+class _PromptReady:
+    """A prompt change whose text embedding (and image) is ready: applied at the next tick."""
+
+    prompt: object
+    image_name: str | None
 
 
 class Session:
@@ -188,7 +175,8 @@ class Session:
         self.tick = -1
         self.world_state: WorldState = scenario.world.initial_state()
         self.pose = (*self.scene.start_pose, 0.0)
-        self.event_log: list[dict] = []
+        #: Every event fired so far, in order.
+        self.event_log: list[Event] = []
         #: The timed cues with their due and fired ticks (see :mod:`engine.runtime.control`).
         self.cues: list[CueState] = cue_states(scenario, tick_hz)
         self.bookmarks: dict[int, Bookmark] = {}
@@ -199,7 +187,7 @@ class Session:
         self._lock = threading.Lock()
         self._action = np.zeros(4, np.float32)
         self._pending_events: list[tuple[str, str | None, str, int | None]] = []
-        self._commands: list[tuple[str, dict]] = []
+        self._commands: list[Request | _PromptReady] = []
         self._next_id = 1
         self.ended = False
 
@@ -221,21 +209,32 @@ class Session:
         for c in clients:
             c.deliver(msg)
 
-    def _set_action(self, action) -> None:
-        a = sanitize_action(action)
-        with self._lock:
-            self._action = a
+    def submit(self, request: Request) -> None:
+        """Take a request from a client (its role already checked by its :class:`Client`):
+        an action applies from the next tick, everything else is carried out, in order, at
+        the next tick boundary on the session's thread. Raises ``UnknownEventError`` for an
+        event the world does not know, ``TypeError`` for something that is not a request."""
+        if isinstance(request, SetAction):
+            a = sanitize_action(request.action)
+            with self._lock:
+                self._action = a
+        elif isinstance(request, FireEvent):
+            self._queue_event(request.event, label=request.label, source=request.source)
+        elif isinstance(request, (FireCue, Mark, BookmarkRequest, RewindRequest, PauseRequest, ResumeRequest)):
+            with self._lock:
+                self._commands.append(request)
+        else:
+            raise TypeError(f"not a session request: {request!r}")
 
     def _queue_event(self, event: str, *, label: str | None, source: str, cue: int | None = None) -> None:
         check_event(event)
         with self._lock:
             self._pending_events.append((event, label, source, cue))
 
-    def _command(self, kind: str, **data) -> None:
-        with self._lock:
-            self._commands.append((kind, data))
-
-    def _request_prompt(self, text: str, image) -> threading.Thread:
+    def request_prompt(self, text: str, image) -> threading.Thread:
+        """Prepare a new world prompt (``text``, and ``image``: None, a file path or uint8
+        ``(H, W, 3)``) on a background thread and apply it at the first tick after that;
+        returns the thread. A prompt that cannot be prepared is answered with a notice."""
         def prepare() -> None:
             from ..model.interface import Prompt
             from .opening import load_image
@@ -252,9 +251,10 @@ class Session:
                 if prepare_prompt is not None:
                     prompt = prepare_prompt(prompt)
             except Exception as exc:
-                self._publish(Message("notice", max(self.tick, 0), {"text": f"the new prompt was not applied: {exc}"}))
+                self._publish(Notice(tick=max(self.tick, 0), text=f"the new prompt was not applied: {exc}"))
                 return
-            self._command("prompt", prompt=prompt, image_name=name)
+            with self._lock:
+                self._commands.append(_PromptReady(prompt, name))
 
         thread = threading.Thread(target=prepare, name="ved-prompt", daemon=True)
         thread.start()
@@ -267,15 +267,13 @@ class Session:
 
         frame = self.model.reset(self.prompt, self.world_state, viewer_pose=self.pose)
         self.tick = 0
-        start = {"title": self.scenario.title, "prompt": self.prompt.text,
-                 "model": getattr(self.model, "name", type(self.model).__name__), "state": self.world_state.as_dict()}
         self.notice = opening_notice(self.prompt, self.model)
-        if self.notice:
-            start["notice"] = self.notice
-        self._publish(Message("start", 0, start))
+        self._publish(Start(tick=0, title=self.scenario.title, prompt=self.prompt.text,
+                            model=getattr(self.model, "name", type(self.model).__name__),
+                            state=self.world_state.as_dict(), tick_hz=self.tick_hz, notice=self.notice or None))
         self._publish_cues()
         self._fire_due_events()
-        self._publish(Message("state", 0, self.world_state.as_dict()))
+        self._publish(State(tick=0, state=self.world_state.as_dict()))
         self._publish_frame(frame)
         return frame
 
@@ -297,18 +295,18 @@ class Session:
         self.world_state = self.world_state.advance()
         self._fire_due_events()
         if self.world_state != before:
-            self._publish(Message("state", self.tick, self.world_state.as_dict()))
+            self._publish(State(tick=self.tick, state=self.world_state.as_dict()))
         frame = self.model.step(action, self.world_state, viewer_pose=self.pose)
-        self._publish(Message("action", self.tick, {"action": [float(v) for v in action]}))
+        self._publish(Action(tick=self.tick, action=tuple(float(v) for v in action)))
         self._publish_frame(frame)
         return frame
 
     def _publish_frame(self, frame: np.ndarray) -> None:
         self.last_frame = frame
-        self._publish(Message("frame", self.tick, frame=frame))
+        self._publish(Frame(tick=self.tick, frame=frame))
 
     def _publish_cues(self) -> None:
-        self._publish(Message("cues", max(self.tick, 0), {"cues": [c.as_dict() for c in self.cues]}))
+        self._publish(Cues(tick=max(self.tick, 0), cues=tuple(c.as_dict() for c in self.cues)))
 
     def _fire_due_events(self) -> None:
         due: list[tuple[str, str | None, str, int | None]] = []
@@ -324,14 +322,13 @@ class Session:
         cues_changed = False
         for event, label, source, cue_index in due:
             self.world_state = self.world_state.apply(event, viewer_pose=viewer)
-            record = {"event": event, "source": source, "label": label}
+            msg = Event(tick=self.tick, event=event, source=source, label=label, cue=cue_index)
             if cue_index is not None:
-                record["cue"] = cue_index
                 for cue in self.cues:
                     if cue.index == cue_index and cue.fired_tick is None:
                         cue.fired_tick, cues_changed = self.tick, True
-            self.event_log.append({"tick": self.tick, **record})
-            self._publish(Message("event", self.tick, record))
+            self.event_log.append(msg)
+            self._publish(msg)
         if cues_changed:
             self._publish_cues()
 
@@ -344,11 +341,12 @@ class Session:
         with self._lock:
             commands, self._commands = self._commands, []
         frame = None
-        for kind, data in commands:
+        for command in commands:
+            handler, what = self._HANDLERS[type(command)]
             try:
-                out = getattr(self, f"_do_{kind}")(**data)
+                out = handler(self, command)
             except Exception as exc:  # a bad request never stops the session
-                self._publish(Message("notice", max(self.tick, 0), {"text": f"{kind} failed: {exc}"}))
+                self._publish(Notice(tick=max(self.tick, 0), text=f"{what} failed: {exc}"))
                 continue
             if out is not None:
                 frame = out
@@ -358,70 +356,77 @@ class Session:
         self._next_id += 1
         return self._next_id - 1
 
-    def _do_mark(self, note: str) -> None:
-        self._publish(Message("marker", self.tick, {"id": self._new_id(), "note": note}))
+    def _do_mark(self, req: Mark) -> None:
+        self._publish(Marker(tick=self.tick, id=self._new_id(), note=req.note))
 
-    def _do_bookmark(self, label: str) -> None:
+    def _do_bookmark(self, req: BookmarkRequest) -> None:
         bid = self._new_id()
-        label = label or f"bookmark {len(self.bookmarks) + 1}"
+        label = req.label or f"bookmark {len(self.bookmarks) + 1}"
         self.bookmarks[bid] = Bookmark(bid, label, self.tick, self.model.snapshot(), self.world_state, tuple(self.pose),
                                        [replace(c) for c in self.cues], self.last_frame)
-        self._publish(Message("bookmark", self.tick, {"id": bid, "label": label}))
+        self._publish(BookmarkMessage(tick=self.tick, id=bid, label=label))
 
-    def _do_rewind(self, bookmark_id: int) -> np.ndarray:
-        bm = self.bookmarks.get(bookmark_id)
+    def _do_rewind(self, req: RewindRequest) -> np.ndarray:
+        bm = self.bookmarks.get(req.bookmark_id)
         if bm is None:
-            raise KeyError(f"no bookmark {bookmark_id}; bookmarks: {sorted(self.bookmarks) or 'none yet'}")
+            raise KeyError(f"no bookmark {req.bookmark_id}; bookmarks: {sorted(self.bookmarks) or 'none yet'}")
         self.model.restore(bm.snapshot)
         self.tick += 1
         self.world_state, self.pose = bm.world_state, bm.pose
         self.cues = reschedule(bm.cues, bm.tick, self.tick - bm.tick)
-        self._publish(Message("rewind", self.tick, {"bookmark": bm.id, "label": bm.label, "to_tick": bm.tick}))
-        self._publish(Message("state", self.tick, self.world_state.as_dict()))
+        self._publish(Rewind(tick=self.tick, bookmark=bm.id, label=bm.label, to_tick=bm.tick))
+        self._publish(State(tick=self.tick, state=self.world_state.as_dict()))
         self._publish_cues()
         self._publish_frame(bm.frame)
         return bm.frame
 
-    def _do_prompt(self, prompt, image_name: str | None) -> np.ndarray | None:
-        record = {"text": prompt.text, "image": image_name, "applied": True, "note": None}
+    def _do_prompt(self, req: _PromptReady) -> np.ndarray | None:
+        prompt = req.prompt
         if prompt.image is not None:  # a new scene: the image opens it, the floor plan is unknown
             self.tick += 1
             self.prompt, self.scene = prompt, open_floor()
             self.pose = (*self.scene.start_pose, 0.0)
             frame = self.model.reset(prompt, self.world_state, viewer_pose=self.pose)
-            self._publish(Message("prompt", self.tick, record))
+            self._publish(PromptChange(tick=self.tick, text=prompt.text, image=req.image_name))
             self._publish_frame(frame)
             return frame
         update = getattr(self.model, "update_prompt", None)
-        record["applied"] = bool(update is not None and update(prompt))
-        if not record["applied"]:
-            record["note"] = "this world model is not conditioned on text: the new prompt is recorded, the world is unchanged"
+        applied = bool(update is not None and update(prompt))
+        note = None if applied else ("this world model is not conditioned on text: the new prompt is recorded, "
+                                     "the world is unchanged")
         self.prompt = replace(self.prompt, text=prompt.text, text_embedding=prompt.text_embedding)
-        self._publish(Message("prompt", self.tick, record))
+        self._publish(PromptChange(tick=self.tick, text=prompt.text, image=req.image_name, applied=applied, note=note))
         return None
 
-    def _do_fire_cue(self, index: int) -> None:
-        cue = next((c for c in self.cues if c.index == index), None)
+    def _do_fire_cue(self, req: FireCue) -> None:
+        cue = next((c for c in self.cues if c.index == req.index), None)
         if cue is None:
-            raise KeyError(f"no cue {index}; the scenario has {len(self.cues)} cues")
+            raise KeyError(f"no cue {req.index}; the scenario has {len(self.cues)} cues")
         if cue.fired_tick is not None:
-            raise ValueError(f"cue {index} ({cue.event}) fired already at tick {cue.fired_tick}")
-        self._queue_event(cue.event, label=cue.note, source="game_master", cue=index)
+            raise ValueError(f"cue {req.index} ({cue.event}) fired already at tick {cue.fired_tick}")
+        self._queue_event(cue.event, label=cue.note, source="game_master", cue=req.index)
 
-    def _do_pause(self) -> None:
+    def _do_pause(self, req: PauseRequest) -> None:
         if not self.paused:
             self.paused = True
-            self._publish(Message("pause", self.tick, {}))
+            self._publish(Pause(tick=self.tick))
 
-    def _do_resume(self) -> None:
+    def _do_resume(self, req: ResumeRequest) -> None:
         if self.paused:
             self.paused = False
-            self._publish(Message("resume", self.tick, {}))
+            self._publish(Resume(tick=self.tick))
+
+    #: The handler of each queued request, and what it is called in a notice when it fails.
+    _HANDLERS: dict[type, tuple[Callable, str]] = {
+        Mark: (_do_mark, "mark"), BookmarkRequest: (_do_bookmark, "bookmark"), RewindRequest: (_do_rewind, "rewind"),
+        _PromptReady: (_do_prompt, "prompt"), FireCue: (_do_fire_cue, "fire_cue"), PauseRequest: (_do_pause, "pause"),
+        ResumeRequest: (_do_resume, "resume"),
+    }
 
     def end(self, reason: str = "finished") -> None:
         if not self.ended:
             self.ended = True
-            self._publish(Message("end", max(self.tick, 0), {"reason": reason}))
+            self._publish(End(tick=max(self.tick, 0), reason=reason))
 
 
 class RecorderSink:
@@ -433,10 +438,10 @@ class RecorderSink:
         self.client = session.connect(Role.OBSERVER, on_message=self)
 
     def __call__(self, msg: Message) -> None:
-        if msg.kind == "frame":
+        if isinstance(msg, Frame):
             self.recorder.write_frame(msg.tick, msg.frame)
         else:
-            self.recorder.log({"type": msg.kind, "tick": msg.tick, **msg.data})
+            self.recorder.log(to_record(msg))
 
 
 class SessionRunner(threading.Thread):

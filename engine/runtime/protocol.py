@@ -1,0 +1,396 @@
+"""The session protocol: one class per kind of message a client receives and per request it
+sends, the table of who may receive and send what, and the one codec that turns them into
+records and back (DESIGN.md §4, "The session protocol").
+
+Every client of a :class:`~engine.runtime.session.Session` — the trainee's view, the
+game-master console, the recorder, an observer, and later a client across the network —
+speaks this protocol and nothing else. The same codec writes the recording's JSONL log and
+reads it back for the debrief, so a record means the same thing everywhere.
+
+A record is a flat JSON object: ``{"type": KIND, "tick": N, ...fields}`` (the recording's log
+format since issue 4; a ``state`` record carries the world-state fields at the top level).
+Frames are not records: the recorder writes them to video and a network client receives them
+as compressed images, so :class:`Frame` has no JSON form.
+
+Messages (session → clients), with the roles that receive them (:data:`AUDIENCE`):
+``start``, ``frame``, ``action``, ``state``, ``event``, ``cues``, ``marker``, ``bookmark``,
+``rewind``, ``prompt``, ``pause``, ``resume``, ``notice``, ``end``. The trainee receives
+frames and the end, never anything of the game master.
+
+Requests (clients → session), with the roles that may send them (:data:`SENDERS`):
+``set_action`` (trainee), ``fire_event``, ``fire_cue``, ``mark``, ``bookmark_request``,
+``rewind_request``, ``pause_request``, ``resume_request`` (game master). A prompt change
+carries Python objects (an image) and is prepared on a thread of its own before it becomes a
+request, so it has no wire form yet.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+#: Largest encoded record :func:`loads` accepts (bytes). Game-master notes and prompts are
+#: short; anything larger is a malformed or hostile message.
+MAX_RECORD_BYTES = 64 * 1024
+
+
+class Role(str, Enum):
+    """Who a client is: the trainee in the world, the game master steering it, or an
+    observer (the recorder, an instructor watching, the debrief tools) who sees everything
+    and steers nothing."""
+
+    TRAINEE = "trainee"
+    GAME_MASTER = "game_master"
+    OBSERVER = "observer"
+
+
+class ProtocolError(ValueError):
+    """A record or request that is not part of the protocol: unknown type, a missing or
+    mistyped field, or too large. The message says which and what was expected."""
+
+
+_STAFF = frozenset({Role.GAME_MASTER, Role.OBSERVER})
+_EVERYONE = frozenset(Role)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tick: int = Field(ge=0)
+
+    @property
+    def kind(self) -> str:
+        """The record's ``type`` (the name of its kind on the wire and in the log)."""
+        return self.type  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ messages
+
+
+class Start(_Record):
+    """The session opened the world at ``tick`` 0: the scenario's title, the prompt's text,
+    the world model's name, the initial world state, the session's tick rate (Hz) and, when
+    the opening needs a word to the designer, a notice."""
+
+    type: Literal["start"] = "start"
+    title: str
+    prompt: str
+    model: str
+    state: dict[str, float]
+    tick_hz: int = Field(default=20, gt=0)
+    notice: str | None = None
+
+
+class Frame(_Record):
+    """The frame shown at ``tick``: uint8 ``(H, W, 3)`` RGB. Not a JSON record."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    type: Literal["frame"] = "frame"
+    frame: Any = Field(repr=False)
+
+    @field_validator("frame")
+    @classmethod
+    def _image(cls, v):
+        a = np.asarray(v)
+        if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
+            raise ValueError(f"a frame is uint8 (H, W, 3); got {a.dtype} {a.shape}")
+        return a
+
+
+class Action(_Record):
+    """The trainee's action applied at ``tick``: ``(forward, strafe, yaw, pitch)`` in metres
+    and radians per tick (:mod:`engine.actions`)."""
+
+    type: Literal["action"] = "action"
+    action: tuple[float, float, float, float]
+
+
+class State(_Record):
+    """The world state from ``tick`` on (:meth:`engine.world.state.WorldState.as_dict`). In a
+    record its fields sit at the top level, beside ``type`` and ``tick``."""
+
+    type: Literal["state"] = "state"
+    state: dict[str, float]
+
+
+class Event(_Record):
+    """A game-master event fired at ``tick``: its name, who fired it (``"cue"`` or
+    ``"game_master"``, or another source), the game master's label or free-text request, and
+    the scenario cue it came from (its index), if any."""
+
+    type: Literal["event"] = "event"
+    event: str
+    source: str = "game_master"
+    label: str | None = None
+    cue: int | None = None
+
+    @property
+    def from_cue(self) -> bool:
+        """Whether a timed cue fired it (also when the game master fired the cue early)."""
+        return self.source == "cue" or self.cue is not None
+
+
+class CueRow(BaseModel):
+    """One timed cue as the console lists it: its ``index`` in the scenario, ``event``,
+    ``note``, the tick it is due at and the tick it fired at (None while pending)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    index: int
+    event: str
+    note: str | None = None
+    due_tick: int
+    fired_tick: int | None = None
+
+
+class Cues(_Record):
+    """The cue schedule as of ``tick`` (sent at the start and whenever it changes)."""
+
+    type: Literal["cues"] = "cues"
+    cues: tuple[CueRow, ...]
+
+
+class Marker(_Record):
+    """A marker the game master placed at ``tick`` with a note for the debrief."""
+
+    type: Literal["marker"] = "marker"
+    id: int
+    note: str = ""
+
+
+class Bookmark(_Record):
+    """The world at ``tick`` was remembered as bookmark ``id`` (to rewind to)."""
+
+    type: Literal["bookmark"] = "bookmark"
+    id: int
+    label: str
+
+
+class Rewind(_Record):
+    """At ``tick`` the world was put back to bookmark ``bookmark`` taken at ``to_tick``."""
+
+    type: Literal["rewind"] = "rewind"
+    bookmark: int
+    label: str
+    to_tick: int
+
+
+class PromptChange(_Record):
+    """The world prompt changed at ``tick``: its text, the opening image's file name when an
+    image opened a new scene, whether the model applied it, and why not."""
+
+    type: Literal["prompt"] = "prompt"
+    text: str
+    image: str | None = None
+    applied: bool = True
+    note: str | None = None
+
+
+class Pause(_Record):
+    """The game master stopped the clock at ``tick``."""
+
+    type: Literal["pause"] = "pause"
+
+
+class Resume(_Record):
+    """The game master started the clock again at ``tick``."""
+
+    type: Literal["resume"] = "resume"
+
+
+class Notice(_Record):
+    """Something the game master should know (a request that could not be carried out)."""
+
+    type: Literal["notice"] = "notice"
+    text: str
+
+
+class End(_Record):
+    """The session ended at ``tick``, for ``reason``."""
+
+    type: Literal["end"] = "end"
+    reason: str = "finished"
+
+
+#: Every kind of message, and their union (discriminated by ``type``).
+MESSAGE_TYPES: tuple[type, ...] = (Start, Frame, Action, State, Event, Cues, Marker, Bookmark, Rewind, PromptChange,
+                                   Pause, Resume, Notice, End)
+Message = Annotated[Union[MESSAGE_TYPES], Field(discriminator="type")]
+
+#: Which roles receive each kind of message: the one table (the trainee's stream carries
+#: frames and the end, nothing of the game master).
+AUDIENCE: dict[str, frozenset[Role]] = {
+    "frame": _EVERYONE,
+    "end": _EVERYONE,
+    **{kind: _STAFF for kind in ("start", "action", "state", "event", "cues", "marker", "bookmark", "rewind",
+                                 "prompt", "pause", "resume", "notice")},
+}
+
+# ------------------------------------------------------------------ requests
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @property
+    def kind(self) -> str:
+        return self.type  # type: ignore[attr-defined]
+
+
+class SetAction(_Request):
+    """Trainee: apply ``action`` ``(forward, strafe, yaw, pitch)`` (metres, radians per
+    tick) from the next tick on. Non-finite or out-of-range values are clamped by the
+    session (:func:`engine.actions.sanitize_action`)."""
+
+    type: Literal["set_action"] = "set_action"
+    action: tuple[float, float, float, float]
+
+
+class FireEvent(_Request):
+    """Game master: fire ``event`` at the next tick, with an optional label."""
+
+    type: Literal["fire_event"] = "fire_event"
+    event: str = Field(max_length=64)
+    label: str | None = Field(default=None, max_length=500)
+    source: str = Field(default="game_master", max_length=64)
+
+
+class FireCue(_Request):
+    """Game master: fire timed cue ``index`` now instead of when it is due."""
+
+    type: Literal["fire_cue"] = "fire_cue"
+    index: int = Field(ge=0)
+
+
+class Mark(_Request):
+    """Game master: place a marker with ``note`` at the current tick."""
+
+    type: Literal["mark"] = "mark"
+    note: str = Field(default="", max_length=2000)
+
+
+class BookmarkRequest(_Request):
+    """Game master: remember the world as it is now, as ``label``."""
+
+    type: Literal["bookmark_request"] = "bookmark_request"
+    label: str = Field(default="", max_length=200)
+
+
+class RewindRequest(_Request):
+    """Game master: put the world back to bookmark ``bookmark_id`` at the next tick."""
+
+    type: Literal["rewind_request"] = "rewind_request"
+    bookmark_id: int
+
+
+class PauseRequest(_Request):
+    """Game master: stop the clock at the next tick boundary."""
+
+    type: Literal["pause_request"] = "pause_request"
+
+
+class ResumeRequest(_Request):
+    """Game master: start the clock again."""
+
+    type: Literal["resume_request"] = "resume_request"
+
+
+#: Every kind of request, and their union (discriminated by ``type``).
+REQUEST_TYPES: tuple[type, ...] = (SetAction, FireEvent, FireCue, Mark, BookmarkRequest, RewindRequest, PauseRequest,
+                                   ResumeRequest)
+Request = Annotated[Union[REQUEST_TYPES], Field(discriminator="type")]
+
+#: Which roles may send each kind of request (observers send none).
+SENDERS: dict[str, frozenset[Role]] = {
+    "set_action": frozenset({Role.TRAINEE}),
+    **{kind: frozenset({Role.GAME_MASTER}) for kind in ("fire_event", "fire_cue", "mark", "bookmark_request",
+                                                        "rewind_request", "pause_request", "resume_request")},
+}
+
+# ------------------------------------------------------------------ the codec
+
+_MESSAGES: TypeAdapter = TypeAdapter(Message)
+_REQUESTS: TypeAdapter = TypeAdapter(Request)
+
+
+def to_record(msg: _Record) -> dict:
+    """The flat JSON-able record of a message: ``{"type", "tick", ...fields}``. Raises
+    ``ProtocolError`` for a :class:`Frame` (frames travel as video or images)."""
+    if isinstance(msg, Frame):
+        raise ProtocolError("a frame has no record form: the recorder writes it to video")
+    d = msg.model_dump(mode="json")
+    out = {"type": d.pop("type"), "tick": d.pop("tick")}
+    if isinstance(msg, State):
+        out.update(d["state"])
+    else:
+        out.update(d)
+    return out
+
+
+def _legacy(record: dict) -> dict:
+    """Records as written before this module: an event named under ``"name"``."""
+    if record.get("type") == "event" and "event" not in record and "name" in record:
+        record = {**record, "event": record["name"]}
+        del record["name"]
+    return record
+
+
+def from_record(record: Any) -> _Record:
+    """The message of a record (:func:`to_record`'s inverse). Raises ``ProtocolError``
+    naming the record's type and what is wrong with it."""
+    if not isinstance(record, dict):
+        raise ProtocolError(f"a record is a JSON object; got {type(record).__name__}")
+    record = _legacy(record)
+    kind = record.get("type")
+    if kind == "state":
+        record = {"type": "state", "tick": record.get("tick"),
+                  "state": {k: v for k, v in record.items() if k not in ("type", "tick")}}
+    try:
+        return _MESSAGES.validate_python(record)
+    except ValidationError as exc:
+        raise ProtocolError(f"not a valid {kind!r} record: {_errors(exc)}") from None
+
+
+def request_from_dict(data: Any) -> _Request:
+    """The request of a JSON object ``{"type": KIND, ...fields}``. Raises ``ProtocolError``."""
+    if not isinstance(data, dict):
+        raise ProtocolError(f"a request is a JSON object; got {type(data).__name__}")
+    try:
+        return _REQUESTS.validate_python(data)
+    except ValidationError as exc:
+        raise ProtocolError(f"not a valid {data.get('type')!r} request: {_errors(exc)}") from None
+
+
+def request_to_dict(request: _Request) -> dict:
+    """The JSON-able form of a request."""
+    return request.model_dump(mode="json")
+
+
+def dumps(obj: _Record | _Request) -> str:
+    """One message (not a frame) or request as a line of JSON."""
+    d = request_to_dict(obj) if isinstance(obj, _Request) else to_record(obj)
+    return json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(text: str | bytes, *, request: bool = False) -> _Record | _Request:
+    """A message (or with ``request=True`` a request) from one line of JSON. Raises
+    ``ProtocolError`` when it is larger than :data:`MAX_RECORD_BYTES`, not JSON, or not a
+    valid record."""
+    if len(text) > MAX_RECORD_BYTES:
+        raise ProtocolError(f"a record of {len(text)} bytes is over the {MAX_RECORD_BYTES}-byte limit")
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"not JSON: {exc}") from None
+    return request_from_dict(data) if request else from_record(data)
+
+
+def _errors(exc: ValidationError) -> str:
+    parts = []
+    for e in exc.errors()[:3]:
+        where = ".".join(str(p) for p in e["loc"]) or "record"
+        parts.append(f"{where}: {e['msg']}")
+    return "; ".join(parts)
