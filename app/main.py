@@ -103,7 +103,7 @@ def run_app(scenario, *, model=None, record_dir=None, seed: int = 0) -> int:
     session thread while the windows say so. Returns 0 after a clean session, 1 when the
     session could not start or stopped on an error (the message is printed).
     """
-    from engine.runtime.headless import load_model
+    from engine.runtime.wiring import load_model
 
     app = ensure_app()
     trainee, console, worker = build_app(scenario, lambda: load_model(model, seed=seed), record_dir, seed=seed)

@@ -19,7 +19,7 @@ def model_factory(model=None, *, seed: int = 0):
         return model  # a world model (used as is) or a callable returning one
 
     def load():
-        from engine.runtime.headless import load_model
+        from engine.runtime.wiring import load_model
 
         return load_model(None if model is None else str(model), seed=seed)
 

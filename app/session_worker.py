@@ -30,10 +30,9 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import QObject, QTimer
 
-from engine.runtime.headless import default_record_dir
-from engine.runtime.opening import open_scenario
-from engine.runtime.recorder import Recorder, RecordingSummary, video_scale
-from engine.runtime.session import Client, RecorderSink, Role, Session, SessionRunner
+from engine.runtime.recorder import Recorder, RecordingSummary
+from engine.runtime.session import Client, Role, Session, SessionRunner
+from engine.runtime.wiring import default_record_dir, open_live_session
 
 log = logging.getLogger(__name__)
 
@@ -188,13 +187,10 @@ class SessionWorker(QObject):
     def _main(self) -> None:
         try:
             model = self._model_arg if hasattr(self._model_arg, "step") else self._model_arg()
-            prompt, scene = open_scenario(self.scenario, model.resolution)
-            session = Session(self.scenario, model, prompt, scene=scene)
-            recorder = Recorder(self.record_dir, tick_hz=session.tick_hz, scale=video_scale(model.resolution), meta={
-                "scenario": self.scenario.title, "scenario_file": str(self.scenario.source_path or ""),
-                "model": getattr(model, "name", type(model).__name__), "seed": self.seed, "app": "ved run"})
-            self.recorder = recorder  # closed by close() even if what follows fails
-            RecorderSink(session, recorder)
+            live = open_live_session(self.scenario, model, seed=self.seed, record_dir=self.record_dir,
+                                     meta={"app": "ved run"})
+            session = live.session
+            self.recorder = live.recorder  # closed by close() even if what follows fails
             trainee = session.connect(Role.TRAINEE, maxlen=8)
             gm = session.connect(Role.GAME_MASTER, maxlen=4096)
             runner = SessionRunner(session, paced=self.paced, before_tick=self._before_tick)

@@ -21,16 +21,15 @@ def run_bench(scenario, *, frames: int = 300, warmup: int = 20, model: str | Non
     import torch
 
     from .model.interface import ReferenceWorldModel
-    from .runtime.headless import load_model
-    from .runtime.opening import open_scenario
-    from .runtime.session import Role, Session
+    from .runtime.session import Role
+    from .runtime.wiring import load_model, open_live_session
     from .world.policy import ExplorationPolicy
 
     t0 = time.perf_counter()
     wm = load_model(model, seed=seed, sampling=sampling)
     load_s = time.perf_counter() - t0
-    prompt, scene = open_scenario(scenario, wm.resolution)
-    session = Session(scenario, wm, prompt, scene=scene)
+    session = open_live_session(scenario, wm, seed=seed, record=False).session
+    prompt = session.prompt
     trainee = session.connect(Role.TRAINEE, maxlen=1)
     policy = ExplorationPolicy(session.scene, np.random.default_rng(seed))
     session.start()

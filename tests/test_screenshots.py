@@ -38,7 +38,7 @@ def _save(widget, path: Path) -> None:
 
 def test_console_screenshot(qtbot, shots, tmp_path, played):
     from app.main import build_app
-    from engine.runtime.headless import load_model
+    from engine.runtime.wiring import load_model
     from engine.scenario import load_scenario
 
     scenario = load_scenario(OR_SCENARIO)

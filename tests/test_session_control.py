@@ -27,7 +27,7 @@ def reference():
 
 @pytest.fixture(scope="module")
 def learned():
-    from engine.runtime.headless import load_model
+    from engine.runtime.wiring import load_model
 
     return load_model(None, seed=0)
 

@@ -70,6 +70,11 @@ class LatentWorldModel:
     """
 
     name = "latent-world-model"
+    #: The model card (set by :func:`engine.model.io.load_world_model`), None for a model
+    #: built in memory.
+    card: dict | None = None
+    #: The model tracks no camera of its own: the session's floor-plan pose places events.
+    viewer_pose = None
 
     def __init__(self, autoencoder: Autoencoder, dynamics: DynamicsModel, latent_mean: torch.Tensor,
                  latent_std: torch.Tensor, *, sampling: Sampling | None = None, seed: int = 0,

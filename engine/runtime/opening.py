@@ -53,7 +53,7 @@ def opening_notice(prompt: Prompt, model) -> str | None:
     """What the designer should know about this opening, or None: when the opening frame is
     an image, what the model was trained on (its card's ``trained_on``), since images unlike
     the training data are accepted but the model pulls them towards what it has seen."""
-    trained_on = (getattr(model, "card", None) or {}).get("trained_on")
+    trained_on = (model.card or {}).get("trained_on")
     if prompt.room is not None or prompt.image is None or not trained_on:
         return None
     return f"The opening frame is your image. This model was trained on {trained_on}"

@@ -160,7 +160,7 @@ class _PromptReady:
 
 
 class Session:
-    """Runs ``scenario`` on ``model`` (see :mod:`engine.model.interface`).
+    """Runs ``scenario`` on ``model`` (a :class:`~engine.model.interface.WorldModel`).
 
     ``prompt`` opens the world; ``scene`` is the room's floor plan when known (used to track
     where the participant stands, for events placed relative to them).
@@ -246,10 +246,7 @@ class Session:
                     pixels, name = image, "(image)"
                 else:
                     pixels, name = load_image(image, self.model.resolution), Path(image).name
-                prompt = Prompt(str(text), pixels)
-                prepare_prompt = getattr(self.model, "prepare_prompt", None)
-                if prepare_prompt is not None:
-                    prompt = prepare_prompt(prompt)
+                prompt = self.model.prepare_prompt(Prompt(str(text), pixels))
             except Exception as exc:
                 self._publish(Notice(tick=max(self.tick, 0), text=f"the new prompt was not applied: {exc}"))
                 return
@@ -269,7 +266,7 @@ class Session:
         self.tick = 0
         self.notice = opening_notice(self.prompt, self.model)
         self._publish(Start(tick=0, title=self.scenario.title, prompt=self.prompt.text,
-                            model=getattr(self.model, "name", type(self.model).__name__),
+                            model=self.model.name,
                             state=self.world_state.as_dict(), tick_hz=self.tick_hz, notice=self.notice or None))
         self._publish_cues()
         self._fire_due_events()
@@ -318,7 +315,7 @@ class Session:
             self._pending_events = []
         if not due:
             return
-        viewer = getattr(self.model, "viewer_pose", None) or self.pose[:3]
+        viewer = self.model.viewer_pose or self.pose[:3]
         cues_changed = False
         for event, label, source, cue_index in due:
             self.world_state = self.world_state.apply(event, viewer_pose=viewer)
@@ -390,8 +387,7 @@ class Session:
             self._publish(PromptChange(tick=self.tick, text=prompt.text, image=req.image_name))
             self._publish_frame(frame)
             return frame
-        update = getattr(self.model, "update_prompt", None)
-        applied = bool(update is not None and update(prompt))
+        applied = bool(self.model.update_prompt(prompt))
         note = None if applied else ("this world model is not conditioned on text: the new prompt is recorded, "
                                      "the world is unchanged")
         self.prompt = replace(self.prompt, text=prompt.text, text_embedding=prompt.text_embedding)

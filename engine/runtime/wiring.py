@@ -1,0 +1,90 @@
+"""Session wiring in one place: load the model, open the scenario, make the session and its
+recorder, and connect the recorder. Used by the headless run, the app's session worker and
+the benchmark (and the network server to come), so that every way of running a scenario
+sets it up the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..model.interface import WorldModel
+from .opening import open_scenario
+from .recorder import Recorder, RecordingSummary, video_scale
+from .session import RecorderSink, Session
+
+#: Where recordings go unless told otherwise (relative to the working folder).
+DEFAULT_RECORDINGS = Path("recordings")
+
+
+def default_record_dir(scenario_title: str) -> Path:
+    """``recordings/<YYYYmmdd-HHMMSS>-<title slug>``, relative to the working folder."""
+    slug = re.sub(r"[^a-z0-9]+", "-", scenario_title.lower()).strip("-")[:40] or "session"
+    return DEFAULT_RECORDINGS / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{slug}"
+
+
+def load_model(model: str | Path | None, *, seed: int = 0, sampling: dict | None = None):
+    """The world model named by ``model``: ``None`` (the shipped default) or a model folder →
+    the learned model (:func:`engine.model.io.load_world_model`, which raises a
+    ``ModelError`` naming the problem for a missing or corrupt folder); ``"reference"`` → the
+    reference world. ``sampling`` overrides fields of the model card's ``Sampling``."""
+    if model == "reference":
+        from ..model.interface import ReferenceWorldModel
+
+        return ReferenceWorldModel()
+    from ..model.io import load_world_model
+
+    return load_world_model(model, seed=seed, **(sampling or {}))
+
+
+@dataclass
+class LiveSession:
+    """A session ready to start: the model, the :class:`Session`, and the recorder already
+    connected as an observer (None when not recording)."""
+
+    model: object
+    session: Session
+    recorder: Recorder | None = None
+    record_dir: Path | None = None
+
+    def close(self, reason: str = "finished") -> RecordingSummary | None:
+        """End the session (if it has not ended) and finish the recording; returns the
+        recording's summary, or None without one. Safe to call more than once."""
+        self.session.end(reason=reason)
+        if self.recorder is None:
+            return None
+        return self.recorder.close()
+
+
+def open_live_session(scenario, model=None, *, seed: int = 0, record: bool = True,
+                      record_dir: str | Path | None = None, sampling: dict | None = None,
+                      meta: dict | None = None) -> LiveSession:
+    """Wire a session of ``scenario`` (an :class:`engine.scenario.Scenario`).
+
+    ``model`` is a :class:`~engine.model.interface.WorldModel`, or what :func:`load_model`
+    takes (raises ``TypeError`` naming what an object that is neither lacks). With ``record``,
+    a :class:`Recorder` in ``record_dir`` (default :func:`default_record_dir`) receives
+    everything an observer sees; ``meta`` adds to the recording's metadata (the scenario,
+    model and seed are always there). Raises what loading the model or opening the
+    scenario's opening image raises, before anything is written to disk.
+    """
+    if model is None or isinstance(model, (str, Path)):
+        model = load_model(model, seed=seed, sampling=sampling)
+    elif not isinstance(model, WorldModel):
+        missing = [m for m in ("resolution", "name", "card", "reset", "step", "snapshot", "restore", "prepare_prompt",
+                               "update_prompt", "viewer_pose") if not hasattr(model, m)]
+        raise TypeError(f"{type(model).__name__} is not a world model: it lacks {', '.join(missing)} "
+                        "(see engine.model.interface.WorldModel)")
+    prompt, scene = open_scenario(scenario, model.resolution)
+    session = Session(scenario, model, prompt, scene=scene)
+    if not record:
+        return LiveSession(model, session)
+    folder = Path(record_dir) if record_dir else default_record_dir(scenario.title)
+    recorder = Recorder(folder, tick_hz=session.tick_hz, scale=video_scale(model.resolution), meta={
+        "scenario": scenario.title, "scenario_file": str(scenario.source_path or ""),
+        "model": model.name, "seed": seed, **(meta or {})})
+    RecorderSink(session, recorder)
+    return LiveSession(model, session, recorder, folder)
