@@ -13,7 +13,7 @@ from ..world.entities import people_array
 from ..world.env import ReferenceWorld
 from ..world.policy import ExplorationPolicy, Walker
 from ..world.scene import ROOM_TYPES
-from ..world.state import MAX_OTHERS, WorldState
+from ..world.state import EVENTS, MAX_OTHERS, WorldState
 from .format import DatasetWriter, Episode
 
 #: Scene seeds at or above this are never used for training: held out for evaluation.
@@ -21,8 +21,7 @@ HELD_OUT_SEED_BASE = 1_000_000
 #: Chance of 0, 1, 2 or 3 other participants in an episode.
 OTHERS_PROBS = (0.3, 0.3, 0.2, 0.2)
 #: Pairs of (on, off) events; a random event flips one of these state variables.
-_TOGGLES = (("lights_dim", "lights_normal"), ("alarm_on", "alarm_off"),
-            ("avatar_enter", "avatar_leave"), ("bleeding_start", "bleeding_stop"))
+_TOGGLES = tuple((name, e.undone_by) for name, e in EVENTS.items() if e.undone_by)
 
 
 def _is_on(state: WorldState, k: int) -> bool:

@@ -31,19 +31,9 @@ EVENT_MATCH_THRESHOLD = 0.45
 
 log = logging.getLogger(__name__)
 
-#: Ways a game master may phrase each event; free text is matched to the nearest of these.
-EVENT_PHRASES: dict[str, tuple[str, ...]] = {
-    "lights_dim": ("dim the lights", "switch the lights off", "make the room dark", "lights down"),
-    "lights_normal": ("lights back to normal", "switch the lights on", "make the room bright again", "lights up"),
-    "alarm_on": ("sound the alarm", "turn on the red alarm light", "emergency alarm", "trigger the alarm"),
-    "alarm_off": ("turn the alarm off", "silence the alarm", "stop the alarm light", "cancel the alarm"),
-    "avatar_enter": ("a person walks in", "bring in the avatar", "someone enters the room", "show the voice"),
-    "avatar_leave": ("the person leaves", "remove the avatar", "send the person away", "the voice goes away"),
-    "bleeding_start": ("start the bleeding", "make the patient bleed", "the patient starts to bleed", "haemorrhage",
-                       "blood spills on the floor", "cause a bleed"),
-    "bleeding_stop": ("stop the bleeding", "the bleeding is controlled", "clean up the blood", "haemostasis achieved"),
-}
-assert set(EVENT_PHRASES) == set(EVENTS)
+#: Ways a game master may phrase each event (:attr:`EventSpec.phrases`); free text is
+#: matched to the nearest of these.
+EVENT_PHRASES: dict[str, tuple[str, ...]] = {name: e.phrases for name, e in EVENTS.items()}
 
 
 def _cache_path() -> Path:

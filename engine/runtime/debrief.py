@@ -33,6 +33,7 @@ import numpy as np
 
 from engine.progress import null_progress
 
+from ..world.state import EVENTS
 from .protocol import (End, Event, Marker, Notice, Pause, PromptChange, ProtocolError, Resume, Rewind, Start,
                        from_record)
 from .protocol import Bookmark as BookmarkMessage
@@ -60,19 +61,6 @@ ProgressFn = Callable[..., None]
 KINDS: tuple[str, ...] = ("event", "cue", "marker", "bookmark", "rewind", "prompt", "pause", "resume")
 #: Log record types that become timeline items ("event" gives kind "event" or "cue").
 _TIMELINE_TYPES = frozenset({"event", "marker", "bookmark", "rewind", "prompt", "pause", "resume"})
-
-#: Plain words for the world's events (``engine.world.state.EVENTS``); others are shown
-#: with their name made readable ("door_open" -> "Door open").
-EVENT_PHRASES: dict[str, str] = {
-    "lights_dim": "Lights dim",
-    "lights_normal": "Lights back to normal",
-    "alarm_on": "Alarm on",
-    "alarm_off": "Alarm off",
-    "avatar_enter": "Person enters",
-    "avatar_leave": "Person leaves",
-    "bleeding_start": "Bleeding starts",
-    "bleeding_stop": "Bleeding stops",
-}
 
 #: Log record types that are not exported to CSV: one per tick, or bulky schedules.
 CSV_SKIPPED_TYPES: frozenset[str] = frozenset({"action", "state", "cues"})
@@ -137,8 +125,11 @@ def parse_time(text: str) -> float | None:
 
 
 def _event_phrase(name: Any) -> str:
+    """Plain words for an event (:attr:`engine.world.state.EventSpec.label`); an event this
+    version does not know is shown with its name made readable ("door_open" -> "Door open")."""
     name = str(name or "event")
-    return EVENT_PHRASES.get(name, name.replace("_", " ").capitalize())
+    spec = EVENTS.get(name)
+    return spec.label if spec else name.replace("_", " ").capitalize()
 
 
 def _message(record: dict):

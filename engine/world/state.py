@@ -39,23 +39,52 @@ MAX_OTHERS = 3
 
 @dataclass(frozen=True)
 class EventSpec:
-    """One game-master event: its name, what it does, and a one-line description."""
+    """One game-master event: the event vocabulary lives here, so a new event is added in
+    this one table (and in :meth:`WorldState.apply`, which says what it does).
+
+    Attributes:
+        name: the event's name in scenarios, recordings and the protocol.
+        description: what it does to the world, in one line (also embedded for free-text
+            matching).
+        label: plain words for a person (the debrief's timeline, exports).
+        phrases: ways a game master may ask for it in free text
+            (:func:`engine.model.text.match_event` matches requests to the nearest).
+        undone_by: the event that turns it off again, for events that switch something on
+            (the data generator flips these pairs).
+    """
 
     name: str
     description: str
+    label: str
+    phrases: tuple[str, ...]
+    undone_by: str | None = None
 
 
 EVENTS: dict[str, EventSpec] = {
     e.name: e
     for e in (
-        EventSpec("lights_dim", "the room lights dim to 30 %"),
-        EventSpec("lights_normal", "the room lights return to normal"),
-        EventSpec("alarm_on", "a red alarm light floods the room"),
-        EventSpec("alarm_off", "the alarm light goes off"),
-        EventSpec("avatar_enter", "a person appears two metres in front of the participant"),
-        EventSpec("avatar_leave", "the person leaves"),
-        EventSpec("bleeding_start", "a pool of blood starts to spread (on the patient, or the floor)"),
-        EventSpec("bleeding_stop", "the bleeding is controlled and the blood is cleaned up"),
+        EventSpec("lights_dim", "the room lights dim to 30 %", "Lights dim",
+                  ("dim the lights", "switch the lights off", "make the room dark", "lights down"),
+                  undone_by="lights_normal"),
+        EventSpec("lights_normal", "the room lights return to normal", "Lights back to normal",
+                  ("lights back to normal", "switch the lights on", "make the room bright again", "lights up")),
+        EventSpec("alarm_on", "a red alarm light floods the room", "Alarm on",
+                  ("sound the alarm", "turn on the red alarm light", "emergency alarm", "trigger the alarm"),
+                  undone_by="alarm_off"),
+        EventSpec("alarm_off", "the alarm light goes off", "Alarm off",
+                  ("turn the alarm off", "silence the alarm", "stop the alarm light", "cancel the alarm")),
+        EventSpec("avatar_enter", "a person appears two metres in front of the participant", "Person enters",
+                  ("a person walks in", "bring in the avatar", "someone enters the room", "show the voice"),
+                  undone_by="avatar_leave"),
+        EventSpec("avatar_leave", "the person leaves", "Person leaves",
+                  ("the person leaves", "remove the avatar", "send the person away", "the voice goes away")),
+        EventSpec("bleeding_start", "a pool of blood starts to spread (on the patient, or the floor)",
+                  "Bleeding starts",
+                  ("start the bleeding", "make the patient bleed", "the patient starts to bleed", "haemorrhage",
+                   "blood spills on the floor", "cause a bleed"),
+                  undone_by="bleeding_stop"),
+        EventSpec("bleeding_stop", "the bleeding is controlled and the blood is cleaned up", "Bleeding stops",
+                  ("stop the bleeding", "the bleeding is controlled", "clean up the blood", "haemostasis achieved")),
     )
 }
 EVENT_NAMES: tuple[str, ...] = tuple(EVENTS)
