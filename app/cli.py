@@ -76,7 +76,7 @@ def cmd_design(args) -> int:
 
 
 def cmd_debrief(args) -> int:
-    from engine.runtime.recorder import read_recording
+    from engine.recording import read_recording
 
     read_recording(args.recording)  # a clear error before any window opens
     _need_display("debrief")
@@ -86,15 +86,15 @@ def cmd_debrief(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from engine.runtime.debrief import export_events_csv, export_video, session_summary
-    from engine.runtime.recorder import read_recording
+    from engine.recording.debrief import export_events_csv, export_video, session_summary
+    from engine.recording import read_recording
 
     recording = read_recording(args.recording)
     if not (args.mp4 or args.csv or args.summary or args.strip):
         raise SystemExit("ved: error: say what to export: --mp4 FILE, --csv FILE, --summary and/or "
                          "--strip FILE --compare OTHER")
     if args.strip:
-        from engine.runtime.debrief import comparison_strip
+        from engine.recording.debrief import comparison_strip
 
         if not args.compare:
             raise SystemExit("ved: error: --strip needs --compare OTHER_RECORDING (e.g. the reference world's "

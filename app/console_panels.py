@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QHeaderView,
                                QVBoxLayout, QWidget)
 
 from engine.actions import TICK_HZ
-from engine.runtime.debrief import format_time
+from engine.recording.debrief import format_time
 
 from .session_worker import Hook
 

@@ -7,7 +7,7 @@ then plays it: a frame view with play/pause, a position slider and the session t
 list of moments in plain words; a summary (duration, events fired, markers with their
 notes, contact sheet); and exports of the video (whole or a time range) and of the event
 log as CSV, each on a cancellable job. Everything it reads comes from
-:mod:`engine.runtime.debrief`, the same functions the CLI uses.
+:mod:`engine.recording.debrief`, the same functions the CLI uses.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from PySide6.QtGui import QColor, QIcon, QKeySequence, QPainter, QPixmap, QPolyg
 from PySide6.QtWidgets import (QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QPushButton, QSlider, QSplitter, QToolTip, QVBoxLayout, QWidget)
 
-from engine.runtime.debrief import (KINDS, FrameIndex, TimelineItem, export_events_csv, export_video, format_time,
+from engine.recording.debrief import (KINDS, FrameIndex, TimelineItem, export_events_csv, export_video, format_time,
                                     parse_time, session_summary, timeline)
-from engine.runtime.recorder import Recording, read_recording
+from engine.recording import Recording, read_recording
 
 from .jobs import Job, ProgressPanel
 from .session_worker import Hook
@@ -52,7 +52,7 @@ SavePathProvider = Callable[[str, str, str], "str | None"]
 @dataclass(frozen=True)
 class DebriefData:
     """What the load job produces: the recording, its decoded frames, its moments and its
-    summary (see :mod:`engine.runtime.debrief`)."""
+    summary (see :mod:`engine.recording.debrief`)."""
 
     recording: Recording
     frames: FrameIndex
@@ -64,7 +64,7 @@ def load_debrief(directory: Path, progress: Callable[..., None]) -> DebriefData:
     """Read and decode a recording for the window (runs on a job's thread).
 
     Raises:
-        engine.runtime.recorder.RecordingError: ``directory`` is not a readable recording.
+        engine.recording.RecordingError: ``directory`` is not a readable recording.
         engine.progress.Cancelled: from ``progress``.
     """
     progress(0.0, "reading the log")
@@ -85,7 +85,7 @@ def item_tooltip(item: TimelineItem) -> str:
 
 
 def _clock_precise(tick: int, tick_hz: int) -> str:
-    """``mm:ss.ss`` of session time; :func:`engine.runtime.debrief.parse_time` reads it back."""
+    """``mm:ss.ss`` of session time; :func:`engine.recording.debrief.parse_time` reads it back."""
     m, s = divmod(tick / tick_hz, 60)
     return f"{int(m):02d}:{s:05.2f}"
 

@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import QObject, QTimer
 
-from engine.runtime.recorder import Recorder, RecordingSummary
+from engine.recording import Recorder, RecordingSummary
 from engine.runtime.session import Client, Role, Session, SessionRunner
 from engine.runtime.wiring import default_record_dir, open_live_session
 

@@ -12,7 +12,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from .data.format import DatasetError
     from .model.io import ModelError
     from .runtime.opening import OpeningImageError
-    from .runtime.recorder import RecordingError
+    from .recording import RecordingError
     from .scenario import ScenarioError
     from .world.state import UnknownEventError
 

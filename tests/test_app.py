@@ -23,7 +23,7 @@ from app.input_map import TURN_SPEED, WALK_SPEED, KeyboardActionMapper  # noqa: 
 from engine.actions import ACTION_LIMITS  # noqa: E402
 from engine.model.interface import ReferenceWorldModel  # noqa: E402
 from engine.runtime.opening import open_scenario  # noqa: E402
-from engine.runtime.recorder import read_recording  # noqa: E402
+from engine.recording import read_recording  # noqa: E402
 from engine.runtime.session import Role, Session  # noqa: E402
 from engine.scenario import load_scenario  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Tests for the debrief: engine/runtime/debrief.py (headless) and app/debrief.py (Qt)."""
+"""Tests for the debrief: engine/recording/debrief.py (headless) and app/debrief.py (Qt)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from engine.progress import Cancelled, Progress
-from engine.runtime.debrief import (FrameIndex, describe, export_events_csv, export_video, format_time, parse_time,
+from engine.recording.debrief import (FrameIndex, describe, export_events_csv, export_video, format_time, parse_time,
                                     session_summary, timeline)
-from engine.runtime.recorder import Recorder, read_recording
+from engine.recording import Recorder, read_recording
 
 HZ = 20
 #: Ticks with a frame: 0..29, a pause from tick 30 to 40 (no frames), then 40..69.
@@ -246,7 +246,7 @@ def test_comparison_strip_puts_one_recording_above_the_other(rec_dir: Path, tmp_
     from PIL import Image
 
     from app.cli import main
-    from engine.runtime.debrief import comparison_strip
+    from engine.recording.debrief import comparison_strip
 
     out = comparison_strip(read_recording(rec_dir), read_recording(rec_dir), tmp_path / "cmp.png", columns=4,
                            labels=("model", "reference"))

@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from engine.model.interface import ReferenceWorldModel  # noqa: E402
-from engine.runtime.recorder import read_recording  # noqa: E402
+from engine.recording import read_recording  # noqa: E402
 from engine.runtime.session import Role  # noqa: E402
 from engine.scenario import loads_scenario  # noqa: E402
 

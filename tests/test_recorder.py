@@ -1,4 +1,4 @@
-"""Tests for engine.runtime.recorder (DESIGN.md §4 "Crash-safe recording")."""
+"""Tests for engine.recording (DESIGN.md §4 "Crash-safe recording")."""
 
 from __future__ import annotations
 
@@ -20,13 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # pragma: no cover - depends on how pytest is run
     sys.path.insert(0, str(ROOT))
 
-from engine.runtime.recorder import (  # noqa: E402
-    FORMAT,
-    Recorder,
-    RecordingError,
-    contact_sheet_layout,
-    read_recording,
-)
+from engine.recording import FORMAT, Recorder, RecordingError, read_recording  # noqa: E402
+from engine.recording.contact_sheet import contact_sheet_layout  # noqa: E402
 from tests.helpers.record_forever import synthetic_frame  # noqa: E402
 
 HELPER = ROOT / "tests" / "helpers" / "record_forever.py"

@@ -10,7 +10,7 @@ from app.cli import main
 from engine.model.interface import ReferenceWorldModel
 from engine.runtime.opening import open_scenario
 from engine.runtime.protocol import Event, Frame, Start
-from engine.runtime.recorder import Recorder, read_recording
+from engine.recording import Recorder, read_recording
 from engine.runtime.session import RecorderSink, Role, Session, SessionRunner
 from engine.scenario import load_scenario
 from engine.world.state import UnknownEventError

@@ -426,7 +426,7 @@ class Session:
 
 
 class RecorderSink:
-    """Connects a :class:`~engine.runtime.recorder.Recorder` to a session as an observer:
+    """Connects a :class:`~engine.recording.Recorder` to a session as an observer:
     frames go to the video, everything else to the JSONL log, as it happens."""
 
     def __init__(self, session: Session, recorder):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..model.interface import WorldModel
 from .opening import open_scenario
-from .recorder import Recorder, RecordingSummary, video_scale
+from ..recording import Recorder, RecordingSummary, video_scale
 from .session import RecorderSink, Session
 
 #: Where recordings go unless told otherwise (relative to the working folder).

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.runtime.recorder import Recorder
+from engine.recording import Recorder
 
 
 def synthetic_frame(tick: int, size: int = 64) -> np.ndarray:

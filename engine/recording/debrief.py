@@ -1,6 +1,6 @@
 """Debrief: what happened in a recorded session, and exports of it (headless).
 
-Reads a recording written by :class:`engine.runtime.recorder.Recorder` — finished, or left
+Reads a recording written by :class:`engine.recording.Recorder` — finished, or left
 behind by a killed process — and turns its log into things a person reviews:
 
 - :func:`timeline`: the moments worth looking at (events, cues, markers, bookmarks,
@@ -34,10 +34,12 @@ import numpy as np
 from engine.progress import null_progress
 
 from ..world.state import EVENTS
-from .protocol import (End, Event, Marker, Notice, Pause, PromptChange, ProtocolError, Resume, Rewind, Start,
+from ..runtime.protocol import (End, Event, Marker, Notice, Pause, PromptChange, ProtocolError, Resume, Rewind, Start,
                        from_record)
-from .protocol import Bookmark as BookmarkMessage
-from .recorder import SHEET_MAX_TILES, SHEET_NAME, Recording, render_contact_sheet
+from ..runtime.protocol import Bookmark as BookmarkMessage
+from .contact_sheet import SHEET_MAX_TILES, render_contact_sheet
+from .files import SHEET_NAME
+from .reader import Recording
 
 __all__ = [
     "KINDS",
@@ -320,7 +322,7 @@ def session_summary(
     """The figures of a session, JSON-serialisable.
 
     Args:
-        recording: from :func:`engine.runtime.recorder.read_recording`.
+        recording: from :func:`engine.recording.read_recording`.
         frames: already decoded frames (saves decoding again for the contact sheet).
         sheet_path: where to write a contact sheet when the recording has none (it was not
             closed cleanly); default ``contact_sheet.png`` in the recording folder.
@@ -340,7 +342,7 @@ def session_summary(
         as str, or None without frames or when it could not be written).
 
     Raises:
-        engine.runtime.recorder.RecordingError: the frame index is corrupt.
+        engine.recording.RecordingError: the frame index is corrupt.
     """
     hz = recording.tick_hz
     ticks = frames.ticks.tolist() if frames is not None else recording.ticks

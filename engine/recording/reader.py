@@ -1,0 +1,195 @@
+"""Reading a recording back, finished or left behind by a killed process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from .files import FORMAT, INDEX_NAME, LOG_NAME, META_NAME, SUMMARY_NAME, VIDEO_DIR, RecordingError
+from .files import _SEGMENT_RE, _read_jsonl
+
+_log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------
+
+
+class Recording:
+    """A recording on disk, finished or left behind by a killed process.
+
+    Attributes:
+        directory: the recording directory.
+        meta: contents of ``meta.json`` (dict; the caller's meta is ``meta["meta"]``).
+        log: records of ``log.jsonl`` in order (list of dicts); a torn last
+            line is ignored.
+        summary: contents of ``summary.json``, or None if the recording was
+            not closed (e.g. the process was killed).
+        tick_hz, scale: from ``meta.json``.
+
+    Build with :func:`read_recording`.
+    """
+
+    def __init__(self, directory: Path, meta: dict, log: list[dict], index: list[dict], summary: dict | None):
+        self.directory = directory
+        self.meta = meta
+        self.log = log
+        self.summary = summary
+        self.tick_hz = int(meta.get("tick_hz", 20))
+        self.scale = int(meta.get("scale", 1))
+        self._index = index
+        self._readable: list[tuple[Path, list[int]]] | None = None
+
+    @property
+    def complete(self) -> bool:
+        """True if the recorder was closed cleanly (``summary.json`` exists)."""
+        return self.summary is not None
+
+    @property
+    def events(self) -> list[dict]:
+        """Log records with ``"type": "event"``, in order."""
+        return [r for r in self.log if r.get("type") == "event"]
+
+    @property
+    def actions(self) -> list[dict]:
+        """Log records with ``"type": "action"``, in order."""
+        return [r for r in self.log if r.get("type") == "action"]
+
+    def _segments(self) -> list[tuple[Path, list[int]]]:
+        """(segment path, ticks listed in the index for it) for every segment
+        file that exists, in segment order."""
+        by_seg: dict[int, list[int]] = {}
+        for rec in self._index:
+            try:
+                by_seg.setdefault(int(rec["segment"]), []).append(int(rec["tick"]))
+            except (KeyError, TypeError, ValueError):
+                raise RecordingError(f"{self.directory / INDEX_NAME}: bad index record {rec!r}") from None
+        vdir = self.directory / VIDEO_DIR
+        files: dict[int, Path] = {}
+        if vdir.is_dir():
+            for p in vdir.iterdir():
+                m = _SEGMENT_RE.match(p.name)
+                if m:
+                    files[int(m.group(1))] = p
+        out = []
+        for seg in sorted(files):
+            ticks = by_seg.get(seg)
+            if not ticks:
+                _log.warning("%s: no frame index lines for it; skipped", files[seg])
+                continue
+            out.append((files[seg], ticks))
+        return out
+
+    def _readable_segments(self) -> list[tuple[Path, list[int]]]:
+        """Segments that open as video, with their ticks trimmed to the number
+        of frames the file holds.  Unreadable (e.g. truncated) ones are skipped."""
+        if self._readable is None:
+            good = []
+            for path, ticks in self._segments():
+                try:
+                    with av.open(str(path)) as c:
+                        if not c.streams.video:
+                            raise ValueError("no video stream")
+                        n = int(c.streams.video[0].frames or 0)
+                except (av.FFmpegError, ValueError, OSError) as exc:
+                    _log.info("skipping unreadable segment %s (%s)", path, exc)
+                    continue
+                if n <= 0:
+                    n = len(ticks)  # container did not say; decoding decides
+                good.append((path, ticks[:n]))
+            self._readable = good
+        return self._readable
+
+    @property
+    def ticks(self) -> list[int]:
+        """Ticks of the frames :meth:`frames` yields, in order."""
+        return [t for _, ticks in self._readable_segments() for t in ticks]
+
+    @property
+    def frame_count(self) -> int:
+        """Number of frames :meth:`frames` yields (readable segments only)."""
+        return sum(len(ticks) for _, ticks in self._readable_segments())
+
+    def frames(self, *, native: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+        """Decode the video segments in order.
+
+        Yields:
+            ``(tick, frame)`` with ``frame`` a ``uint8`` array ``(H*scale,
+            W*scale, 3)`` RGB as recorded, or ``(H, W, 3)`` with
+            ``native=True`` (each ``scale x scale`` block averaged).
+
+        A segment that cannot be opened (the one a killed process was
+        writing) is skipped; one that fails mid-way ends early.
+        """
+        for path, ticks in self._readable_segments():
+            try:
+                container = av.open(str(path))
+            except (av.FFmpegError, OSError) as exc:
+                _log.info("skipping unreadable segment %s (%s)", path, exc)
+                continue
+            with container:
+                it = iter(ticks)
+                try:
+                    for vf in container.decode(video=0):
+                        tick = next(it, None)
+                        if tick is None:
+                            break
+                        arr = vf.to_ndarray(format="rgb24")
+                        if native and self.scale > 1:
+                            s = self.scale
+                            h, w = arr.shape[0] // s, arr.shape[1] // s
+                            arr = (
+                                arr[: h * s, : w * s]
+                                .reshape(h, s, w, s, 3)
+                                .mean(axis=(1, 3))
+                                .round()
+                                .astype(np.uint8)
+                            )
+                        yield tick, arr
+                except av.FFmpegError as exc:
+                    _log.warning("segment %s ends early (%s)", path, exc)
+
+    def __repr__(self) -> str:
+        state = "complete" if self.complete else "incomplete"
+        return f"Recording({str(self.directory)!r}, {state}, log={len(self.log)} records)"
+
+
+def read_recording(directory: str | os.PathLike) -> Recording:
+    """Open a recording written by :class:`Recorder`, finished or not.
+
+    Reads ``meta.json``, ``log.jsonl``, ``frames.jsonl`` and (if present)
+    ``summary.json``; video is decoded lazily by :meth:`Recording.frames`.
+
+    Raises:
+        RecordingError: ``directory`` does not exist, has no valid
+            ``meta.json`` of format ``"ved-recording/1"``, or a JSONL file is
+            corrupt before its last line.
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        raise RecordingError(f"{d} is not a recording: no such directory")
+    meta_path = d / META_NAME
+    if not meta_path.is_file():
+        raise RecordingError(f"{d} is not a recording: {META_NAME} is missing")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordingError(f"{d} is not a recording: {META_NAME} is not valid JSON ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        fmt = meta.get("format") if isinstance(meta, dict) else None
+        raise RecordingError(f"{d} is not a recording: {META_NAME} format is {fmt!r}, expected {FORMAT!r}")
+    summary = None
+    sp = d / SUMMARY_NAME
+    if sp.is_file():
+        try:
+            summary = json.loads(sp.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            _log.warning("%s is corrupt; treating the recording as incomplete", sp)
+    return Recording(d, meta, _read_jsonl(d / LOG_NAME), _read_jsonl(d / INDEX_NAME), summary)
