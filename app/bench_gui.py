@@ -88,7 +88,7 @@ def measure_stalls(seconds: float = 20.0, *, model=None, scenario: str | Path = 
     from engine.scenario import load_scenario
 
     from .qtapp import ensure_app
-    from .preview import Preview
+    from .designer.preview import Preview
 
     app = ensure_app()
     record = Path(tempfile.mkdtemp(prefix="ved-bench-gui-")) / "rec"

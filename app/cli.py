@@ -80,7 +80,7 @@ def cmd_debrief(args) -> int:
 
     read_recording(args.recording)  # a clear error before any window opens
     _need_display("debrief")
-    from app.debrief import run_debrief
+    from app.debrief.window import run_debrief
 
     return run_debrief(args.recording)
 

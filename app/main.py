@@ -12,10 +12,10 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
-from .gm_console import GameMasterConsole
+from .console.window import GameMasterConsole
 from .qtapp import ensure_app  # noqa: F401 (re-exported)
 from .session_worker import SessionWorker
-from .trainee_window import TraineeWindow
+from .trainee.window import TraineeWindow
 
 #: Gap between the two windows when placed side by side, pixels.
 WINDOW_GAP = 16

@@ -18,8 +18,8 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
 
-from app import input_map  # noqa: E402
-from app.input_map import TURN_SPEED, WALK_SPEED, KeyboardActionMapper  # noqa: E402
+from app.trainee import input_map  # noqa: E402
+from app.trainee.input_map import TURN_SPEED, WALK_SPEED, KeyboardActionMapper  # noqa: E402
 from engine.actions import ACTION_LIMITS  # noqa: E402
 from engine.model.interface import ReferenceWorldModel  # noqa: E402
 from engine.runtime.opening import open_scenario  # noqa: E402

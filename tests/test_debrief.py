@@ -1,4 +1,4 @@
-"""Tests for the debrief: engine/recording/debrief.py (headless) and app/debrief.py (Qt)."""
+"""Tests for the debrief: engine/recording/debrief.py (headless) and app/debrief/window.py (Qt)."""
 
 from __future__ import annotations
 
@@ -281,7 +281,7 @@ def test_recording_without_frames(tmp_path: Path) -> None:
 pytest.importorskip("PySide6")
 from PySide6.QtCore import QPoint, Qt  # noqa: E402
 
-from app.debrief import DebriefWindow  # noqa: E402
+from app.debrief.window import DebriefWindow  # noqa: E402
 
 
 def open_window(qtbot, directory: Path) -> DebriefWindow:

@@ -434,7 +434,7 @@ def test_an_invalid_scenario_does_not_preview(make_window, library):
 
 
 def test_an_unsaved_scenario_previews_with_its_relative_picture(tmp_path, make_window, monkeypatch):
-    import app.preview
+    import app.designer.preview
 
     started = []
 
@@ -450,7 +450,7 @@ def test_an_unsaved_scenario_previews_with_its_relative_picture(tmp_path, make_w
         def close(self):
             self.running = False
 
-    monkeypatch.setattr(app.preview, "Preview", FakePreview)
+    monkeypatch.setattr(app.designer.preview, "Preview", FakePreview)
     folder = tmp_path / "project"  # the user's folder: where an untitled scenario lives
     make_png(folder / "images" / "room.png")
     window = make_window(library_folders=[("My scenarios", folder)])

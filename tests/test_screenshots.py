@@ -66,7 +66,7 @@ def test_console_screenshot(qtbot, shots, tmp_path, played):
 
 
 def test_debrief_screenshot(qtbot, shots, played):
-    from app.debrief import DebriefWindow
+    from app.debrief.window import DebriefWindow
 
     if "recording" not in played:
         pytest.skip("needs the session recorded by test_console_screenshot (run the whole file)")

@@ -72,7 +72,7 @@ def test_design_preview_steer_and_debrief(qtbot, tmp_path):
     # 4. stop; the recording opens in the debrief at the event
     window.preview_action.trigger()
     qtbot.waitUntil(lambda: window.last_recording is not None, timeout=30_000)
-    from app.debrief import DebriefWindow
+    from app.debrief.window import DebriefWindow
 
     debrief = DebriefWindow(window.last_recording)
     qtbot.addWidget(debrief)

@@ -44,7 +44,7 @@ APP_NAME = "Scenario designer"
 def show_debrief(folder: Path) -> QWidget | None:
     """Open the debrief view of recording ``folder`` (None when this version has none)."""
     try:
-        from app.debrief import DebriefWindow
+        from app.debrief.window import DebriefWindow
     except ImportError:
         from PySide6.QtWidgets import QMessageBox
 
@@ -88,7 +88,7 @@ class DesignerWindow(QMainWindow):
         self.dialogs = dialogs or Dialogs(self)
         #: The problems found by the last check (see :meth:`validate_now`).
         self.problems: list[Problem] = []
-        #: The running or last preview (:class:`app.preview.Preview`), and its recording.
+        #: The running or last preview (:class:`app.designer.preview.Preview`), and its recording.
         self.preview = None
         self.last_recording: Path | None = None
         self._debriefs: list[QWidget] = []
@@ -444,7 +444,7 @@ class DesignerWindow(QMainWindow):
             scenario = self.doc.scenario()
         except ScenarioError:
             return None
-        from app.preview import Preview  # loads the session machinery on first use only
+        from app.designer.preview import Preview  # loads the session machinery on first use only
 
         preview = Preview(scenario, model=self.model, record_dir=recording_dir(self.record_root, scenario.title))
         preview.closed.connect(lambda summary: self._preview_closed(preview, summary))

@@ -1,4 +1,4 @@
-"""Panels of the game-master console (:mod:`app.gm_console`): timed cues, bookmarks, the
+"""Panels of the game-master console (:mod:`app.console.window`): timed cues, bookmarks, the
 live world prompt, and the marker bar. Each panel only shows and asks; the console routes
 its requests (plain :class:`~app.session_worker.Hook` callbacks) to the session client.
 """
@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QHeaderView,
 from engine.actions import TICK_HZ
 from engine.recording.debrief import format_time
 
-from .session_worker import Hook
+from ..session_worker import Hook
 
 FIRED_COLOR = QColor(150, 150, 150)
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.webp)"

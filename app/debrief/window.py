@@ -26,9 +26,9 @@ from engine.recording.debrief import (KINDS, FrameIndex, TimelineItem, export_ev
                                     parse_time, session_summary, timeline)
 from engine.recording import Recording, read_recording
 
-from .jobs import Job, ProgressPanel
-from .session_worker import Hook
-from .trainee_window import FrameView
+from ..jobs import Job, ProgressPanel
+from ..session_worker import Hook
+from ..trainee.window import FrameView
 
 #: Colour of each timeline kind (also the list's icons and the legend).
 KIND_COLOURS: dict[str, QColor] = {
@@ -586,7 +586,7 @@ def run_debrief(path: str | Path) -> int:
     """``ved debrief RECORDING``: show a :class:`DebriefWindow` on ``path`` and run the Qt
     event loop until it is closed. Returns the event loop's exit code (0). A folder that is
     not a recording opens the window with the reason shown in it."""
-    from .qtapp import ensure_app
+    from ..qtapp import ensure_app
 
     app = ensure_app()
     window = DebriefWindow(path)

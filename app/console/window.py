@@ -26,9 +26,9 @@ from engine.runtime.protocol import (Bookmark, Cues, End, Event, Frame, Marker, 
 from engine.runtime.session import Client, Role
 from engine.world.state import EVENTS
 
-from .console_panels import BookmarkPanel, CuePanel, MarkerBar, PromptPanel, clock_text
-from .session_worker import Hook
-from .trainee_window import FrameView
+from .panels import BookmarkPanel, CuePanel, MarkerBar, PromptPanel, clock_text
+from ..session_worker import Hook
+from ..trainee.window import FrameView
 
 __all__ = ["GameMasterConsole", "clock_text", "state_text"]
 

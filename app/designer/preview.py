@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .session_worker import Hook
+from ..session_worker import Hook
 
 
 def model_factory(model=None, *, seed: int = 0):
@@ -49,7 +49,7 @@ class Preview:
         self._ended = False
 
     def start(self) -> "Preview":
-        from .main import build_app
+        from ..main import build_app
 
         self.trainee, self.console, self.worker = build_app(
             self.scenario, model_factory(self.model, seed=self.seed), self.record_dir, seed=self.seed,

@@ -2,7 +2,7 @@
 
 :class:`TraineeWindow` is a top-level window that shows the latest generated frame, scaled
 to fill the window with its aspect kept, and owns the movement keys (see
-:mod:`app.input_map`). It is connected with a TRAINEE client only, so it can receive
+:mod:`app.trainee.input_map`). It is connected with a TRAINEE client only, so it can receive
 nothing of the game master; it never draws any part of the console.
 """
 
@@ -19,7 +19,7 @@ from engine.runtime.protocol import End, Frame
 from engine.runtime.session import Client, Role
 
 from .input_map import KeyboardActionMapper
-from .session_worker import Hook
+from ..session_worker import Hook
 
 
 def frame_to_qimage(frame: np.ndarray) -> QImage:

@@ -1,0 +1,1 @@
+"""The debrief: a recorded session reviewed on a timeline, and its exports."""
