@@ -36,7 +36,6 @@ def build_app(scenario, model_obj, record_dir: str | Path | None = None, *, seed
     worker = SessionWorker(scenario, model_obj, record_dir, seed=seed, paced=paced)
     trainee = TraineeWindow()
     console = GameMasterConsole(scenario)
-    worker.action_source = trainee.mapper.next_action
 
     def on_ready() -> None:
         trainee.attach(worker.trainee_client)

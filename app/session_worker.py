@@ -27,7 +27,6 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 from PySide6.QtCore import QObject, QTimer
 
 from engine.recording import Recorder, RecordingSummary
@@ -85,8 +84,6 @@ class SessionWorker(QObject):
         self._model_arg = model
         self.record_dir = Path(record_dir) if record_dir else default_record_dir(scenario.title)
         self.seed, self.paced = seed, paced
-        #: Called on the session thread before every tick; returns that tick's action.
-        self.action_source: Callable[[], np.ndarray] | None = None
         self.model = None
         self.session: Session | None = None
         self.runner: SessionRunner | None = None
@@ -193,7 +190,7 @@ class SessionWorker(QObject):
             self.recorder = live.recorder  # closed by close() even if what follows fails
             trainee = session.connect(Role.TRAINEE, maxlen=8)
             gm = session.connect(Role.GAME_MASTER, maxlen=4096)
-            runner = SessionRunner(session, paced=self.paced, before_tick=self._before_tick)
+            runner = SessionRunner(session, paced=self.paced)
         except BaseException as exc:
             self._startup_error = exc
             return
@@ -205,8 +202,3 @@ class SessionWorker(QObject):
             return
         self._ready.set()
         runner.run()  # ticks here, on this thread, until stopped; errors land in runner.error
-
-    def _before_tick(self, session: Session) -> None:
-        source = self.action_source
-        if source is not None and self.trainee_client is not None:
-            self.trainee_client.set_action(source())

@@ -80,6 +80,8 @@ def test_mouse_look_is_consumed_once_per_tick_and_clamped():
     np.testing.assert_array_equal(m.next_action(), np.zeros(4))  # consumed
     m.add_mouse_delta(-10_000, 10_000)
     np.testing.assert_allclose(m.next_action(), [0, 0, ACTION_LIMITS[2], -ACTION_LIMITS[3]])
+    m.add_mouse_delta(10, -20)
+    assert m.take_look() == pytest.approx((-0.02, 0.04)) and m.take_look() == (0.0, 0.0)  # what the window pushes
 
 
 # ---------------------------------------------------------------- the running app

@@ -54,8 +54,9 @@ def test_every_kind_has_an_audience_and_the_trainee_gets_only_frames_and_the_end
 
 def test_only_the_trainee_moves_and_only_the_game_master_steers():
     assert {cls.model_fields["type"].default for cls in P.REQUEST_TYPES} == set(P.SENDERS)
-    assert P.SENDERS["set_action"] == {Role.TRAINEE}
-    assert all(roles == {Role.GAME_MASTER} for kind, roles in P.SENDERS.items() if kind != "set_action")
+    moves = ("set_action", "look")
+    assert all(P.SENDERS[kind] == {Role.TRAINEE} for kind in moves)
+    assert all(roles == {Role.GAME_MASTER} for kind, roles in P.SENDERS.items() if kind not in moves)
 
 
 @pytest.mark.parametrize("record, problem", [
@@ -84,6 +85,8 @@ def test_requests_round_trip_and_are_validated():
         P.request_from_dict({"type": "mark", "note": "n" * 5000})
     with pytest.raises(P.ProtocolError, match="set_action"):
         P.request_from_dict({"type": "set_action", "action": [0, 0]})
+    with pytest.raises(P.ProtocolError, match="yaw"):
+        P.request_from_dict({"type": "look", "yaw": float("nan"), "pitch": 0})
 
 
 def test_a_frame_is_an_image_and_has_no_record():

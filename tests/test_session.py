@@ -231,3 +231,21 @@ def test_one_wiring_for_every_way_of_running_and_the_model_contract_is_checked(m
 
     with pytest.raises(TypeError, match="lacks name, card, reset"):
         open_live_session(sc, NotAModel(), record=False)
+
+
+def test_the_trainee_pushes_held_keys_and_one_off_looks_that_add_up_within_a_tick(model):
+    s = _session(model)
+    trainee, gm = s.connect(Role.TRAINEE), s.connect(Role.GAME_MASTER)
+    s.start()
+    trainee.set_action([0.05, 0, 0, 0])
+    trainee.look(0.01, 0.0)
+    trainee.look(0.02, -0.01)  # two mouse moves before the tick: both count
+    s.step()
+    s.step()  # the keys are still held; the looks were used once
+    actions = [m.action for m in gm.poll() if m.kind == "action"]
+    assert actions[0] == pytest.approx((0.05, 0, 0.03, -0.01)) and actions[1] == pytest.approx((0.05, 0, 0, 0))
+    trainee.look(3.0, 0.0)  # a huge flick is clamped to the action limit, not refused
+    s.step()
+    assert [m.action for m in gm.poll() if m.kind == "action"][0][2] == pytest.approx(0.2, rel=1e-6)
+    with pytest.raises(PermissionError):
+        gm.look(0.1, 0.0)

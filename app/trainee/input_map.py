@@ -61,8 +61,9 @@ def key_code(key) -> int:
 class KeyboardActionMapper:
     """Tracks held movement keys and mouse-look motion; yields one action per tick.
 
-    Thread-safe: the GUI thread calls :meth:`press`, :meth:`release`, :meth:`clear` and
-    :meth:`add_mouse_delta`; the session thread calls :meth:`next_action` once per tick.
+    Thread-safe. The trainee window pushes :meth:`key_action` and :meth:`take_look` to the
+    session as they change; :meth:`next_action` gives both as one action, for a caller that
+    polls once per tick.
     """
 
     def __init__(self, *, sensitivity: float = MOUSE_SENSITIVITY):
@@ -123,6 +124,15 @@ class KeyboardActionMapper:
             i, sign = KEY_BINDINGS[k]
             a[i] += sign
         return a * KEY_SPEEDS
+
+    def take_look(self) -> tuple[float, float]:
+        """The mouse motion accumulated since the last call as ``(yaw, pitch)`` radians
+        (consumed). Mouse right turns right (negative yaw); mouse down looks down (negative
+        pitch)."""
+        with self._lock:
+            dx, dy = self._mouse
+            self._mouse[:] = 0.0
+        return -float(dx) * self.sensitivity, -float(dy) * self.sensitivity
 
     def next_action(self) -> np.ndarray:
         """This tick's action, float32 ``(4,)`` within ACTION_LIMITS: keys plus the mouse

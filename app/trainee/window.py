@@ -85,8 +85,9 @@ class TraineeWindow(QWidget):
     to look around; F11 toggles full screen (Esc leaves it). Key release, focus loss and
     hiding release every key.
 
-    :attr:`mapper` holds the keys; the session thread reads it once per tick (see
-    :attr:`app.session_worker.SessionWorker.action_source`). :meth:`refresh` (called by the
+    :attr:`mapper` holds the keys; the window pushes them to the session as they change (a
+    ``set_action`` request, and ``look`` for mouse motion), on every key event and at each
+    :meth:`refresh`, so the session never reads the GUI. :meth:`refresh` (called by the
     GUI poll timer) shows the newest frame of the attached TRAINEE client.
     """
 
@@ -108,6 +109,7 @@ class TraineeWindow(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.resize(640, 640)
         self._drag_from: QPoint | None = None
+        self._sent_keys: np.ndarray | None = None  # the key action last pushed to the session
 
     # ------------------------------------------------------------ session
     def attach(self, client: Client) -> None:
@@ -133,6 +135,20 @@ class TraineeWindow(QWidget):
         if latest is not None and latest is not self.frame_message:
             self.frame_message = latest
             self.view.set_frame(latest.frame)
+        self.push_input()
+
+    def push_input(self) -> None:
+        """Send the held keys to the session if they changed since the last push, and the
+        mouse-look motion accumulated since then. GUI thread only."""
+        if self.client is None:
+            return
+        keys = self.mapper.key_action()
+        if self._sent_keys is None or not np.array_equal(keys, self._sent_keys):
+            self.client.set_action(keys)
+            self._sent_keys = keys
+        yaw, pitch = self.mapper.take_look()
+        if yaw or pitch:
+            self.client.look(yaw, pitch)
 
     # ------------------------------------------------------------ input
     def keyPressEvent(self, event) -> None:  # noqa: N802
@@ -144,6 +160,7 @@ class TraineeWindow(QWidget):
         elif self.mapper.handles(key):
             if not event.isAutoRepeat():
                 self.mapper.press(key)
+                self.push_input()
         else:
             super().keyPressEvent(event)
             return
@@ -153,6 +170,7 @@ class TraineeWindow(QWidget):
         if self.mapper.handles(event.key()):
             if not event.isAutoRepeat():
                 self.mapper.release(event.key())
+                self.push_input()
             event.accept()
         else:
             super().keyReleaseEvent(event)
@@ -175,17 +193,23 @@ class TraineeWindow(QWidget):
         super().mouseReleaseEvent(event)
 
     def focusOutEvent(self, event) -> None:  # noqa: N802
-        self.mapper.clear()
+        self.release_all()
         super().focusOutEvent(event)
 
     def hideEvent(self, event) -> None:  # noqa: N802
-        self.mapper.clear()
+        self.release_all()
         super().hideEvent(event)
 
     def changeEvent(self, event) -> None:  # noqa: N802
         if event.type() == event.Type.ActivationChange and not self.isActiveWindow():
-            self.mapper.clear()
+            self.release_all()
         super().changeEvent(event)
+
+    def release_all(self) -> None:
+        """Release every key and drop pending mouse motion (focus loss, hiding, closing),
+        and tell the session at once."""
+        self.mapper.clear()
+        self.push_input()
 
     def toggle_full_screen(self) -> None:
         """Full screen on the window's current screen, or back."""
@@ -195,6 +219,6 @@ class TraineeWindow(QWidget):
             self.showFullScreen()
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        self.mapper.clear()
+        self.release_all()
         super().closeEvent(event)
         self.closed()

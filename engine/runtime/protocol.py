@@ -18,7 +18,7 @@ Messages (session → clients), with the roles that receive them (:data:`AUDIENC
 frames and the end, never anything of the game master.
 
 Requests (clients → session), with the roles that may send them (:data:`SENDERS`):
-``set_action`` (trainee), ``fire_event``, ``fire_cue``, ``mark``, ``bookmark_request``,
+``set_action`` and ``look`` (trainee), ``fire_event``, ``fire_cue``, ``mark``, ``bookmark_request``,
 ``rewind_request``, ``pause_request``, ``resume_request`` (game master). A prompt change
 carries Python objects (an image) and is prepared on a thread of its own before it becomes a
 request, so it has no wire form yet.
@@ -249,6 +249,16 @@ class SetAction(_Request):
     action: tuple[float, float, float, float]
 
 
+class Look(_Request):
+    """Trainee: turn by ``yaw`` and look by ``pitch`` (radians) once, at the next tick (mouse
+    or head motion since the last look). Looks sent between two ticks add up; the tick's
+    action is clamped to :data:`engine.actions.ACTION_LIMITS`."""
+
+    type: Literal["look"] = "look"
+    yaw: float = Field(ge=-3.15, le=3.15, allow_inf_nan=False)
+    pitch: float = Field(ge=-3.15, le=3.15, allow_inf_nan=False)
+
+
 class FireEvent(_Request):
     """Game master: fire ``event`` at the next tick, with an optional label."""
 
@@ -299,13 +309,14 @@ class ResumeRequest(_Request):
 
 
 #: Every kind of request, and their union (discriminated by ``type``).
-REQUEST_TYPES: tuple[type, ...] = (SetAction, FireEvent, FireCue, Mark, BookmarkRequest, RewindRequest, PauseRequest,
+REQUEST_TYPES: tuple[type, ...] = (SetAction, Look, FireEvent, FireCue, Mark, BookmarkRequest, RewindRequest, PauseRequest,
                                    ResumeRequest)
 Request = Annotated[Union[REQUEST_TYPES], Field(discriminator="type")]
 
 #: Which roles may send each kind of request (observers send none).
 SENDERS: dict[str, frozenset[Role]] = {
     "set_action": frozenset({Role.TRAINEE}),
+    "look": frozenset({Role.TRAINEE}),
     **{kind: frozenset({Role.GAME_MASTER}) for kind in ("fire_event", "fire_cue", "mark", "bookmark_request",
                                                         "rewind_request", "pause_request", "resume_request")},
 }

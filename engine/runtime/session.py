@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..actions import TICK_HZ, sanitize_action
+from ..actions import ACTION_LIMITS, TICK_HZ, sanitize_action
 from ..world.motion import apply_action
 from ..world.scene import Scene
 from ..world.state import WorldState, check_event
@@ -33,7 +33,7 @@ from .control import Bookmark, CueState, cue_states, reschedule
 from .opening import open_floor
 from .protocol import (AUDIENCE, SENDERS, Action, BookmarkRequest, Cues, End, Event, FireCue, FireEvent, Frame,
                        Mark, Marker, Message, Notice, Pause, PauseRequest, PromptChange, Request, Resume,
-                       ResumeRequest, Rewind, RewindRequest, Role, SetAction, Start, State, to_record)
+                       ResumeRequest, Rewind, RewindRequest, Role, SetAction, Look, Start, State, to_record)
 from .protocol import Bookmark as BookmarkMessage
 
 __all__ = ["Client", "Message", "RecorderSink", "Role", "Session", "SessionRunner"]
@@ -88,6 +88,10 @@ class Client:
         if self.role is not Role.TRAINEE:
             raise PermissionError(f"a {self.role.value} client cannot move the participant")
         self.send(SetAction(action=tuple(float(v) for v in np.asarray(action, np.float64).reshape(-1)[:4])))
+
+    def look(self, yaw: float, pitch: float) -> None:
+        """Trainee only: turn by ``yaw`` and look by ``pitch`` (radians) once, at the next tick."""
+        self.send(Look(yaw=float(yaw), pitch=float(pitch)))
 
     def fire(self, event: str, *, label: str | None = None, source: str = "game_master") -> None:
         """Game master only: queue ``event`` for the next tick. Raises ``UnknownEventError``."""
@@ -186,6 +190,7 @@ class Session:
         self._clients: list[Client] = []
         self._lock = threading.Lock()
         self._action = np.zeros(4, np.float32)
+        self._look = np.zeros(2, np.float64)  # looks received since the last tick (radians)
         self._pending_events: list[tuple[str, str | None, str, int | None]] = []
         self._commands: list[Request | _PromptReady] = []
         self._next_id = 1
@@ -218,6 +223,9 @@ class Session:
             a = sanitize_action(request.action)
             with self._lock:
                 self._action = a
+        elif isinstance(request, Look):
+            with self._lock:
+                self._look += (request.yaw, request.pitch)
         elif isinstance(request, FireEvent):
             self._queue_event(request.event, label=request.label, source=request.source)
         elif isinstance(request, (FireCue, Mark, BookmarkRequest, RewindRequest, PauseRequest, ResumeRequest)):
@@ -286,6 +294,9 @@ class Session:
             return frame
         with self._lock:
             action = self._action.copy()
+            action[2:] += self._look
+            self._look[:] = 0.0
+        action = np.clip(action, -ACTION_LIMITS, ACTION_LIMITS).astype(np.float32)
         self.tick += 1
         self.pose = apply_action(self.scene, self.pose, action)
         before = self.world_state
@@ -445,11 +456,9 @@ class SessionRunner(threading.Thread):
     the model goes with ``paced=False``). Records per-tick generation time (seconds) and
     missed ticks (a tick whose frame was late by more than one tick)."""
 
-    def __init__(self, session: Session, *, paced: bool = True, max_ticks: int | None = None,
-                 before_tick: Callable[[Session], None] | None = None):
+    def __init__(self, session: Session, *, paced: bool = True, max_ticks: int | None = None):
         super().__init__(name="ved-session", daemon=True)
         self.session, self.paced, self.max_ticks = session, paced, max_ticks
-        self.before_tick = before_tick
         self.frame_times: list[float] = []
         self.missed_ticks = 0
         self.error: BaseException | None = None
@@ -471,8 +480,6 @@ class SessionRunner(threading.Thread):
                     self._stop_event.wait(period)
                     deadline = time.perf_counter() + period
                     continue
-                if self.before_tick:
-                    self.before_tick(s)
                 t0 = time.perf_counter()
                 s.step()
                 self.frame_times.append(time.perf_counter() - t0)
