@@ -219,6 +219,27 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from engine.net.run import serve
+
+    result = serve(_scenario(args.scenario), host=args.host, port=args.port, model=args.model, record_dir=args.record,
+                   seed=args.seed, seconds=args.seconds, log=lambda m: print(f"ved: {m}", file=sys.stderr))
+    print(f"ved: session over; recording in {result['recording']}", file=sys.stderr)
+    print(json.dumps(result))
+    return 0
+
+
+def cmd_join(args) -> int:
+    if not args.headless:
+        raise SystemExit("ved: error: `ved join` opens the trainee window or the console in a later version; "
+                         "use --headless --frames N for a scripted client")
+    from engine.net.run import join_headless
+
+    result = join_headless(args.url, args.code, frames=args.frames, actions_file=args.actions, record_dir=args.record)
+    print(json.dumps(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ved", description="Virtual Experience Designer. With no command: open the "
                                 "app on the default scenario, or without a display play it headless and record it.")
@@ -297,6 +318,27 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--quick", action="store_true", help="seconds-long smoke evaluation (not a measurement)")
     e.add_argument("--write-card", action="store_true", help="store the figures in the model's model_card.json")
     e.set_defaults(func=cmd_eval)
+
+    sv = sub.add_parser("serve", help="run a session for other computers to join (headless, recorded); the first "
+                        "line printed is JSON with the URL and a join code per seat")
+    sv.add_argument("scenario", help="scenario TOML file")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer "
+                    "only; 0.0.0.0 for the LAN)")
+    sv.add_argument("--port", type=int, default=0, help="port (default 0: any free port, printed in the URL)")
+    sv.add_argument("--model", help="model folder (default: the shipped model) or 'reference'")
+    sv.add_argument("--record", help="recording folder (default: recordings/<time>-<scenario>)")
+    sv.add_argument("--seconds", type=float, help="stop after this much session time (default: until Ctrl+C)")
+    sv.add_argument("--seed", type=int, default=0)
+    sv.set_defaults(func=cmd_serve)
+
+    jn = sub.add_parser("join", help="join a served session with a code")
+    jn.add_argument("url", help="the session URL `ved serve` printed (wss://HOST:PORT/?fp=...)")
+    jn.add_argument("--code", required=True, help="the join code of your seat")
+    jn.add_argument("--headless", action="store_true", help="scripted client: take --frames frames, print figures")
+    jn.add_argument("--frames", type=int, default=200)
+    jn.add_argument("--actions", help="trainee: JSONL actions to send, one per frame received")
+    jn.add_argument("--record", help="record what this client received into this folder")
+    jn.set_defaults(func=cmd_join)
 
     b = sub.add_parser("bench", help="live-loop generation speed on this machine")
     b.add_argument("--frames", type=int, default=300)

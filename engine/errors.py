@@ -11,10 +11,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from .actions import ActionError
     from .data.format import DatasetError
     from .model.io import ModelError
+    from .net.client import JoinError
     from .runtime.opening import OpeningImageError
     from .recording import RecordingError
     from .scenario import ScenarioError
     from .world.state import UnknownEventError
 
-    return (ActionError, DatasetError, ModelError, OpeningImageError, RecordingError, ScenarioError,
+    return (ActionError, DatasetError, JoinError, ModelError, OpeningImageError, RecordingError, ScenarioError,
             UnknownEventError, FileExistsError, FileNotFoundError, PermissionError)

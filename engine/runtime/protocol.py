@@ -86,11 +86,14 @@ class Start(_Record):
 
 
 class Frame(_Record):
-    """The frame shown at ``tick``: uint8 ``(H, W, 3)`` RGB. Not a JSON record."""
+    """The frame shown at ``tick``: uint8 ``(H, W, 3)`` RGB, generated from the trainee's
+    input up to ``input_seq`` (the ``seq`` of the last ``set_action`` or ``look`` applied;
+    0 before any): a client measures its input-to-frame latency with it. Not a JSON record."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
     type: Literal["frame"] = "frame"
     frame: Any = Field(repr=False)
+    input_seq: int = Field(default=0, ge=0)
 
     @field_validator("frame")
     @classmethod
@@ -247,6 +250,8 @@ class SetAction(_Request):
 
     type: Literal["set_action"] = "set_action"
     action: tuple[float, float, float, float]
+    #: The client's running number of its inputs (for latency; 0: not counted).
+    seq: int = Field(default=0, ge=0, lt=2**32)
 
 
 class Look(_Request):
@@ -257,6 +262,7 @@ class Look(_Request):
     type: Literal["look"] = "look"
     yaw: float = Field(ge=-3.15, le=3.15, allow_inf_nan=False)
     pitch: float = Field(ge=-3.15, le=3.15, allow_inf_nan=False)
+    seq: int = Field(default=0, ge=0, lt=2**32)
 
 
 class FireEvent(_Request):

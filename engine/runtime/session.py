@@ -29,9 +29,10 @@ from ..actions import ACTION_LIMITS, TICK_HZ, sanitize_action
 from ..world.motion import apply_action
 from ..world.scene import Scene
 from ..world.state import WorldState, check_event
+from .client_api import ClientRequests
 from .control import Bookmark, CueState, cue_states, reschedule
 from .opening import open_floor
-from .protocol import (AUDIENCE, SENDERS, Action, BookmarkRequest, Cues, End, Event, FireCue, FireEvent, Frame,
+from .protocol import (AUDIENCE, Action, BookmarkRequest, Cues, End, Event, FireCue, FireEvent, Frame,
                        Mark, Marker, Message, Notice, Pause, PauseRequest, PromptChange, Request, Resume,
                        ResumeRequest, Rewind, RewindRequest, Role, SetAction, Look, Start, State, to_record)
 from .protocol import Bookmark as BookmarkMessage
@@ -39,15 +40,17 @@ from .protocol import Bookmark as BookmarkMessage
 __all__ = ["Client", "Message", "RecorderSink", "Role", "Session", "SessionRunner"]
 
 
-class Client:
+class Client(ClientRequests):
     """The session's side of one connection, in one :class:`Role`: what the role may receive
     (:data:`~engine.runtime.protocol.AUDIENCE`) and send
-    (:data:`~engine.runtime.protocol.SENDERS`) is checked here, and nowhere else.
+    (:data:`~engine.runtime.protocol.SENDERS`) is checked here. In process it is also the
+    client a window uses; a network server holds one per remote client.
 
     Messages are queued (the newest ``maxlen`` kept) for :meth:`poll`, or delivered at once
-    on the session's thread to ``on_message`` (the recorder uses this); the newest frame is
-    also kept as :attr:`latest_frame`. Requests go through :meth:`send` (or the helpers
-    below, which build them); a request the role may not send raises ``PermissionError``.
+    on the session's thread to ``on_message`` (the recorder and the network server use
+    this); the newest frame is also kept as :attr:`latest_frame`. Requests go through
+    :meth:`send` (or the helpers of :class:`~engine.runtime.client_api.ClientRequests`); a
+    request the role may not send raises ``PermissionError``.
     """
 
     def __init__(self, session: "Session", role: Role, *, maxlen: int = 256,
@@ -75,57 +78,8 @@ class Client:
             out.append(self._queue.popleft())
         return out
 
-    def send(self, request: Request) -> None:
-        """Pass ``request`` to the session, which carries it out at the next tick. Raises
-        ``PermissionError`` when this client's role may not send it, and
-        ``UnknownEventError`` for an event the world does not know."""
-        if self.role not in SENDERS[request.kind]:
-            raise PermissionError(f"a {self.role.value} client cannot send {request.kind!r}")
+    def _deliver(self, request: Request) -> None:
         self.session.submit(request)
-
-    def set_action(self, action) -> None:
-        """Trainee only: the action ``(forward, strafe, yaw, pitch)`` to apply from the next tick."""
-        if self.role is not Role.TRAINEE:
-            raise PermissionError(f"a {self.role.value} client cannot move the participant")
-        self.send(SetAction(action=tuple(float(v) for v in np.asarray(action, np.float64).reshape(-1)[:4])))
-
-    def look(self, yaw: float, pitch: float) -> None:
-        """Trainee only: turn by ``yaw`` and look by ``pitch`` (radians) once, at the next tick."""
-        self.send(Look(yaw=float(yaw), pitch=float(pitch)))
-
-    def fire(self, event: str, *, label: str | None = None, source: str = "game_master") -> None:
-        """Game master only: queue ``event`` for the next tick. Raises ``UnknownEventError``."""
-        self.send(FireEvent(event=event, label=label, source=source))
-
-    def fire_cue(self, index: int) -> None:
-        """Game master only: fire timed cue ``index`` (its place in the scenario file) at the
-        next tick instead of when it is due. A cue that has fired already is reported back
-        as a "notice" message."""
-        self.send(FireCue(index=int(index)))
-
-    def mark(self, note: str = "") -> None:
-        """Game master only: a marker with a short ``note`` for the debrief, at the current tick."""
-        self.send(Mark(note=str(note)))
-
-    def bookmark(self, label: str = "") -> None:
-        """Game master only: remember the world as it is now (the model's state included),
-        to :meth:`rewind` to later. The session answers with a "bookmark" message (its id)."""
-        self.send(BookmarkRequest(label=str(label)))
-
-    def rewind(self, bookmark_id: int) -> None:
-        """Game master only: put the world back to bookmark ``bookmark_id`` at the next tick
-        (model state, world state, pose and cue schedule restored; the session clock and the
-        recording go on)."""
-        self.send(RewindRequest(bookmark_id=int(bookmark_id)))
-
-    def pause(self) -> None:
-        """Game master only: stop the clock at the next tick boundary (the trainee's view
-        stays on the last frame). Requests still work while paused."""
-        self.send(PauseRequest())
-
-    def resume(self) -> None:
-        """Game master only: start the clock again after :meth:`pause`."""
-        self.send(ResumeRequest())
 
     def set_prompt(self, text: str, image=None) -> threading.Thread:
         """Game master only: change the world prompt live; with ``image`` (a file path, or
@@ -191,6 +145,8 @@ class Session:
         self._lock = threading.Lock()
         self._action = np.zeros(4, np.float32)
         self._look = np.zeros(2, np.float64)  # looks received since the last tick (radians)
+        self._input_seq = 0  # the newest input's seq received, and the one the last frame applied
+        self._applied_seq = 0
         self._pending_events: list[tuple[str, str | None, str, int | None]] = []
         self._commands: list[Request | _PromptReady] = []
         self._next_id = 1
@@ -223,9 +179,11 @@ class Session:
             a = sanitize_action(request.action)
             with self._lock:
                 self._action = a
+                self._input_seq = max(self._input_seq, request.seq)
         elif isinstance(request, Look):
             with self._lock:
                 self._look += (request.yaw, request.pitch)
+                self._input_seq = max(self._input_seq, request.seq)
         elif isinstance(request, FireEvent):
             self._queue_event(request.event, label=request.label, source=request.source)
         elif isinstance(request, (FireCue, Mark, BookmarkRequest, RewindRequest, PauseRequest, ResumeRequest)):
@@ -296,6 +254,7 @@ class Session:
             action = self._action.copy()
             action[2:] += self._look
             self._look[:] = 0.0
+            self._applied_seq = self._input_seq
         action = np.clip(action, -ACTION_LIMITS, ACTION_LIMITS).astype(np.float32)
         self.tick += 1
         self.pose = apply_action(self.scene, self.pose, action)
@@ -311,7 +270,7 @@ class Session:
 
     def _publish_frame(self, frame: np.ndarray) -> None:
         self.last_frame = frame
-        self._publish(Frame(tick=self.tick, frame=frame))
+        self._publish(Frame(tick=self.tick, frame=frame, input_seq=self._applied_seq))
 
     def _publish_cues(self) -> None:
         self._publish(Cues(tick=max(self.tick, 0), cues=tuple(c.as_dict() for c in self.cues)))

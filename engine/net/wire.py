@@ -1,0 +1,85 @@
+"""What travels on a session's websocket, besides the protocol's records.
+
+- **Text messages** are one JSON object each: the protocol's records and requests
+  (:mod:`engine.runtime.protocol`), and the connection's own: the client's :class:`Hello`
+  (its join code, the first message), the server's :class:`Welcome` (the seat, role, tick
+  rate and frame size) and :class:`Refused` (why a message or the connection was refused).
+- **Binary messages** are frames: ``b"F"``, the tick and the frame's ``input_seq`` as
+  big-endian uint32, then the frame
+  as a WebP image (lossy, quality :data:`FRAME_QUALITY`; about 3–6 KB at 128×128).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..runtime.protocol import Frame, ProtocolError
+
+#: WebP quality of frames on the wire (0–100).
+FRAME_QUALITY = 90
+#: Largest message a server accepts (bytes); clients accept frames up to 4 MB.
+MAX_CLIENT_MESSAGE = 64 * 1024
+MAX_SERVER_MESSAGE = 4 * 1024 * 1024
+_HEADER = struct.Struct(">cII")
+
+
+class _Control(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Hello(_Control):
+    """Client → server, first message: the join code (within 5 s of connecting)."""
+
+    type: Literal["hello"] = "hello"
+    code: str = Field(max_length=200)
+    #: The client's name for the logs (e.g. the computer's).
+    client: str = Field(default="", max_length=100)
+
+
+class Welcome(_Control):
+    """Server → client after a good code: the seat and role it opens, the session's tick
+    rate (Hz) and frame size (pixels)."""
+
+    type: Literal["welcome"] = "welcome"
+    seat: str
+    role: str
+    tick_hz: int
+    resolution: int
+
+
+class Refused(_Control):
+    """Server → client: a message (or the whole connection, when ``fatal``) was refused,
+    and why."""
+
+    type: Literal["refused"] = "refused"
+    reason: str
+    fatal: bool = False
+
+
+def encode_frame(frame: Frame) -> bytes:
+    """A frame message as a binary websocket message."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(frame.frame).save(buf, format="WEBP", quality=FRAME_QUALITY, method=0)
+    return _HEADER.pack(b"F", frame.tick, frame.input_seq) + buf.getvalue()
+
+
+def decode_frame(data: bytes) -> Frame:
+    """The :class:`Frame` of a binary message. Raises ``ProtocolError`` for anything else."""
+    from PIL import Image
+
+    if len(data) < _HEADER.size or data[:1] != b"F":
+        raise ProtocolError("a binary message is a frame: b'F', two uint32 (tick, input_seq) and a WebP image")
+    _, tick, input_seq = _HEADER.unpack_from(data)
+    try:
+        with Image.open(io.BytesIO(data[_HEADER.size:])) as im:
+            pixels = np.asarray(im.convert("RGB"))
+    except Exception as exc:  # noqa: BLE001 - any decoding failure is a bad message
+        raise ProtocolError(f"frame {tick}: not a readable image ({exc})") from None
+    return Frame(tick=tick, frame=pixels, input_seq=input_seq)

@@ -1,0 +1,231 @@
+"""Sessions across processes: the websocket server, remote clients, join codes, TLS pinning."""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("websockets")
+pytest.importorskip("cryptography")
+
+from engine.model.interface import ReferenceWorldModel  # noqa: E402
+from engine.net.client import JoinError, RemoteClient, parse_join_url  # noqa: E402
+from engine.net.codes import CodeBook  # noqa: E402
+from engine.net.server import SessionServer  # noqa: E402
+from engine.net.tls import load_or_make_certificate  # noqa: E402
+from engine.runtime.protocol import Event, Frame, Role  # noqa: E402
+from engine.runtime.session import SessionRunner  # noqa: E402
+from engine.runtime.wiring import open_live_session  # noqa: E402
+from engine.scenario import load_scenario  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+OR_SCENARIO = ROOT / "scenarios" / "operating_room_bleeding.toml"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    return load_or_make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def served(certificate, tmp_path):
+    """A paced session of the default scenario on the reference world, served on localhost."""
+    live = open_live_session(load_scenario(OR_SCENARIO), ReferenceWorldModel(64), record_dir=tmp_path / "rec")
+    server = SessionServer(live.session, certificate).start()
+    runner = SessionRunner(live.session, paced=True)
+    runner.start()
+    yield server, live
+    runner.stop()
+    runner.join(5)
+    server.close()
+    live.close()
+
+
+def test_the_certificate_is_made_once_and_kept(certificate, tmp_path):
+    again = load_or_make_certificate(certificate.cert.parent)
+    assert again.fingerprint == certificate.fingerprint and len(again.fingerprint) == 64
+    assert (certificate.key.stat().st_mode & 0o777) == 0o600
+    assert load_or_make_certificate(tmp_path / "other").fingerprint != certificate.fingerprint
+
+
+def test_codes_are_random_per_seat_and_rejoin_within_a_minute():
+    now = [0.0]
+    book = CodeBook([("trainee", Role.TRAINEE), ("game_master", Role.GAME_MASTER)], clock=lambda: now[0])
+    codes = book.codes()
+    assert set(codes) == {"trainee", "game_master", "observers"} and len(set(codes.values())) == 3
+    assert all(len(c) >= 22 for c in codes.values())  # 16 random bytes, URL-safe
+    seat, _ = book.claim(codes["trainee"])
+    assert seat.role is Role.TRAINEE and seat.generation == 1
+    assert book.claim(codes["trainee"])[0] is seat and seat.generation == 2  # a rejoin takes the seat over
+    book.release(seat, 1)  # the old connection going away later does not free the seat
+    assert seat.holders == 1 and seat.dropped_at is None
+    assert book.claim("guess")[0] is None
+    book.release(seat, 2)
+    now[0] = 59.0
+    assert book.claim(codes["trainee"])[0] is seat  # a rejoin within 60 s
+    book.release(seat, seat.generation)
+    now[0] = 125.0
+    seat2, why = book.claim(codes["trainee"])
+    assert seat2 is None and "used up" in why
+    assert book.claim(codes["observers"])[0] and book.claim(codes["observers"])[0]  # shared
+
+
+def _collect(client, until, timeout_s=10.0) -> list:
+    """Poll ``client`` until ``until(messages so far)`` holds; returns the messages."""
+    got, end = [], time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        got += client.poll()
+        if until(got):
+            return got
+        time.sleep(0.02)
+    raise AssertionError(f"timed out; received kinds {sorted({m.kind for m in got})}")
+
+
+def test_a_trainee_and_a_game_master_on_other_connections(served):
+    from engine.runtime.protocol import FireEvent
+
+    server, live = served
+    codes = server.codes()
+    trainee = RemoteClient(server.url, codes["trainee"])
+    gm = RemoteClient(server.url, codes["game_master"])
+    try:
+        assert (trainee.role, gm.role) == (Role.TRAINEE, Role.GAME_MASTER) and trainee.tick_hz == 20
+        assert trainee.wait_for(lambda c: c.latest_frame is not None)
+        trainee.set_action([0.07, 0, 0.03, 0])
+        moved = lambda ms: any(m.kind == "action" and m.action[0] > 0.06 for m in ms)  # noqa: E731
+        gm_msgs = _collect(gm, moved)
+        assert [m.action for m in gm_msgs if m.kind == "action"][-1] == pytest.approx((0.07, 0, 0.03, 0), abs=1e-6)
+        gm.fire("alarm_on", label="monitor alarm")
+        gm_msgs = _collect(gm, lambda ms: any(isinstance(m, Event) for m in ms))
+        assert any(m.event == "alarm_on" and m.label == "monitor alarm" for m in gm_msgs if isinstance(m, Event))
+        assert live.session.world_state.alarm
+        assert {m.kind for m in trainee.poll()} <= {"end"}  # frames arrive as images; no game-master record
+        # a trainee cannot steer: refused locally, and by the server when sent anyway
+        with pytest.raises(PermissionError):
+            trainee.fire("bleeding_start")
+        trainee._deliver(FireEvent(event="bleeding_start"))
+        assert trainee.wait_for(lambda c: server.refusals.get("role", 0) >= 1)
+        assert not live.session.world_state.bleeding_active
+    finally:
+        trainee.close()
+        gm.close()
+
+
+def test_a_wrong_code_or_a_foreign_certificate_cannot_join(served, certificate, tmp_path):
+    server, _ = served
+    with pytest.raises(JoinError, match="wrong join code"):
+        RemoteClient(server.url, "not-a-code")
+    other = load_or_make_certificate(tmp_path / "mitm").fingerprint
+    with pytest.raises(JoinError, match="not the one in the join URL"):
+        RemoteClient(server.url.replace(certificate.fingerprint, other), server.codes()["trainee"])
+    with pytest.raises(JoinError, match="fingerprint"):
+        parse_join_url("wss://127.0.0.1:9/")
+
+
+def test_the_trainee_socket_carries_frames_and_nothing_of_the_game_master(served):
+    """Read the raw messages a trainee's websocket receives while the game master works."""
+    from websockets.sync.client import connect
+
+    from engine.net.tls import pinned_client_context
+    from engine.net.wire import Hello, decode_frame
+
+    server, live = served
+    uri, _ = parse_join_url(server.url)
+    gm = RemoteClient(server.url, server.codes()["game_master"])
+    with connect(uri, ssl=pinned_client_context(), compression=None, proxy=None) as ws:
+        ws.send(Hello(code=server.codes()["trainee"]).model_dump_json())
+        assert json.loads(ws.recv(timeout=5))["type"] == "welcome"
+        gm.fire("alarm_on", label="SECRET-LABEL")
+        gm.mark("SECRET-NOTE")
+        gm.bookmark("SECRET-BOOKMARK")
+        received, end = [], time.monotonic() + 1.5
+        while time.monotonic() < end:
+            try:
+                received.append(ws.recv(timeout=0.2))
+            except TimeoutError:
+                pass
+    gm.close()
+    assert live.session.world_state.alarm
+    binary = [m for m in received if isinstance(m, bytes)]
+    text = [m for m in received if isinstance(m, str)]
+    assert len(binary) >= 10 and not text  # frames only
+    assert all(isinstance(decode_frame(m), Frame) for m in binary)
+    blob = b"".join(binary)
+    assert not any(s in blob for s in (b"SECRET", b"alarm", b"event", b"marker"))
+
+
+def test_an_unauthenticated_connection_is_closed_and_bad_messages_are_refused(served):
+    from websockets.sync.client import connect
+
+    from engine.net.server import AUTH_TIMEOUT_S
+    from engine.net.tls import pinned_client_context
+
+    server, live = served
+    uri, _ = parse_join_url(server.url)
+    with connect(uri, ssl=pinned_client_context(), compression=None, proxy=None) as ws:
+        t0 = time.monotonic()
+        answer = json.loads(ws.recv(timeout=AUTH_TIMEOUT_S + 3))
+        assert answer["type"] == "refused" and answer["fatal"] and time.monotonic() - t0 <= AUTH_TIMEOUT_S + 2
+    gm = RemoteClient(server.url, server.codes()["game_master"])
+    for bad in ('{"type": "fire_event"}', "not json", '{"type": "teleport"}', '{"type": "mark", "note": 5}'):
+        gm._ws.send(bad)
+    gm.fire("no_such_event")
+    assert gm.wait_for(lambda c: server.refusals.get("schema", 0) >= 4 and server.refusals.get("event", 0) >= 1)
+    notices = [m.text for m in gm.poll() if m.kind == "notice"]
+    assert any("teleport" in t for t in notices) and any("no_such_event" in t for t in notices)
+    tick = live.session.tick
+    assert gm.wait_for(lambda c: live.session.tick > tick + 2)  # the session goes on
+    gm.close()
+
+
+def test_a_dropped_trainee_rejoins_its_seat(served):
+    server, live = served
+    code = server.codes()["trainee"]
+    first = RemoteClient(server.url, code)
+    assert first.wait_for(lambda c: c.latest_frame is not None)
+    # the network drops without a word (the server has not noticed) and the client rejoins
+    again = RemoteClient(server.url, code)
+    assert first.wait_for(lambda c: not c.connected)  # the server closed the stale connection
+    again.set_action([0.05, 0, 0, 0])
+    tick = live.session.tick
+    assert again.wait_for(lambda c: c.latest_frame is not None and c.latest_frame.tick > tick
+                          and c.latest_frame.input_seq == again.input_seq)
+    assert np.asarray(again.latest_frame.frame).shape == (64, 64, 3)
+    again.close()
+    first.close()
+
+
+def test_ved_serve_and_ved_join_between_processes(tmp_path):
+    """The command-line contract: serve's first stdout line is JSON with the URL, the
+    fingerprint and a code per seat; join --headless prints its figures as the last line;
+    a wrong code exits non-zero with a one-line reason."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "app.cli"]
+    server = subprocess.Popen(cmd + ["serve", str(OR_SCENARIO), "--model", "reference", "--seconds", "30",
+                                     "--record", str(tmp_path / "served")],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(server.stdout.readline())
+        assert set(first) == {"url", "fingerprint", "codes"} and first["url"].startswith("wss://127.0.0.1:")
+        assert first["fingerprint"] in first["url"] and set(first["codes"]) == {"trainee", "game_master", "observers"}
+        joined = subprocess.run(cmd + ["join", first["url"], "--code", first["codes"]["trainee"], "--headless",
+                                       "--frames", "40", "--record", str(tmp_path / "client")],
+                                cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert joined.returncode == 0, joined.stderr
+        figures = json.loads(joined.stdout.strip().splitlines()[-1])
+        assert figures["frames"] == 40 and figures["role"] == "trainee" and 5 < figures["fps"] < 40
+        assert 0 < figures["latency_p95_ms"] < 1000
+        wrong = subprocess.run(cmd + ["join", first["url"], "--code", "nope", "--headless"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert wrong.returncode != 0 and len(wrong.stderr.strip().splitlines()) == 1
+        assert "wrong join code" in wrong.stderr
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=60)
+    assert server.returncode == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["refusals"] == {"auth": 1} and Path(result["recording"]).is_dir()
