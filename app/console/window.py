@@ -190,7 +190,7 @@ class GameMasterConsole(QWidget):
         if client.role is not Role.GAME_MASTER:
             raise ValueError(f"the console takes a game-master client, not a {client.role.value} one")
         self.client = client
-        self.tick_hz = client.session.tick_hz
+        self.tick_hz = client.tick_hz
         self.cue_panel.tick_hz = self.bookmark_panel.tick_hz = self.tick_hz
         self._set_controls(True)
         self.status_label.setText("Session running.")

@@ -81,6 +81,11 @@ class Client(ClientRequests):
     def _deliver(self, request: Request) -> None:
         self.session.submit(request)
 
+    @property
+    def tick_hz(self) -> int:
+        """The session's tick rate (Hz), as a remote client learns it when it joins."""
+        return self.session.tick_hz
+
     def set_prompt(self, text: str, image=None) -> threading.Thread:
         """Game master only: change the world prompt live; with ``image`` (a file path, or
         uint8 ``(H, W, 3)``) the image becomes the new scene's opening frame. The prompt is
