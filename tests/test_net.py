@@ -229,3 +229,76 @@ def test_ved_serve_and_ved_join_between_processes(tmp_path):
     assert server.returncode == 0, err
     result = json.loads(out.strip().splitlines()[-1])
     assert result["refusals"] == {"auth": 1} and Path(result["recording"]).is_dir()
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")  # websockets' masks use random
+def test_fuzzing_a_live_server_loses_nothing(served):
+    """Over a thousand malformed, oversized and out-of-order messages from an admitted game
+    master and from strangers: each is refused or closes its connection, the server and the
+    other clients carry on, and the recording keeps every tick."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from websockets.sync.client import connect
+
+    from engine.net.tls import pinned_client_context
+    from engine.net.wire import MAX_CLIENT_MESSAGE, Hello
+
+    server, live = served
+    uri, _ = parse_join_url(server.url)
+    observer = RemoteClient(server.url, server.codes()["observers"])
+    json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+                               lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=10), kids,
+                                                                                         max_size=4), max_leaves=12)
+    kinds = st.sampled_from(["set_action", "look", "fire_event", "fire_cue", "mark", "bookmark_request",
+                             "rewind_request", "pause_request", "hello", "frame", "welcome", "", "end"])
+    payloads = st.one_of(
+        st.builds(lambda k, d: json.dumps({"type": k, **d}), kinds, st.dictionaries(st.text(max_size=12), json_values,
+                                                                                      max_size=4)),
+        json_values.map(json.dumps),
+        st.text(max_size=200),
+        st.binary(max_size=200),
+    )
+
+    def admitted():
+        ws = connect(uri, ssl=pinned_client_context(), compression=None, proxy=None, max_size=None).__enter__()
+        ws.send(Hello(code=server.codes()["game_master"]).model_dump_json())
+        assert json.loads(ws.recv(timeout=5))["type"] == "welcome"
+        return ws
+
+    gm = [admitted()]
+    sent = [0]
+
+    @settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(payloads)
+    def fuzz(payload):
+        try:
+            gm[0].send(payload)
+        except Exception:  # the server closed it (e.g. too fast): a new admitted connection
+            gm[0] = admitted()
+            gm[0].send(payload)
+        sent[0] += 1
+        if sent[0] % 40 == 0:
+            time.sleep(0.2)  # stay near the rate limit, not always over it
+            try:  # read what came back, so the server never waits on a full socket
+                while True:
+                    gm[0].recv(timeout=0)
+            except Exception:  # noqa: BLE001 - nothing more to read now (or closed)
+                pass
+
+    fuzz()
+    # oversized and out of order: a huge message, and requests from a connection with no code
+    gm[0].send("x" * (MAX_CLIENT_MESSAGE + 10))
+    with connect(uri, ssl=pinned_client_context(), compression=None, proxy=None) as stranger:
+        stranger.send(json.dumps({"type": "fire_event", "event": "alarm_on"}))
+        assert json.loads(stranger.recv(timeout=5))["fatal"]
+    assert sent[0] >= 1000
+    assert sum(server.refusals.values()) >= 500
+    closer = RemoteClient(server.url, server.codes()["game_master"])  # a fuzzed pause must not end it all
+    closer.resume()
+    tick = live.session.tick
+    assert observer.wait_for(lambda c: c.latest_frame is not None and c.latest_frame.tick > tick + 5)
+    closer.close()
+    observer.close()
+    live.session.end()
+    summary = live.recorder.close()
+    assert summary.frames == summary.last_tick - summary.first_tick + 1  # no tick lost from the recording
