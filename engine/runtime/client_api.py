@@ -1,0 +1,83 @@
+"""What every client of a session can ask for, in or out of process.
+
+:class:`ClientRequests` turns the calls a view makes (``set_action``, ``fire``, ``bookmark``,
+…) into protocol requests (:mod:`engine.runtime.protocol`) and passes them to ``_deliver``:
+the in-process :class:`~engine.runtime.session.Client` hands them to the session, the
+:class:`~engine.net.client.RemoteClient` sends them over the network. So a window works
+with either, and both refuse a request the client's role may not send (``PermissionError``)
+before it leaves; a server checks again on its own side.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .protocol import (SENDERS, BookmarkRequest, FireCue, FireEvent, Look, Mark, PauseRequest, Request, ResumeRequest,
+                       RewindRequest, Role, SetAction)
+
+
+class ClientRequests:
+    """Mixin: the request helpers over ``self.role`` (a :class:`Role`) and ``self._deliver``."""
+
+    role: Role
+    #: The running number of this client's inputs (``set_action``/``look``), for latency.
+    input_seq: int = 0
+
+    def _deliver(self, request: Request) -> None:  # pragma: no cover - provided by the client class
+        raise NotImplementedError
+
+    def send(self, request: Request) -> None:
+        """Pass ``request`` to the session, which carries it out at the next tick. Raises
+        ``PermissionError`` when this client's role may not send it."""
+        if self.role not in SENDERS[request.kind]:
+            raise PermissionError(f"a {self.role.value} client cannot send {request.kind!r}")
+        self._deliver(request)
+
+    def set_action(self, action) -> None:
+        """Trainee only: the action ``(forward, strafe, yaw, pitch)`` (metres, radians per
+        tick) to apply from the next tick on, until the next ``set_action``."""
+        if self.role is not Role.TRAINEE:
+            raise PermissionError(f"a {self.role.value} client cannot move the participant")
+        self.input_seq += 1
+        self.send(SetAction(action=tuple(float(v) for v in np.asarray(action, np.float64).reshape(-1)[:4]),
+                            seq=self.input_seq))
+
+    def look(self, yaw: float, pitch: float) -> None:
+        """Trainee only: turn by ``yaw`` and look by ``pitch`` (radians) once, at the next tick."""
+        self.input_seq += 1
+        self.send(Look(yaw=float(yaw), pitch=float(pitch), seq=self.input_seq))
+
+    def fire(self, event: str, *, label: str | None = None, source: str = "game_master") -> None:
+        """Game master only: queue ``event`` for the next tick. In process, an unknown event
+        raises ``UnknownEventError``; across the network it comes back as a notice."""
+        self.send(FireEvent(event=event, label=label, source=source))
+
+    def fire_cue(self, index: int) -> None:
+        """Game master only: fire timed cue ``index`` (its place in the scenario file) at the
+        next tick instead of when it is due. A cue that has fired already is reported back
+        as a "notice" message."""
+        self.send(FireCue(index=int(index)))
+
+    def mark(self, note: str = "") -> None:
+        """Game master only: a marker with a short ``note`` for the debrief, at the current tick."""
+        self.send(Mark(note=str(note)))
+
+    def bookmark(self, label: str = "") -> None:
+        """Game master only: remember the world as it is now (the model's state included),
+        to :meth:`rewind` to later. The session answers with a "bookmark" message (its id)."""
+        self.send(BookmarkRequest(label=str(label)))
+
+    def rewind(self, bookmark_id: int) -> None:
+        """Game master only: put the world back to bookmark ``bookmark_id`` at the next tick
+        (model state, world state, pose and cue schedule restored; the session clock and the
+        recording go on)."""
+        self.send(RewindRequest(bookmark_id=int(bookmark_id)))
+
+    def pause(self) -> None:
+        """Game master only: stop the clock at the next tick boundary (the trainee's view
+        stays on the last frame). Requests still work while paused."""
+        self.send(PauseRequest())
+
+    def resume(self) -> None:
+        """Game master only: start the clock again after :meth:`pause`."""
+        self.send(ResumeRequest())
