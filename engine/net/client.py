@@ -26,6 +26,9 @@ from .wire import MAX_SERVER_MESSAGE, Hello, Refused, Welcome, decode_frame
 
 log = logging.getLogger(__name__)
 
+#: Tries at the websocket handshake before giving up.
+CONNECT_ATTEMPTS = 3
+
 
 class JoinError(ConnectionError):
     """Joining failed: a bad URL, no server there, a certificate that is not the pinned one,
@@ -57,12 +60,17 @@ class RemoteClient(ClientRequests):
         from websockets.sync.client import connect
 
         uri, fingerprint = parse_join_url(url)
-        try:
-            self._ws = connect(uri, ssl=pinned_client_context(), max_size=MAX_SERVER_MESSAGE, compression=None,
-                               open_timeout=timeout_s, proxy=None, user_agent_header=None,
-                               logger=logging.getLogger("ved.net.websockets")).__enter__()  # closed by close()
-        except Exception as exc:  # noqa: BLE001 - refused, unreachable, TLS failure: one line
-            raise JoinError(f"cannot reach {uri}: {exc}") from None
+        for attempt in range(CONNECT_ATTEMPTS):  # a handshake cut short (a busy server, a lossy link) is retried
+            try:
+                self._ws = connect(uri, ssl=pinned_client_context(), max_size=MAX_SERVER_MESSAGE, compression=None,
+                                   open_timeout=timeout_s, proxy=None, user_agent_header=None,
+                                   logger=logging.getLogger("ved.net.websockets")).__enter__()  # closed by close()
+                break
+            except Exception as exc:  # noqa: BLE001 - refused, unreachable, TLS failure: one line
+                if attempt == CONNECT_ATTEMPTS - 1 or isinstance(exc, ConnectionRefusedError):
+                    raise JoinError(f"cannot reach {uri}: {exc}") from None
+                log.info("connecting to %s failed (%s); trying again", uri, exc)
+                time.sleep(0.3)
         try:
             check_pin(self._ws.socket.getpeercert(binary_form=True), fingerprint)
             self._ws.send(Hello(code=code, client=name).model_dump_json())
