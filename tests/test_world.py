@@ -139,7 +139,7 @@ def test_other_participants_are_drawn_in_their_seat_colours(world):
 
 def test_label_pass_names_what_is_seen(world):
     from engine.world.labels import OBJECT_KINDS, view_labels
-    from engine.world.renderer import AVATAR_ID, BACKGROUND_ID
+    from engine.world.renderer import AVATAR_ID, BACKGROUND_ID, CEILING_ID, WALL_ID
 
     world.reset("operating_room", 1)
     scene = world.scene
@@ -147,7 +147,8 @@ def test_label_pass_names_what_is_seen(world):
     ids = world.renderer.render_labels(world.pose, state)
     assert ids.shape == (64, 64) and ids.dtype == np.int32
     assert (ids == BACKGROUND_ID).any() and (ids == AVATAR_ID).mean() > 0.02
-    assert set(np.unique(ids)) <= {BACKGROUND_ID, AVATAR_ID, *range(1, 1 + len(scene.objects))}
+    assert set(np.unique(ids)) <= {BACKGROUND_ID, WALL_ID, CEILING_ID, AVATAR_ID, *range(1, 1 + len(scene.objects))}
+    assert (ids == WALL_ID).any()
     lab = view_labels(ids, scene)
     assert lab["person"] == 1.0 and lab["persons"].sum() >= 1
     # the avatar stands straight ahead: the middle bands show it

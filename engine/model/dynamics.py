@@ -30,6 +30,12 @@ Shape of the idea (DESIGN.md §2):
   facing; it is added to the tokens of the image cells its projected box covers, weighted by
   the coverage, so the network is told where each person stands in the view and which seat
   they are (layout conditioning in the manner of GLIGEN's grounding boxes, Li et al. 2023).
+* *Scene layout* (config switch ``layout``, needs ``entities``): a class map and an inverse-depth
+  map of the view, rendered from the room preset's scene graph at the frame's camera pose
+  (:mod:`engine.world.layout`), pooled to the latent grid and patchified like the latent, are
+  embedded and added to every frame's tokens, so the model is told where the floor, the walls,
+  each piece of furniture and each person are and only has to draw them (GEN3C's per-frame
+  render of a 3D cache, Ren et al. 2025; SPADE's semantic layout, Park et al. 2019).
 * *Pose-indexed frame memory* (WorldMem, Xiao et al. 2025; RTFM): ``memory`` earlier frames,
   retrieved by pose, sit between the anchor and the window at one shared position. Each
   memory frame attends to the anchor and itself only, so its keys and values are computed
@@ -95,11 +101,16 @@ class DynamicsConfig:
     entities: int = 0
     #: Features per entity slot (engine.world.entities.FEATURE_DIM).
     entity_features: int = 9
+    #: Channels of the scene layout of each frame (0: none; engine.world.layout.LAYOUT_DIM).
+    #: The layout travels as the third and fourth members of the ``entities`` input.
+    layout: int = 0
 
     def __post_init__(self):
         if self.residual and not self.sees_predecessor:
             raise ValueError("dynamics.residual corrects the predecessor input: set one of dynamics.pixel_warp, "
                              "dynamics.warp or dynamics.stack_previous as well")
+        if self.layout and not self.entities:
+            raise ValueError("dynamics.layout travels with the entities in view: set dynamics.entities as well")
 
     @property
     def tokens_per_frame(self) -> int:
@@ -221,7 +232,9 @@ class DynamicsModel(nn.Module):
       zeros where there is none), used when ``cfg.sees_predecessor``
     * ``entities``: optional ``(coverage (B, T, S, P), features (B, T, S, F))`` from
       :func:`engine.world.entities.project_entities` (``S = cfg.entities`` slots, ``P``
-      tokens per frame), used when ``cfg.entities``
+      tokens per frame), used when ``cfg.entities``; a layout model takes two more members,
+      the layout class map ``(B, T, 2h, 2w)`` and inverse depth ``(B, T, h, w)`` of
+      :mod:`engine.world.layout` (any float or integer dtype)
 
     Returns the velocity ``(B, T, C, h, w)``.
     """
@@ -247,6 +260,8 @@ class DynamicsModel(nn.Module):
         if cfg.entities:
             self.ent_mlp = nn.Sequential(nn.Linear(cfg.entity_features, d), nn.SiLU(), nn.Linear(d, d))
             self.ent_slot = nn.Parameter(torch.randn(cfg.entities, d) * 0.02)
+        if cfg.layout:
+            self.layout_embed = nn.Linear(cfg.layout * cfg.patch**2, d)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
         self.out_norm = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         self.out_mod = nn.Linear(c, 2 * d)
@@ -341,9 +356,13 @@ class DynamicsModel(nn.Module):
             tok = torch.cat([tok, self.patchify(torch.zeros_like(x) if warped is None else warped)], -1)
         h = self.embed(tok) + self.spatial
         if self.cfg.entities and entities is not None:
-            cov, feat = entities
+            cov, feat = entities[:2]
             e = self.ent_mlp(feat) + self.ent_slot  # (B, F, S, d)
             h = h + torch.einsum("bfsp,bfsd->bfpd", cov, e)
+            if self.cfg.layout and len(entities) > 2:
+                from ..world.layout import layout_features
+
+                h = h + self.layout_embed(self.patchify(layout_features(*entities[2:4])))
         return h
 
     def _head(self, h: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:

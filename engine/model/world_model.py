@@ -99,6 +99,8 @@ class LatentWorldModel:
         self._memory: list[tuple[int, np.ndarray, list]] = []  # (tick, pose, kv per block)
         self._text: torch.Tensor | None = None
         self._scene = None  # the room preset's scene graph, for the bleed site (entity models)
+        self._layout_renderer = None  # draws the scene layout of a view (layout models)
+        self._layout_scene = None
         self._origin = np.zeros(4, np.float32)  # world pose of the opening camera
         self.pose = np.zeros(4, np.float32)
         self.tick = 0
@@ -139,8 +141,25 @@ class LatentWorldModel:
             viewer = np.asarray(viewer_pose, np.float32)
         cov, feat = project_entities(entity_table(state, self._scene), viewer, grid=self.dyn.cfg.grid,
                                      colours=self.dyn.cfg.entity_features > GEOMETRY_DIM)
-        return (torch.as_tensor(cov, device=self.device).view(1, 1, *cov.shape),
-                torch.as_tensor(feat, device=self.device).view(1, 1, *feat.shape))
+        parts = [cov, feat]
+        if self.dyn.cfg.layout:
+            parts += self._layout(viewer, state)
+        return tuple(torch.as_tensor(np.asarray(p, np.float32), device=self.device).view(1, 1, *p.shape)
+                     for p in parts)
+
+    def _layout(self, viewer: np.ndarray, state: WorldState) -> list[np.ndarray]:
+        """The scene layout of the view from ``viewer`` (:mod:`engine.world.layout`): rendered
+        from the room preset's scene graph, or the empty layout when there is none."""
+        from ..world.layout import LayoutRenderer, empty_layout
+
+        if self._scene is None:
+            return list(empty_layout(self.dyn.cfg.latent_size))
+        if self._layout_renderer is None:
+            self._layout_renderer = LayoutRenderer(self.dyn.cfg.latent_size)
+        if self._layout_scene is not self._scene:
+            self._layout_renderer.set_scene(self._scene)
+            self._layout_scene = self._scene
+        return list(self._layout_renderer(viewer, state))
 
     @staticmethod
     def _cat_entities(parts: list, rows: int = 1) -> tuple | None:
@@ -148,7 +167,8 @@ class LatentWorldModel:
         guidance rows; None when the model has none."""
         if not parts or parts[0] is None:
             return None
-        return tuple(torch.cat([p[i] for p in parts], 1).expand(rows, -1, -1, -1) for i in range(2))
+        return tuple(torch.cat([p[i] for p in parts], 1).expand(rows, *[-1] * (parts[0][i].dim() - 1))
+                     for i in range(len(parts[0])))
 
     def _cond(self, t: float, action, state: WorldState, pose, *, anchor=False, memory=False,
               drop_action=False, drop_text=False) -> torch.Tensor:

@@ -20,7 +20,8 @@ With entity conditioning (``cfg.entities``), each frame carries the avatar, the 
 participants and the blood pool projected into its camera. All of it is dropped for
 ``entity_drop`` of the clips and the blood pool alone for as many more, so the model still
 draws what the world state says where a session cannot tell it where things are (a
-scenario opened on an image has no known bleed site).
+scenario opened on an image has no known bleed site). A scene layout (``cfg.layout``) travels
+with the entities and is dropped with them (as the empty layout).
 
 The network predicts the rectified-flow velocity ``ε - x_0``; the loss is the MSE of the
 clean latent that velocity implies (see :func:`flow_loss`). Actions (with the pose) and the
@@ -145,13 +146,15 @@ def drop_entities(ent, share: float, g: torch.Generator):
     last) for as many more; None stays None."""
     if ent is None or share <= 0:
         return ent
-    cov, feat = ent
+    cov, feat = ent[:2]
     B = cov.shape[0]
     r = torch.rand(B, generator=g).to(cov.device)
     keep = torch.ones(B, 1, cov.shape[2], 1, device=cov.device)
     keep[r < share] = 0.0
     keep[(r >= share) & (r < 2 * share), :, -1] = 0.0
-    return cov * keep, feat * keep
+    # A layout (members 3 and 4) is dropped with all the slots: class "none", no depth.
+    layout = tuple(part * (r >= share).view(B, *[1] * (part.dim() - 1)).to(part.dtype) for part in ent[2:])
+    return (cov * keep, feat * keep, *layout)
 
 
 def noise_levels(batch: int, frames: int, g: torch.Generator) -> torch.Tensor:

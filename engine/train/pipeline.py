@@ -162,10 +162,32 @@ class TrainConfig:
                    eval_length=10, eval_horizons=(1, 4))
 
 
+def _layouts(eps: list, T: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Layout class maps uint8 ``(E, T, 2·size, 2·size)`` and inverse depth float16 ``(E, T,
+    size, size)`` of the first ``T`` frames of episodes ``eps``, from each one's room preset
+    (``meta["room_type"]``, ``meta["scene_seed"]``) at its true poses."""
+    from ..world.layout import LayoutRenderer
+    from ..world.scene import make_scene
+
+    lr = LayoutRenderer(size)
+    classes = np.zeros((len(eps), T, 2 * size, 2 * size), np.uint8)
+    inv = np.zeros((len(eps), T, size, size), np.float16)
+    try:
+        for i, e in enumerate(eps):
+            lr.set_scene(make_scene(e.meta["room_type"], int(e.meta["scene_seed"])))
+            for t in range(T):
+                classes[i, t], inv[i, t] = lr(e.poses[t], e.world_state(t))
+    finally:
+        lr.release()
+    return torch.from_numpy(classes), torch.from_numpy(inv)
+
+
 def _stack(ds: Dataset, latents: torch.Tensor, text: torch.Tensor | None, grid: int = 0,
-           colours: bool = True) -> TrainData:
+           colours: bool = True, layout: int = 0) -> TrainData:
     """Training tensors of a dataset; with ``grid`` > 0 the entities of every frame are
-    projected into its true camera on a ``grid × grid`` token grid (with their colours)."""
+    projected into its true camera on a ``grid × grid`` token grid (with their colours), and
+    with ``layout`` > 0 (the latent's size) every frame's scene layout is rendered from its
+    episode's room preset at its true pose (:mod:`engine.world.layout`)."""
     from ..world.entities import project_entities
 
     eps = [ds[i] for i in range(len(ds))]
@@ -180,6 +202,8 @@ def _stack(ds: Dataset, latents: torch.Tensor, text: torch.Tensor | None, grid: 
         proj = [project_entities(e.entity_tables()[:T], e.poses[:T], grid=grid, colours=colours) for e in eps]
         entities = (torch.from_numpy(np.stack([c for c, _ in proj])).half(),
                     torch.from_numpy(np.stack([f for _, f in proj])).half())
+        if layout:
+            entities = entities + _layouts(eps, T, layout)
     return TrainData(lat, acts.float(), states.float(), poses, text, entities)
 
 
@@ -323,12 +347,16 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
     # 4. dynamics (and the regressor baseline on the same data and budget) --------------
     t0 = time.perf_counter()
     dyn_cfg = replace(config.dynamics, latent_channels=ae.config.latent_channels, latent_size=ae.config.latent_size)
+    if dyn_cfg.layout:  # `--set dynamics.layout=true` asks for the layout's channels
+        from ..world.layout import LAYOUT_DIM
+
+        dyn_cfg = replace(dyn_cfg, layout=LAYOUT_DIM)
     with stage("text"):
         text = _caption_embeddings(ds, config.text_variants, seed, ckpt / "text.pt") if dyn_cfg.text_dim else None
     from ..world.entities import GEOMETRY_DIM
 
     data = _stack(ds, norm, text, grid=dyn_cfg.grid if dyn_cfg.entities else 0,
-                  colours=dyn_cfg.entity_features > GEOMETRY_DIM)
+                  colours=dyn_cfg.entity_features > GEOMETRY_DIM, layout=dyn_cfg.latent_size if dyn_cfg.layout else 0)
     if dyn_cfg.pixel_warp:
         data.warped = _warped_predecessors(ae, ds, frames, data, mean, std, ckpt, config, device, stage)
     timings["text_s"] = time.perf_counter() - t0

@@ -4,10 +4,12 @@ Mesa's llvmpipe renders a 128×128 frame in about a millisecond, so the referenc
 cheap enough to generate training data and to serve as ground truth for evaluation.
 
 Besides the colour image, :meth:`Renderer.render_labels` draws an *instance-label* pass: the
-id of the thing seen at every pixel (:data:`BACKGROUND_ID` for walls, floor and ceiling,
-``1 + i`` for ``scene.objects[i]``, :data:`AVATAR_ID`, :data:`SEAT_ID0` + seat for the
-other participants, :data:`BLOOD_ID`). The evaluation reads which objects and people are
-really in view from it, occlusion included.
+id of the thing seen at every pixel (:data:`BACKGROUND_ID` for the floor, :data:`WALL_ID`
+and :data:`CEILING_ID` for the room's shell, ``1 + i`` for ``scene.objects[i]``,
+:data:`AVATAR_ID`, :data:`SEAT_ID0` + seat for the other participants, :data:`BLOOD_ID`).
+The evaluation reads which objects and people are really in view from it, occlusion
+included; :meth:`Renderer.render_layout` adds the depth of every pixel (the scene layout a
+layout-conditioned world model sees, :mod:`engine.world.layout`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ BACKGROUND_ID = 0
 AVATAR_ID = 1000
 SEAT_ID0 = 1001
 BLOOD_ID = 1100
+WALL_ID = 1101
+CEILING_ID = 1102
+#: Near and far clipping planes of the camera (metres).
+NEAR, FAR = 0.05, 30.0
 
 _VERTEX_SHADER = """
 #version 330
@@ -240,7 +246,7 @@ class Renderer:
                 "libgl1-mesa-dri) and try again."
             ) from exc
         self.width, self.height = int(width), int(height)
-        self.proj = perspective(fov, self.width / self.height, 0.05, 30.0)
+        self.proj = perspective(fov, self.width / self.height, NEAR, FAR)
         self.prog = self.ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=_FRAGMENT_SHADER)
         size = (self.width, self.height)
         try:
@@ -295,7 +301,8 @@ class Renderer:
         parts = shell + [p for o in scene.objects for p in o.parts]
         vertices = parts_to_vertices(parts)
         self._static = self._vao(vertices)
-        ids = np.concatenate([np.full(len(parts_to_vertices(shell)), BACKGROUND_ID, np.float32)]
+        shell_ids = (BACKGROUND_ID, CEILING_ID) + (WALL_ID,) * (len(shell) - 2)  # floor, ceiling, walls
+        ids = np.concatenate([np.full(len(parts_to_vertices([p])), sid, np.float32) for p, sid in zip(shell, shell_ids)]
                              + [np.full(len(parts_to_vertices(o.parts)), 1 + i, np.float32)
                                 for i, o in enumerate(scene.objects)])
         self._static_labels = self._label_vao(vertices, ids)
@@ -364,6 +371,13 @@ class Renderer:
         """The instance-label pass of the view from ``pose`` under ``state``: int32
         ``(height, width)``, the id of what each pixel shows (see the module docstring), row 0
         at the top. No anti-aliasing: every pixel belongs to exactly one thing."""
+        return self.render_layout(pose, state, depth=False)[0]
+
+    def render_layout(self, pose: tuple[float, float, float, float], state: WorldState, *,
+                      depth: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """The label pass (as :meth:`render_labels`) and, with ``depth``, the distance along
+        the view axis of every pixel: float32 ``(height, width)`` in metres (:data:`FAR` where
+        nothing is drawn). Returns ``(ids, depth or None)``, row 0 at the top."""
         with self.ctx:
             if self.scene is None:
                 raise RuntimeError("Renderer.render_labels called before set_scene")
@@ -373,7 +387,13 @@ class Renderer:
             self._draw(self.label_prog, pose, state, 1)
             data = np.frombuffer(self._label_fbo.read(components=4, alignment=1), np.uint8)
             rgba = data.reshape(self.height, self.width, 4)[::-1]
-            return rgba[..., 0].astype(np.int32) + 256 * rgba[..., 1].astype(np.int32)
+            ids = rgba[..., 0].astype(np.int32) + 256 * rgba[..., 1].astype(np.int32)
+            if not depth:
+                return ids, None
+            d = np.frombuffer(self._label_fbo.read(attachment=-1, components=1, dtype="f4"), np.float32)
+            ndc = 2.0 * d.reshape(self.height, self.width)[::-1] - 1.0
+            metres = 2.0 * NEAR * FAR / (FAR + NEAR - ndc * (FAR - NEAR))
+            return ids, metres.astype(np.float32)
 
     def release(self) -> None:
         self.ctx.release()
