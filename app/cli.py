@@ -179,6 +179,18 @@ def cmd_bench(args) -> int:
               f"closing the session {se['close_ms']} ms")
         print(json.dumps(r))
         return 0
+    if args.net:
+        from engine.net.bench import run_net_bench
+
+        r = run_net_bench(args.scenario, trainees=args.trainees, game_masters=args.game_masters,
+                          observers=args.observers, seconds=args.seconds, model=args.model, seed=args.seed)
+        lat = ", ".join(f"{k} {v} ms" for k, v in r["latency_p95_ms"].items()) or "no trainee"
+        print(f"served {r['trainees']} trainee(s), {r['game_masters']} game master(s), {r['observers']} observer(s) "
+              f"for {r['seconds']} s: {r['ticks_per_s']} ticks/s, {r['missed_ticks']} missed "
+              f"({100 * r['missed_share']:.1f} %), input-to-frame p95 {lat}, server peak RSS {r['peak_rss_mb']} MB"
+              + (f"; clients that failed: {r['client_errors']}" if r["client_errors"] else ""))
+        print(json.dumps(r))
+        return 0
     from engine.bench import run_bench
 
     r = run_bench(_scenario(args.scenario), frames=args.frames, model=args.model, seed=args.seed)
@@ -347,7 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--gui", action="store_true", help="the app instead: start-up to a usable window, and "
                    "event-loop stalls while a session plays")
-    b.add_argument("--seconds", type=float, default=20.0, help="--gui: seconds of play (default 20)")
+    b.add_argument("--seconds", type=float, default=20.0, help="--gui, --net: seconds of play (default 20)")
+    b.add_argument("--net", action="store_true", help="a served session with clients over loopback: ticks/s, "
+                   "missed ticks, input-to-frame latency, bytes/s per client, server peak memory")
+    b.add_argument("--trainees", type=int, default=1, help="--net: trainee clients (default 1)")
+    b.add_argument("--game-masters", type=int, default=1, help="--net: game-master clients (default 1)")
+    b.add_argument("--observers", type=int, default=1, help="--net: observer clients (default 1)")
     b.add_argument("--runs", type=int, default=5, help="--gui: start-up runs (default 5)")
     b.set_defaults(func=cmd_bench)
     return p

@@ -303,3 +303,20 @@ def test_fuzzing_a_live_server_loses_nothing(served):
     live.session.end()
     summary = live.recorder.close()
     assert summary.frames == summary.last_tick - summary.first_tick + 1  # no tick lost from the recording
+
+
+def test_ved_bench_net_measures_every_client_of_a_served_session(tmp_path):
+    """`ved bench --net`: a server process and a trainee, two game masters (the scenario has
+    one game-master role; the second seat is added) and two observers joined over loopback."""
+    from engine.net.bench import run_net_bench
+
+    r = run_net_bench(str(OR_SCENARIO), trainees=1, game_masters=2, observers=2, seconds=3, model="reference",
+                      record_dir=str(tmp_path / "rec"))
+    assert not r["client_errors"], r["client_errors"]
+    assert set(r["fps"]) == set(r["bytes_per_s"]) and len(r["fps"]) == 5
+    assert all(v > 0 for v in r["fps"].values()) and all(v > 1000 for v in r["bytes_per_s"].values())
+    (trainee, latency), = r["latency_p95_ms"].items()
+    assert latency is not None and latency > 0
+    assert r["ticks_per_s"] > 5 and r["missed_share"] < 1 and r["peak_rss_mb"] > 50
+    with pytest.raises(ValueError, match="one trainee"):
+        run_net_bench(str(OR_SCENARIO), trainees=3, seconds=1, model="reference")

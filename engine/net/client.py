@@ -91,6 +91,8 @@ class RemoteClient(ClientRequests):
         self.latest_frame: Frame | None = None
         self.connected, self.ended_reason, self.session_ended = True, None, False
         self.frames_received = 0
+        #: Bytes received since joining (frames and messages, without TLS and websocket framing).
+        self.bytes_received = 0
         #: Wall-clock arrival time (``time.perf_counter()``) of each frame's tick, newest 1000.
         self.frame_arrivals: deque[tuple[int, float]] = deque(maxlen=1000)
         self._queue: deque[Message] = deque(maxlen=maxlen)
@@ -102,6 +104,7 @@ class RemoteClient(ClientRequests):
     def _read_loop(self) -> None:
         try:
             for raw in self._ws:
+                self.bytes_received += len(raw)
                 if isinstance(raw, bytes):
                     frame = decode_frame(raw)
                     with self._lock:

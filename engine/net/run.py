@@ -44,18 +44,21 @@ def _is_loopback(host: str) -> bool:
 
 
 def serve(scenario, *, host: str = "127.0.0.1", port: int = 0, model=None, record_dir=None, seed: int = 0,
-          seconds: float | None = None, cert_dir: Path | None = None, out=sys.stdout, log=print) -> dict:
-    """Serve ``scenario`` until SIGINT/SIGTERM or ``seconds``; returns the recording's figures.
+          seconds: float | None = None, cert_dir: Path | None = None, out=sys.stdout, log=print,
+          seats: list[tuple[str, Role]] | None = None) -> dict:
+    """Serve ``scenario`` until SIGINT/SIGTERM or ``seconds``; returns ``ticks``,
+    ``missed_ticks``, ``seconds`` (the session clock's wall time), ``refusals`` and
+    ``recording``.
 
     Prints (to ``out``, flushed) first one JSON line ``{"url", "fingerprint", "codes"}``.
-    Binding to anything but a loopback address is said loudly (``log``): everyone who can
-    reach the port can try codes.
+    ``seats`` replaces the scenario's seats (:func:`seats_of`). Binding to anything but a
+    loopback address is said loudly (``log``): everyone who can reach the port can try codes.
     """
     from ..cache import cache_dir
 
     live = open_live_session(scenario, model, seed=seed, record_dir=record_dir, meta={"app": "ved serve"})
     cert = load_or_make_certificate(cert_dir or cache_dir() / "tls")
-    server = SessionServer(live.session, cert, host=host, port=port, seats=seats_of(scenario)).start()
+    server = SessionServer(live.session, cert, host=host, port=port, seats=seats or seats_of(scenario)).start()
     print(json.dumps({"url": server.url, "fingerprint": cert.fingerprint, "codes": server.codes()}), file=out, flush=True)
     if not _is_loopback(host):
         log(f"WARNING: serving on {host}:{server.port}, reachable from other computers: hand the codes only to "
@@ -68,17 +71,20 @@ def serve(scenario, *, host: str = "127.0.0.1", port: int = 0, model=None, recor
     for s in previous:
         signal.signal(s, lambda *_: stop.set())
     runner.start()
+    t_start = time.perf_counter()
     try:
         while runner.is_alive() and not stop.wait(0.2):
             pass
     finally:
         runner.stop()
         runner.join(10)
+        wall = time.perf_counter() - t_start
         server.close()
         summary = live.close("stopped" if stop.is_set() else "finished")
         for s, handler in previous.items():
             signal.signal(s, handler)
-    return {"ticks": live.session.tick, "missed_ticks": runner.missed_ticks, "refusals": server.refusals,
+    return {"ticks": live.session.tick, "missed_ticks": runner.missed_ticks, "seconds": round(wall, 3),
+            "refusals": server.refusals,
             "recording": str(summary.directory) if summary else None}
 
 
@@ -87,13 +93,15 @@ def join_headless(url: str, code: str, *, frames: int, actions_file=None, record
     """Join as a scripted client and take ``frames`` frames; returns ``frames``, ``fps`` (frames
     received per second), ``p95_ms`` (between frames), ``latency_p95_ms`` and
     ``latency_median_ms`` (from an input sent to the first frame generated from it; trainee
-    seats only), ``role``, ``seat`` and ``recording``. A trainee replays ``actions_file``
+    seats only), ``bytes_per_s`` (received, frames and messages), ``role``, ``seat`` and
+    ``recording``. A trainee replays ``actions_file``
     (one action per received frame, then rest) or walks and turns slowly. Raises
     :class:`~engine.net.client.JoinError` when it cannot join, ``TimeoutError`` when the
     frames do not come."""
     from ..actions import read_actions
 
     client = RemoteClient(url, code, name="ved join --headless")
+    t_joined = time.perf_counter()
     recorder = None
     if record_dir is not None:
         from ..recording import Recorder, video_scale
@@ -145,6 +153,7 @@ def join_headless(url: str, code: str, *, frames: int, actions_file=None, record
         "p95_ms": round(float(np.percentile(gaps, 95)), 2),
         "latency_median_ms": round(float(np.median(lat)), 2) if len(lat) else None,
         "latency_p95_ms": round(float(np.percentile(lat, 95)), 2) if len(lat) else None,
+        "bytes_per_s": round(client.bytes_received / max(1e-9, arrivals[-1] - t_joined)) if arrivals else 0,
         "role": client.role.value,
         "seat": client.seat,
         "recording": str(summary.directory) if summary else None,
