@@ -129,7 +129,7 @@ def test_the_trainee_socket_carries_frames_and_nothing_of_the_game_master(served
     from websockets.sync.client import connect
 
     from engine.net.tls import pinned_client_context
-    from engine.net.wire import Hello, decode_frame
+    from engine.net.wire import Ack, Hello, decode_frame
 
     server, live = served
     uri, _ = parse_join_url(server.url)
@@ -145,7 +145,9 @@ def test_the_trainee_socket_carries_frames_and_nothing_of_the_game_master(served
             try:
                 received.append(ws.recv(timeout=0.2))
             except TimeoutError:
-                pass
+                continue
+            if isinstance(received[-1], bytes):  # acknowledge each frame, as every client does
+                ws.send(Ack(tick=decode_frame(received[-1]).tick).model_dump_json())
     gm.close()
     assert live.session.world_state.alarm
     binary = [m for m in received if isinstance(m, bytes)]
@@ -251,7 +253,7 @@ def test_fuzzing_a_live_server_loses_nothing(served):
                                lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=10), kids,
                                                                                          max_size=4), max_leaves=12)
     kinds = st.sampled_from(["set_action", "look", "fire_event", "fire_cue", "mark", "bookmark_request",
-                             "rewind_request", "pause_request", "hello", "frame", "welcome", "", "end"])
+                             "rewind_request", "pause_request", "hello", "frame", "welcome", "", "end", "ack"])
     payloads = st.one_of(
         st.builds(lambda k, d: json.dumps({"type": k, **d}), kinds, st.dictionaries(st.text(max_size=12), json_values,
                                                                                       max_size=4)),
@@ -320,3 +322,51 @@ def test_ved_bench_net_measures_every_client_of_a_served_session(tmp_path):
     assert r["ticks_per_s"] > 5 and r["missed_share"] < 1 and r["peak_rss_mb"] > 50
     with pytest.raises(ValueError, match="one trainee"):
         run_net_bench(str(OR_SCENARIO), trainees=3, seconds=1, model="reference")
+
+
+def test_a_slow_lossy_link_slows_nobody_else_shows_recent_frames_and_rejoins(certificate, tmp_path):
+    """A trainee behind a bad link (100 ± 50 ms each way, 6 KB/s where every frame would need
+    about 12, the connection cut after 6 s) and a game master on a good one: the session
+    keeps its 20 Hz clock, the game master gets every frame, the trainee's frames skip but
+    stay recent (an input shows within a second: they do not queue in the network's
+    buffers), and after the cut the trainee rejoins its seat with its code and carries on."""
+    from netproxy import BadNetworkProxy
+
+    live = open_live_session(load_scenario(OR_SCENARIO), ReferenceWorldModel(64), record_dir=tmp_path / "rec")
+    server = SessionServer(live.session, certificate).start()
+    runner = SessionRunner(live.session, paced=True)
+    runner.start()
+    proxy = BadNetworkProxy(("127.0.0.1", server.port), delay_s=0.1, jitter_s=0.05, cut_after_s=6.0,
+                            rate=6_000, max_queue=8_000)
+    slow_url = server.url.replace(f":{server.port}/", f":{proxy.port}/")
+    try:
+        gm = RemoteClient(server.url, server.codes()["game_master"])
+        trainee = RemoteClient(slow_url, server.codes()["trainee"])
+        t0, tick0 = time.perf_counter(), live.session.tick
+        latencies = []
+        for i in range(5):
+            trainee.set_action([0.05, 0, 0.02 * (i % 2), 0])
+            sent, seq = time.perf_counter(), trainee.input_seq
+            assert trainee.wait_for(lambda c: c.latest_frame is not None and c.latest_frame.input_seq >= seq,
+                                    timeout_s=5)
+            latencies.append(time.perf_counter() - sent)
+        assert max(latencies) < 1.0, latencies
+        assert trainee.frames_received < live.session.tick - tick0  # the slow link skipped frames
+        assert trainee.wait_for(lambda c: not c.connected, timeout_s=10)  # the link is cut
+        again = RemoteClient(slow_url, server.codes()["trainee"])  # rejoins its seat
+        again.set_action([0.0, 0.0, 0.05, 0.0])
+        assert again.wait_for(lambda c: c.latest_frame is not None and c.latest_frame.input_seq == again.input_seq,
+                              timeout_s=5)
+        elapsed, ticks = time.perf_counter() - t0, live.session.tick - tick0
+        assert ticks / elapsed > 18, f"the session slowed to {ticks / elapsed:.1f} ticks/s"
+        assert runner.missed_ticks <= 0.01 * live.session.tick + 1
+        arrivals = [t for _, t in gm.frame_arrivals]
+        assert len(arrivals) > 18 * elapsed * 0.9 and max(np.diff(arrivals)) < 0.5  # the good link never stalled
+        again.close()
+        gm.close()
+    finally:
+        proxy.close()
+        runner.stop()
+        runner.join(5)
+        server.close()
+        live.close()

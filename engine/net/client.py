@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 from ..runtime.client_api import ClientRequests
 from ..runtime.protocol import End, Frame, Message, Notice, ProtocolError, Request, Role, dumps, loads
 from .tls import check_pin, pinned_client_context
-from .wire import MAX_SERVER_MESSAGE, Hello, Refused, Welcome, decode_frame
+from .wire import MAX_SERVER_MESSAGE, Ack, Hello, Refused, Welcome, decode_frame
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ class RemoteClient(ClientRequests):
         welcome = Welcome.model_validate(answer)
         self.role, self.seat = Role(welcome.role), welcome.seat
         self.tick_hz, self.resolution = welcome.tick_hz, welcome.resolution
+        self.input_seq = welcome.input_seq  # a rejoining trainee numbers its inputs on from the seat's last
         self.latest_frame: Frame | None = None
         self.connected, self.ended_reason, self.session_ended = True, None, False
         self.frames_received = 0
@@ -107,6 +108,7 @@ class RemoteClient(ClientRequests):
                 self.bytes_received += len(raw)
                 if isinstance(raw, bytes):
                     frame = decode_frame(raw)
+                    self._ws.send(Ack(tick=frame.tick).model_dump_json())  # lets the server send the next
                     with self._lock:
                         self.latest_frame = frame
                         self.frames_received += 1

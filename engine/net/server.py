@@ -11,7 +11,10 @@ game master.
 Per connection, two threads: the websocket's own (reading requests) and a sender. The
 session thread only appends to the connection's outbox (never blocks on a socket): records
 queue in order; frames keep only the newest, so a slow client skips frames and never slows
-the tick for the others.
+the tick for the others. The sender keeps at most :data:`~engine.net.wire.MAX_IN_FLIGHT`
+frames unacknowledged by the client, so on a slow link the skipping happens here, where
+the newest frame replaces an older one, and not in the network's buffers, where frames
+would wait in line and the client would show the past.
 
 Every incoming message is size-limited (:data:`~engine.net.wire.MAX_CLIENT_MESSAGE`, the
 websocket closes on more), rate-limited (:data:`RATE_PER_S`, burst :data:`RATE_BURST`) and
@@ -34,7 +37,7 @@ from ..runtime.session import Session
 from ..world.state import UnknownEventError
 from .codes import CodeBook, Seat
 from .tls import ServerCertificate
-from .wire import MAX_CLIENT_MESSAGE, Hello, Refused, Welcome, encode_frame
+from .wire import MAX_CLIENT_MESSAGE, MAX_IN_FLIGHT, Ack, Hello, Refused, Welcome, encode_frame
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,7 @@ class _Outbox:
         self._frame: Frame | None = None
         self.closed = False
         self.frames_skipped = 0
+        self.in_flight = 0  # frames sent and not yet acknowledged
 
     def put(self, msg) -> None:  # session thread: never blocks on the network
         with self._cond:
@@ -67,13 +71,24 @@ class _Outbox:
             self._cond.notify()
 
     def take(self, timeout: float = 0.5) -> tuple[list[str], Frame | None]:
+        """The records queued and the newest frame, if the connection may have one now (fewer
+        than :data:`~engine.net.wire.MAX_IN_FLIGHT` unacknowledged; else it stays here, to be
+        replaced by a newer one)."""
         with self._cond:
-            if not self._records and self._frame is None and not self.closed:
+            if not self._records and (self._frame is None or self.in_flight >= MAX_IN_FLIGHT) and not self.closed:
                 self._cond.wait(timeout)
-            records, frame = list(self._records), self._frame
+            records = list(self._records)
             self._records.clear()
-            self._frame = None
+            frame = None
+            if self.in_flight < MAX_IN_FLIGHT:
+                frame, self._frame = self._frame, None
+                self.in_flight += frame is not None
             return records, frame
+
+    def ack(self) -> None:
+        with self._cond:
+            self.in_flight = max(0, self.in_flight - 1)
+            self._cond.notify()
 
     def close(self) -> None:
         with self._cond:
@@ -199,7 +214,7 @@ class SessionServer:
         sender = threading.Thread(target=self._send_loop, args=(ws, outbox), name=f"ved-send-{seat.name}", daemon=True)
         try:
             ws.send(Welcome(seat=seat.name, role=seat.role.value, tick_hz=self.session.tick_hz,
-                            resolution=self.resolution).model_dump_json())
+                            resolution=self.resolution, input_seq=self.session.input_seq).model_dump_json())
             if self.session.last_frame is not None:  # something to show at once
                 outbox.put(Frame(tick=max(self.session.tick, 0), frame=self.session.last_frame))
             sender.start()
@@ -210,6 +225,13 @@ class SessionServer:
                     continue
                 if isinstance(raw, bytes):
                     self._refuse(ws, "schema", "clients send JSON text messages only", who=who)
+                    continue
+                if '"ack"' in raw[:64]:  # the transport's own acknowledgement, not a session request
+                    try:
+                        Ack.model_validate_json(raw)
+                        outbox.ack()
+                    except ValidationError as exc:
+                        self._refuse(ws, "schema", f"a bad frame acknowledgement: {exc.errors()[0]['msg']}", who=who)
                     continue
                 try:
                     client.send(loads(raw, request=True))

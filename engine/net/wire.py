@@ -3,7 +3,12 @@
 - **Text messages** are one JSON object each: the protocol's records and requests
   (:mod:`engine.runtime.protocol`), and the connection's own: the client's :class:`Hello`
   (its join code, the first message), the server's :class:`Welcome` (the seat, role, tick
-  rate and frame size) and :class:`Refused` (why a message or the connection was refused).
+  rate, frame size and the newest input number) and :class:`Refused` (why a message or the connection was refused),
+  and the client's :class:`Ack` of every frame it received: the server keeps at most
+  :data:`MAX_IN_FLIGHT` frames unacknowledged per connection, so on a slow link frames wait
+  in the server's newest-frame slot (and are replaced) instead of queueing in the network's
+  buffers, and what a slow client shows stays recent (the idea of TCP's congestion window,
+  applied to frames).
 - **Binary messages** are frames: ``b"F"``, the tick and the frame's ``input_seq`` as
   big-endian uint32, then the frame
   as a WebP image (lossy, quality :data:`FRAME_QUALITY`; about 3–6 KB at 128×128).
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
 from typing import Literal
 
 import numpy as np
@@ -26,6 +32,9 @@ FRAME_QUALITY = 90
 MAX_CLIENT_MESSAGE = 64 * 1024
 MAX_SERVER_MESSAGE = 4 * 1024 * 1024
 _HEADER = struct.Struct(">cII")
+#: Frames a server sends a connection ahead of its acknowledgements (4 covers a 200 ms
+#: round trip at 20 Hz).
+MAX_IN_FLIGHT = 4
 
 
 class _Control(BaseModel):
@@ -50,6 +59,8 @@ class Welcome(_Control):
     role: str
     tick_hz: int
     resolution: int
+    #: The session's newest input sequence number: a trainee numbers its inputs on from it.
+    input_seq: int = 0
 
 
 class Refused(_Control):
@@ -61,13 +72,34 @@ class Refused(_Control):
     fatal: bool = False
 
 
+class Ack(_Control):
+    """Client → server: the frame of ``tick`` arrived (one per frame received)."""
+
+    type: Literal["ack"] = "ack"
+    tick: int = Field(ge=0)
+
+
+_ENCODED: dict[int, tuple[Frame, bytes]] = {}
+_ENCODED_LOCK = threading.Lock()
+
+
 def encode_frame(frame: Frame) -> bytes:
-    """A frame message as a binary websocket message."""
+    """A frame message as a binary websocket message. The image is encoded once per frame
+    object, however many connections send it (the last few are remembered)."""
     from PIL import Image
 
+    with _ENCODED_LOCK:
+        hit = _ENCODED.get(id(frame))
+        if hit is not None and hit[0] is frame:
+            return hit[1]
     buf = io.BytesIO()
     Image.fromarray(frame.frame).save(buf, format="WEBP", quality=FRAME_QUALITY, method=0)
-    return _HEADER.pack(b"F", frame.tick, frame.input_seq) + buf.getvalue()
+    data = _HEADER.pack(b"F", frame.tick, frame.input_seq) + buf.getvalue()
+    with _ENCODED_LOCK:
+        if len(_ENCODED) >= 8:
+            _ENCODED.pop(next(iter(_ENCODED)))
+        _ENCODED[id(frame)] = (frame, data)
+    return data
 
 
 def decode_frame(data: bytes) -> Frame:

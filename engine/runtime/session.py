@@ -158,6 +158,14 @@ class Session:
         self.ended = False
 
     # ------------------------------------------------------------ clients
+    @property
+    def input_seq(self) -> int:
+        """The newest trainee input's sequence number received: a trainee who joins (or
+        rejoins) numbers its inputs on from here, so a frame's ``input_seq`` says which of
+        its inputs the frame reflects."""
+        with self._lock:
+            return self._input_seq
+
     def connect(self, role: Role | str, **kwargs) -> Client:
         client = Client(self, Role(role), **kwargs)
         with self._lock:
