@@ -243,8 +243,12 @@ def cmd_serve(args) -> int:
 
 def cmd_join(args) -> int:
     if not args.headless:
-        raise SystemExit("ved: error: `ved join` opens the trainee window or the console in a later version; "
-                         "use --headless --frames N for a scripted client")
+        if not has_display():
+            raise SystemExit("ved: error: no display to open a window on; use --headless --frames N for a "
+                             "scripted client")
+        from app.remote import run_join_app
+
+        return run_join_app(args.url, args.code)
     from engine.net.run import join_headless
 
     result = join_headless(args.url, args.code, frames=args.frames, actions_file=args.actions, record_dir=args.record)
@@ -343,7 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--seed", type=int, default=0)
     sv.set_defaults(func=cmd_serve)
 
-    jn = sub.add_parser("join", help="join a served session with a code")
+    jn = sub.add_parser("join", help="join a served session with a code: the trainee window, the game-master "
+                        "console or the observer view, as the code says (--headless: a scripted client)")
     jn.add_argument("url", help="the session URL `ved serve` printed (wss://HOST:PORT/?fp=...)")
     jn.add_argument("--code", required=True, help="the join code of your seat")
     jn.add_argument("--headless", action="store_true", help="scripted client: take --frames frames, print figures")

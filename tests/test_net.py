@@ -330,7 +330,7 @@ def test_a_slow_lossy_link_slows_nobody_else_shows_recent_frames_and_rejoins(cer
     keeps its 20 Hz clock, the game master gets every frame, the trainee's frames skip but
     stay recent (an input shows within a second: they do not queue in the network's
     buffers), and after the cut the trainee rejoins its seat with its code and carries on."""
-    from netproxy import BadNetworkProxy
+    from tests.helpers.netproxy import BadNetworkProxy
 
     live = open_live_session(load_scenario(OR_SCENARIO), ReferenceWorldModel(64), record_dir=tmp_path / "rec")
     server = SessionServer(live.session, certificate).start()
@@ -370,3 +370,41 @@ def test_a_slow_lossy_link_slows_nobody_else_shows_recent_frames_and_rejoins(cer
         runner.join(5)
         server.close()
         live.close()
+
+
+def test_ved_join_opens_the_window_of_the_codes_role(qtbot, served):
+    """`ved join` with a display: a trainee code opens the trainee window (its keys reach the
+    session), a game-master code the console built from the scenario the server sent (a
+    palette button fires on the server), an observer code the observer view. The trainee's
+    welcome carries no scenario."""
+    from PySide6.QtCore import Qt
+
+    from app.console.window import GameMasterConsole
+    from app.remote import ObserverWindow, open_join_window
+    from app.trainee.window import TraineeWindow
+
+    server, live = served
+    opened = {name: open_join_window(server.url, server.codes()[name]) for name in ("trainee", "game_master",
+                                                                                   "observers")}
+    trainee, console, observer = (opened[n][0] for n in ("trainee", "game_master", "observers"))
+    for w in (trainee, console, observer):
+        qtbot.addWidget(w)
+    assert isinstance(trainee, TraineeWindow) and isinstance(console, GameMasterConsole)
+    assert isinstance(observer, ObserverWindow)
+    assert opened["trainee"][1].scenario_text is None and opened["observers"][1].scenario_text is None
+    assert [b.text() for b in console.palette_buttons][:1] and console.scenario.title == live.session.scenario.title
+    qtbot.waitUntil(lambda: all(w.view.image is not None for w in (trainee, console, observer)), timeout=5000)
+    x0 = np.array(live.session.pose[:2])
+    trainee.activateWindow()
+    qtbot.keyPress(trainee, Qt.Key.Key_W)
+    qtbot.waitUntil(lambda: np.abs(np.array(live.session.pose[:2]) - x0).sum() > 0.05, timeout=5000)
+    qtbot.keyRelease(trainee, Qt.Key.Key_W)
+    alarm = [p.event for p in live.session.scenario.palette].index("alarm_on")
+    assert not live.session.world_state.alarm
+    console.palette_buttons[alarm].click()
+    qtbot.waitUntil(lambda: live.session.world_state.alarm, timeout=5000)
+    qtbot.waitUntil(lambda: observer.frame_message is not None and "tick" in observer.status.text(), timeout=5000)
+    for window, client, timer in opened.values():
+        timer.stop()
+        window.close()
+        assert not client.connected or client.wait_for(lambda c: not c.connected, timeout_s=5)

@@ -89,6 +89,8 @@ class RemoteClient(ClientRequests):
         self.role, self.seat = Role(welcome.role), welcome.seat
         self.tick_hz, self.resolution = welcome.tick_hz, welcome.resolution
         self.input_seq = welcome.input_seq  # a rejoining trainee numbers its inputs on from the seat's last
+        #: The scenario's TOML text (game masters only, for the console), else None.
+        self.scenario_text = welcome.scenario
         self.latest_frame: Frame | None = None
         self.connected, self.ended_reason, self.session_ended = True, None, False
         self.frames_received = 0

@@ -148,6 +148,15 @@ class SessionServer:
     def codes(self) -> dict[str, str]:
         return self.codebook.codes()
 
+    def _scenario_text(self) -> str | None:
+        """The session's scenario as TOML, for a game master's console (None if it has none)."""
+        scenario = getattr(self.session, "scenario", None)
+        if scenario is None:
+            return None
+        from ..scenario.loader import dump_scenario
+
+        return dump_scenario(scenario)
+
     def start(self) -> "SessionServer":
         self._thread.start()
         return self
@@ -214,7 +223,9 @@ class SessionServer:
         sender = threading.Thread(target=self._send_loop, args=(ws, outbox), name=f"ved-send-{seat.name}", daemon=True)
         try:
             ws.send(Welcome(seat=seat.name, role=seat.role.value, tick_hz=self.session.tick_hz,
-                            resolution=self.resolution, input_seq=self.session.input_seq).model_dump_json())
+                            resolution=self.resolution, input_seq=self.session.input_seq,
+                            scenario=self._scenario_text() if seat.role is Role.GAME_MASTER else None,
+                            ).model_dump_json())
             if self.session.last_frame is not None:  # something to show at once
                 outbox.put(Frame(tick=max(self.session.tick, 0), frame=self.session.last_frame))
             sender.start()

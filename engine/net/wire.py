@@ -61,6 +61,9 @@ class Welcome(_Control):
     resolution: int
     #: The session's newest input sequence number: a trainee numbers its inputs on from it.
     input_seq: int = 0
+    #: Game-master seats only: the scenario as TOML text (palette, cues, briefing), for the
+    #: console. Never sent to a trainee or an observer.
+    scenario: str | None = None
 
 
 class Refused(_Control):

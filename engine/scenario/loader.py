@@ -69,11 +69,13 @@ def load_scenario(path: str | Path) -> Scenario:
     return loads_scenario(text, path)
 
 
-def loads_scenario(text: str, path: str | Path = "<string>") -> Scenario:
+def loads_scenario(text: str, path: str | Path = "<string>", *, check_files: bool = True) -> Scenario:
     """Parse and validate scenario TOML ``text``; ``path`` names it in errors.
 
     A real ``path`` also sets ``source_path``, which the image is resolved against (the
-    current folder for ``"<string>"``). Raises :class:`ScenarioError` as :func:`load_scenario`.
+    current folder for ``"<string>"``); ``check_files=False`` does not look for the image
+    (a scenario received over the network, whose files stay on the server). Raises
+    :class:`ScenarioError` as :func:`load_scenario`.
     """
     try:
         data = tomlkit.parse(text).unwrap()
@@ -85,7 +87,7 @@ def loads_scenario(text: str, path: str | Path = "<string>") -> Scenario:
     source = None if str(path) == "<string>" else Path(path)
     base_dir = source.parent if source is not None else Path()
     try:
-        scenario = Scenario.model_validate(data, context={"base_dir": base_dir})
+        scenario = Scenario.model_validate(data, context={"base_dir": base_dir} if check_files else {})
     except ValidationError as e:
         raise ScenarioError(path, _problems(e, text)) from e
     scenario.source_path = source
