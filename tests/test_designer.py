@@ -492,3 +492,25 @@ def test_designer_screenshot(qtbot, make_window, library):
     from PIL import Image
 
     assert Image.open(path).size[0] >= 1000
+
+
+def test_host_session_serves_the_scenario_and_shows_a_code_per_seat(qtbot, make_window, library, tmp_path):
+    """*Host session…* runs `ved serve` on the open scenario in a child process and shows the
+    URL and one code per seat (the same first-line JSON the command prints); a trainee joins
+    with its code and gets frames; *Stop session* ends the server and keeps the recording."""
+    from engine.net.client import RemoteClient
+
+    window = make_window(library / "operating_room_bleeding.toml")
+    dialog = window.host_session()
+    qtbot.addWidget(dialog)
+    assert "serve" in dialog.command() and "--host" not in dialog.command()
+    dialog.start()
+    qtbot.waitUntil(lambda: dialog.ready, timeout=120_000)
+    assert dialog.url.startswith("wss://127.0.0.1:") and set(dialog.code_fields) >= {"observers"}
+    assert any(f.text() == dialog.codes[s] for s, f in dialog.code_fields.items())
+    client = RemoteClient(dialog.url, dialog.codes["trainee"])  # the scenario names no roles: the stock seats
+    assert client.wait_for(lambda c: c.latest_frame is not None, timeout_s=30)
+    client.close()
+    dialog.stop()
+    assert dialog.process.exitCode() == 0 and "ended" in dialog.status.text()
+    assert any((tmp_path / "recordings").rglob("summary.json"))

@@ -170,6 +170,9 @@ class DesignerWindow(QMainWindow):
         font = QFont(self.font())
         font.setBold(True)
         self.preview_action.setFont(font)
+        self.host_action = self._action("Host session…", self.host_session,
+                                        tip="Serve the scenario to other computers: trainees, game masters and "
+                                            "observers join it with their own code")
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -186,7 +189,9 @@ class DesignerWindow(QMainWindow):
         edit_menu = self.menuBar().addMenu("&Edit")
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.redo_action)
-        self.menuBar().addMenu("&Preview").addAction(self.preview_action)
+        preview_menu = self.menuBar().addMenu("&Preview")
+        preview_menu.addAction(self.preview_action)
+        preview_menu.addAction(self.host_action)
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -456,6 +461,24 @@ class DesignerWindow(QMainWindow):
         self.recording_bar.hide()
         self._update_preview_action()
         return preview
+
+    def host_session(self):
+        """Serve the scenario to other computers (:class:`app.designer.host.HostSessionDialog`),
+        saving it first if it has unsaved changes. Returns the dialog (None if the scenario has
+        problems or was not saved)."""
+        if self.validate_now():
+            self.statusBar().showMessage("Fix the problems listed below before hosting the scenario", 8000)
+            return None
+        if (self.doc.path is None or not self.undo_stack.isClean()) and not self.save():
+            return None
+        from app.designer.host import HostSessionDialog
+
+        title = self.doc.scenario().title
+        dialog = HostSessionDialog(self.doc.path, model=self.model if isinstance(self.model, (str, Path)) else None,
+                                   record_dir=recording_dir(self.record_root, title), parent=self)
+        self.host_dialog = dialog
+        dialog.show()
+        return dialog
 
     def wait_for_preview(self, timeout_s: float = 60.0) -> None:
         """Let a closing preview finish its recording (processing events meanwhile)."""
