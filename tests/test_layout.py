@@ -77,10 +77,9 @@ def test_live_step_of_a_layout_model_computes_what_training_computes():
     """One live step of a layout model (the layout rendered by the model itself from the
     prompt's room preset, at the session's viewer poses) equals the training forward given
     the same layouts."""
-    from engine.actions import ACTION_LIMITS
-    from engine.model.pose import step_pose
     from engine.model.world_model import LatentWorldModel, Sampling
     from engine.world.entities import entity_table, project_entities
+    from tests.helpers.live_step import one_step_inputs
 
     torch.manual_seed(0)
     ae = Autoencoder(AutoencoderConfig(resolution=64, latent_channels=4, widths=(8, 16, 16, 16)))
@@ -100,16 +99,7 @@ def test_live_step_of_a_layout_model_computes_what_training_computes():
     z0 = m.encode(img[None])
     m.step(action, state, viewer_pose=viewer1)
     live = m.last_latent
-    m.gen.manual_seed(3)
-    torch.randn(z0.shape, generator=m.gen)  # the pending frame's context noise
-    eps = torch.randn((1, 1, 4, 8, 8), generator=m.gen)[:, 0]
-    x = torch.stack([z0, torch.zeros_like(z0), torch.zeros_like(z0), z0, eps], 1)
-    t = torch.tensor([[0.0, 0.0, 0.0, 0.0, 1.0]])
-    a = torch.zeros(1, 5, 4)
-    a[0, 4] = torch.from_numpy(action / ACTION_LIMITS)
-    s = torch.from_numpy(np.stack([state.vector()] * 5))[None]
-    p = torch.zeros(1, 5, 4)
-    p[0, 4] = torch.from_numpy(step_pose(np.zeros(4, np.float32), action))
+    eps, x, t, a, s, p = one_step_inputs(m, z0, action, state)
     c0, f0 = project_entities(entity_table(state, scene), viewer0, grid=4, colours=False)
     c1, f1 = project_entities(entity_table(state, scene), viewer1, grid=4, colours=False)
     lr = LayoutRenderer(8)

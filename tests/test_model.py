@@ -455,10 +455,9 @@ def test_live_step_computes_what_training_computes_with_the_predecessor_stacked(
     """One live step (KV cache, pending frame, empty memory, entities, the predecessor stacked
     on the tokens; its output a correction of that predecessor with ``residual``) equals the
     training forward on the same sequence."""
-    from engine.actions import ACTION_LIMITS
-    from engine.model.pose import step_pose
     from engine.model.world_model import Sampling
     from engine.world.entities import entity_table, project_entities
+    from tests.helpers.live_step import one_step_inputs
 
     cfg = DynamicsConfig(latent_channels=4, latent_size=8, patch=2, width=32, depth=2, heads=2, cond_dim=16,
                          context=4, pose_dim=5, memory=2, entities=5, entity_features=9, stack_previous=True,
@@ -475,20 +474,9 @@ def test_live_step_computes_what_training_computes_with_the_predecessor_stacked(
     state = WorldState().with_others([(1, 0.3, -2.0, 0.0)])
     m.reset(Prompt("", img), state, viewer_pose=viewer0)
     z0 = m.encode(img[None])
-    gen_state = m.gen.get_state()
     m.step(action, state, viewer_pose=viewer1)
     live = m.last_latent
-    m.gen.set_state(gen_state)
-    m.gen.manual_seed(3)  # reset() reseeded the generator; replay its draws to get the step's noise
-    torch.randn(z0.shape, generator=m.gen)  # the pending frame's context noise
-    eps = torch.randn((1, 1, 4, 8, 8), generator=m.gen)[:, 0]
-    x = torch.stack([z0, torch.zeros_like(z0), torch.zeros_like(z0), z0, eps], 1)
-    t = torch.tensor([[0.0, 0.0, 0.0, 0.0, 1.0]])
-    a = torch.zeros(1, 5, 4)
-    a[0, 4] = torch.from_numpy(action / ACTION_LIMITS)
-    s = torch.from_numpy(np.stack([state.vector()] * 5))[None]
-    p = torch.zeros(1, 5, 4)
-    p[0, 4] = torch.from_numpy(step_pose(np.zeros(4, np.float32), action))
+    eps, x, t, a, s, p = one_step_inputs(m, z0, action, state)
     c0, f0 = project_entities(entity_table(state), viewer0, grid=4, colours=False)
     c1, f1 = project_entities(entity_table(state), viewer1, grid=4, colours=False)
     cov = torch.from_numpy(np.stack([c0, 0 * c0, 0 * c0, c0, c1]))[None]
