@@ -96,6 +96,14 @@ class _Outbox:
             self._cond.notify_all()
 
 
+def _is_ack(raw: str) -> bool:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("type") == "ack"
+
+
 class _RateLimit:
     """A token bucket: ``allow()`` is False once a client sends faster than the rate."""
 
@@ -237,7 +245,7 @@ class SessionServer:
                 if isinstance(raw, bytes):
                     self._refuse(ws, "schema", "clients send JSON text messages only", who=who)
                     continue
-                if '"ack"' in raw[:64]:  # the transport's own acknowledgement, not a session request
+                if '"ack"' in raw[:64] and _is_ack(raw):  # the transport's own, not a session request
                     try:
                         Ack.model_validate_json(raw)
                         outbox.ack()
