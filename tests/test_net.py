@@ -253,7 +253,8 @@ def test_fuzzing_a_live_server_loses_nothing(served):
                                lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=10), kids,
                                                                                          max_size=4), max_leaves=12)
     kinds = st.sampled_from(["set_action", "look", "fire_event", "fire_cue", "mark", "bookmark_request",
-                             "rewind_request", "pause_request", "hello", "frame", "welcome", "", "end", "ack"])
+                             "rewind_request", "pause_request", "prompt_request", "hello", "frame", "welcome", "", "end",
+                             "ack"])
     payloads = st.one_of(
         st.builds(lambda k, d: json.dumps({"type": k, **d}), kinds, st.dictionaries(st.text(max_size=12), json_values,
                                                                                       max_size=4)),
@@ -408,3 +409,33 @@ def test_ved_join_opens_the_window_of_the_codes_role(qtbot, served):
         timer.stop()
         window.close()
         assert not client.connected or client.wait_for(lambda c: not c.connected, timeout_s=5)
+
+
+def test_a_remote_game_master_changes_the_prompt_and_sends_an_image(served, tmp_path):
+    """The console's prompt panel over the network: a new prompt reaches the session and is
+    logged; an image is read on the game master's computer, sent with the request and
+    reaches the session (the reference world then says it renders room presets only); a
+    broken image is refused on the sender's side with the file named."""
+    from PIL import Image
+
+    from engine.runtime.opening import OpeningImageError
+    from engine.runtime.protocol import PromptChange
+
+    server, live = served
+    gm = RemoteClient(server.url, server.codes()["game_master"])
+    gm.set_prompt("a darker operating room")
+    assert gm.wait_for(lambda c: any(isinstance(m, PromptChange) and m.text == "a darker operating room"
+                                     for m in c._queue), timeout_s=10)
+    img = tmp_path / "scene.png"
+    Image.fromarray(np.full((300, 200, 3), 90, np.uint8)).save(img)
+    gm.set_prompt("a grey room", image=img)
+    assert gm.wait_for(lambda c: any(m.kind == "notice" and "room presets" in m.text for m in c._queue), timeout_s=10)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    with pytest.raises(OpeningImageError, match="broken.png"):
+        gm.set_prompt("x", image=broken)
+    trainee = RemoteClient(server.url, server.codes()["trainee"])
+    with pytest.raises(PermissionError):
+        trainee.set_prompt("let me out")
+    gm.close()
+    trainee.close()

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .protocol import (SENDERS, BookmarkRequest, FireCue, FireEvent, Look, Mark, PauseRequest, Request, ResumeRequest,
-                       RewindRequest, Role, SetAction)
+from .protocol import (SENDERS, BookmarkRequest, FireCue, FireEvent, Look, Mark, PauseRequest, PromptRequest, Request,
+                       ResumeRequest, RewindRequest, Role, SetAction)
 
 
 class ClientRequests:
@@ -22,6 +22,8 @@ class ClientRequests:
     role: Role
     #: The running number of this client's inputs (``set_action``/``look``), for latency.
     input_seq: int = 0
+    #: The session's frame size (pixels): an image sent with a prompt is resized to it.
+    resolution: int = 0
 
     def _deliver(self, request: Request) -> None:  # pragma: no cover - provided by the client class
         raise NotImplementedError
@@ -72,6 +74,25 @@ class ClientRequests:
         (model state, world state, pose and cue schedule restored; the session clock and the
         recording go on)."""
         self.send(RewindRequest(bookmark_id=int(bookmark_id)))
+
+    def set_prompt(self, text: str, image=None) -> None:
+        """Game master only: change the world prompt live; with ``image`` (a file path on this
+        computer, or uint8 ``(H, W, 3)``) the image becomes the new scene's opening frame (read
+        here, centre-cropped and resized to the session's frame size, and sent with the
+        request). Raises :class:`~engine.runtime.opening.OpeningImageError` for an unreadable
+        file; the session answers a prompt it cannot apply with a "notice" message."""
+        if self.role is not Role.GAME_MASTER:
+            raise PermissionError(f"a {self.role.value} client cannot change the prompt")
+        pixels, name = None, None
+        if isinstance(image, np.ndarray):
+            pixels = image
+        elif image is not None:
+            from pathlib import Path
+
+            from .opening import load_image
+
+            pixels, name = load_image(image, self.resolution or 128), Path(image).name
+        self.send(PromptRequest.with_image(str(text), pixels, name))
 
     def pause(self) -> None:
         """Game master only: stop the clock at the next tick boundary (the trainee's view

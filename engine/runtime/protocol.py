@@ -19,9 +19,9 @@ frames and the end, never anything of the game master.
 
 Requests (clients → session), with the roles that may send them (:data:`SENDERS`):
 ``set_action`` and ``look`` (trainee), ``fire_event``, ``fire_cue``, ``mark``, ``bookmark_request``,
-``rewind_request``, ``pause_request``, ``resume_request`` (game master). A prompt change
-carries Python objects (an image) and is prepared on a thread of its own before it becomes a
-request, so it has no wire form yet.
+``rewind_request``, ``pause_request``, ``resume_request``, ``prompt_request`` (game master;
+a new world prompt, with the new scene's opening image as a base64 PNG or WebP when there is
+one).
 """
 
 from __future__ import annotations
@@ -314,9 +314,63 @@ class ResumeRequest(_Request):
     type: Literal["resume_request"] = "resume_request"
 
 
+class PromptRequest(_Request):
+    """Game master: change the world prompt to ``text``; with ``image`` (a PNG or WebP file,
+    base64, at most 48 KB encoded) the image opens a new scene. ``image_name`` is the file's
+    name for the log. The session prepares it on a thread of its own and applies it at the
+    first tick after that (see :meth:`~engine.runtime.session.Session.request_prompt`)."""
+
+    type: Literal["prompt_request"] = "prompt_request"
+    text: str = Field(max_length=2000)
+    image: str | None = Field(default=None, max_length=48 * 1024)
+    image_name: str | None = Field(default=None, max_length=200)
+
+    def pixels(self) -> np.ndarray | None:
+        """The image as uint8 ``(H, W, 3)``, None without one. Raises ``ValueError`` when it
+        is not a readable image."""
+        if self.image is None:
+            return None
+        import base64
+        import io
+
+        from PIL import Image
+
+        try:
+            with Image.open(io.BytesIO(base64.b64decode(self.image, validate=True))) as im:
+                if im.format not in ("PNG", "WEBP"):
+                    raise ValueError(f"a {im.format} image; send PNG or WebP")
+                return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+        except Exception as exc:  # noqa: BLE001 - any decoding failure is a bad request
+            raise ValueError(f"the prompt's image is not a readable PNG or WebP image ({exc})") from None
+
+    @classmethod
+    def with_image(cls, text: str, pixels: np.ndarray | None, name: str | None = None) -> "PromptRequest":
+        """A request carrying uint8 ``(H, W, 3)`` ``pixels`` as a WebP: lossless when that
+        fits the size limit, else lossy at the best quality that does. Raises ``ValueError``
+        when even quality 50 does not fit (an image far larger than a frame)."""
+        if pixels is None:
+            return cls(text=text)
+        import base64
+        import io
+
+        from PIL import Image
+
+        im = Image.fromarray(np.asarray(pixels, np.uint8))
+        for options in ({"lossless": True}, {"quality": 95}, {"quality": 85}, {"quality": 70}, {"quality": 50}):
+            buf = io.BytesIO()
+            im.save(buf, format="WEBP", method=2, **options)
+            encoded = base64.b64encode(buf.getvalue()).decode("ascii")
+            if len(encoded) <= 48 * 1024:
+                break
+        else:
+            raise ValueError(f"the image ({im.width}×{im.height}) does not fit a prompt request even as a lossy WebP; "
+                             "send it at the session's frame size")
+        return cls(text=text, image=encoded, image_name=name)
+
+
 #: Every kind of request, and their union (discriminated by ``type``).
 REQUEST_TYPES: tuple[type, ...] = (SetAction, Look, FireEvent, FireCue, Mark, BookmarkRequest, RewindRequest, PauseRequest,
-                                   ResumeRequest)
+                                   ResumeRequest, PromptRequest)
 Request = Annotated[Union[REQUEST_TYPES], Field(discriminator="type")]
 
 #: Which roles may send each kind of request (observers send none).
@@ -324,7 +378,8 @@ SENDERS: dict[str, frozenset[Role]] = {
     "set_action": frozenset({Role.TRAINEE}),
     "look": frozenset({Role.TRAINEE}),
     **{kind: frozenset({Role.GAME_MASTER}) for kind in ("fire_event", "fire_cue", "mark", "bookmark_request",
-                                                        "rewind_request", "pause_request", "resume_request")},
+                                                        "rewind_request", "pause_request", "resume_request",
+                                                        "prompt_request")},
 }
 
 # ------------------------------------------------------------------ the codec

@@ -34,7 +34,8 @@ from .control import Bookmark, CueState, cue_states, reschedule
 from .opening import open_floor
 from .protocol import (AUDIENCE, Action, BookmarkRequest, Cues, End, Event, FireCue, FireEvent, Frame,
                        Mark, Marker, Message, Notice, Pause, PauseRequest, PromptChange, Request, Resume,
-                       ResumeRequest, Rewind, RewindRequest, Role, SetAction, Look, Start, State, to_record)
+                       PromptRequest, ResumeRequest, Rewind, RewindRequest, Role, SetAction, Look, Start, State,
+                       to_record)
 from .protocol import Bookmark as BookmarkMessage
 
 __all__ = ["Client", "Message", "RecorderSink", "Role", "Session", "SessionRunner"]
@@ -202,6 +203,17 @@ class Session:
         elif isinstance(request, (FireCue, Mark, BookmarkRequest, RewindRequest, PauseRequest, ResumeRequest)):
             with self._lock:
                 self._commands.append(request)
+        elif isinstance(request, PromptRequest):
+            try:
+                pixels = request.pixels()
+            except ValueError as exc:
+                self._publish(Notice(tick=max(self.tick, 0), text=f"the new prompt was not applied: {exc}"))
+                return
+            if pixels is not None and pixels.shape[:2] != (self.model.resolution,) * 2:
+                from PIL import Image
+
+                pixels = np.asarray(Image.fromarray(pixels).resize((self.model.resolution,) * 2, Image.LANCZOS))
+            self.request_prompt(request.text, pixels, image_name=request.image_name)
         else:
             raise TypeError(f"not a session request: {request!r}")
 
@@ -210,10 +222,11 @@ class Session:
         with self._lock:
             self._pending_events.append((event, label, source, cue))
 
-    def request_prompt(self, text: str, image) -> threading.Thread:
+    def request_prompt(self, text: str, image, *, image_name: str | None = None) -> threading.Thread:
         """Prepare a new world prompt (``text``, and ``image``: None, a file path or uint8
-        ``(H, W, 3)``) on a background thread and apply it at the first tick after that;
-        returns the thread. A prompt that cannot be prepared is answered with a notice."""
+        ``(H, W, 3)``, whose file name for the log is ``image_name``) on a background thread
+        and apply it at the first tick after that; returns the thread. A prompt that cannot be
+        prepared is answered with a notice."""
         def prepare() -> None:
             from ..model.interface import Prompt
             from .opening import load_image
@@ -222,7 +235,7 @@ class Session:
                 if image is None:
                     pixels, name = None, None
                 elif isinstance(image, np.ndarray):
-                    pixels, name = image, "(image)"
+                    pixels, name = image, image_name or "(image)"
                 else:
                     pixels, name = load_image(image, self.model.resolution), Path(image).name
                 prompt = self.model.prepare_prompt(Prompt(str(text), pixels))
