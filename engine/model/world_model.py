@@ -63,7 +63,10 @@ class LatentWorldModel:
     :meth:`reset` and :meth:`step` (its floor-plan-tracked pose of the trainee), else from the
     pose dead-reckoned from the actions since the opening. The blood pool's site comes from
     the scenario's room preset (``prompt.room``/``prompt.seed``); without one it is unknown
-    and the model draws the bleeding from the world state alone.
+    and the model draws the bleeding from the world state alone. A layout model
+    (``cfg.layout``) also renders the scene layout of every view from that preset at the same
+    pose (:mod:`engine.world.layout`; a small EGL renderer it owns), or gets the empty layout
+    when the prompt has no preset.
 
     ``latent_mean``/``latent_std``: float32 ``(C,)`` per-channel latent normalisation.
     ``seed`` fixes the sampling noise: the same seed, state and actions give the same frames.
