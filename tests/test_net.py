@@ -24,6 +24,24 @@ ROOT = Path(__file__).resolve().parents[1]
 OR_SCENARIO = ROOT / "scenarios" / "operating_room_bleeding.toml"
 
 
+def raw_connect(uri: str, **kwargs):
+    """A raw websocket to the server, for tests that read or send bytes themselves. Like
+    RemoteClient, it tries the handshake up to three times: twice in about ten fresh-clone
+    runs of the whole suite the server closed a connection right after its TLS handshake,
+    before answering the HTTP upgrade, and nothing was logged (cause not found yet)."""
+    from websockets.exceptions import InvalidMessage
+    from websockets.sync.client import connect
+
+    from engine.net.tls import pinned_client_context
+
+    for attempt in range(3):
+        try:
+            return connect(uri, ssl=pinned_client_context(), compression=None, proxy=None, **kwargs)
+        except InvalidMessage:
+            if attempt == 2:
+                raise
+            time.sleep(0.3)
+
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
     return load_or_make_certificate(tmp_path_factory.mktemp("tls"))
@@ -126,15 +144,12 @@ def test_a_wrong_code_or_a_foreign_certificate_cannot_join(served, certificate, 
 
 def test_the_trainee_socket_carries_frames_and_nothing_of_the_game_master(served):
     """Read the raw messages a trainee's websocket receives while the game master works."""
-    from websockets.sync.client import connect
-
-    from engine.net.tls import pinned_client_context
     from engine.net.wire import Ack, Hello, decode_frame
 
     server, live = served
     uri, _ = parse_join_url(server.url)
     gm = RemoteClient(server.url, server.codes()["game_master"])
-    with connect(uri, ssl=pinned_client_context(), compression=None, proxy=None) as ws:
+    with raw_connect(uri) as ws:
         ws.send(Hello(code=server.codes()["trainee"]).model_dump_json())
         assert json.loads(ws.recv(timeout=5))["type"] == "welcome"
         gm.fire("alarm_on", label="SECRET-LABEL")
@@ -159,14 +174,11 @@ def test_the_trainee_socket_carries_frames_and_nothing_of_the_game_master(served
 
 
 def test_an_unauthenticated_connection_is_closed_and_bad_messages_are_refused(served):
-    from websockets.sync.client import connect
-
     from engine.net.server import AUTH_TIMEOUT_S
-    from engine.net.tls import pinned_client_context
 
     server, live = served
     uri, _ = parse_join_url(server.url)
-    with connect(uri, ssl=pinned_client_context(), compression=None, proxy=None) as ws:
+    with raw_connect(uri) as ws:
         t0 = time.monotonic()
         answer = json.loads(ws.recv(timeout=AUTH_TIMEOUT_S + 3))
         assert answer["type"] == "refused" and answer["fatal"] and time.monotonic() - t0 <= AUTH_TIMEOUT_S + 2
@@ -241,9 +253,7 @@ def test_fuzzing_a_live_server_loses_nothing(served):
     other clients carry on, and the recording keeps every tick."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
-    from websockets.sync.client import connect
 
-    from engine.net.tls import pinned_client_context
     from engine.net.wire import MAX_CLIENT_MESSAGE, Hello
 
     server, live = served
@@ -264,7 +274,7 @@ def test_fuzzing_a_live_server_loses_nothing(served):
     )
 
     def admitted():
-        ws = connect(uri, ssl=pinned_client_context(), compression=None, proxy=None, max_size=None).__enter__()
+        ws = raw_connect(uri, max_size=None).__enter__()
         ws.send(Hello(code=server.codes()["game_master"]).model_dump_json())
         assert json.loads(ws.recv(timeout=5))["type"] == "welcome"
         return ws
@@ -292,7 +302,7 @@ def test_fuzzing_a_live_server_loses_nothing(served):
     fuzz()
     # oversized and out of order: a huge message, and requests from a connection with no code
     gm[0].send("x" * (MAX_CLIENT_MESSAGE + 10))
-    with connect(uri, ssl=pinned_client_context(), compression=None, proxy=None) as stranger:
+    with raw_connect(uri) as stranger:
         stranger.send(json.dumps({"type": "fire_event", "event": "alarm_on"}))
         assert json.loads(stranger.recv(timeout=5))["fatal"]
     assert sent[0] >= 1000
