@@ -13,6 +13,7 @@ so its peak memory and its tick clock are its own; every client is a scripted
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import threading
 import time
@@ -107,8 +108,6 @@ def run_net_bench(scenario_path: str, *, trainees: int = 1, game_masters: int = 
         kind, payload = ours.recv()
         if kind == "error":
             raise RuntimeError(f"the server failed: {payload}")
-        import json
-
         hello = json.loads(payload)
         url, codes = hello["url"], hello["codes"]
         clients: list[tuple[str, str]] = []

@@ -96,12 +96,13 @@ class _Outbox:
             self._cond.notify_all()
 
 
-def _is_ack(raw: str) -> bool:
+def _ack_fields(raw: str) -> dict | None:
+    """The fields of ``raw`` when it is a frame acknowledgement (``type`` "ack"), else None."""
     try:
         data = json.loads(raw)
     except ValueError:
-        return False
-    return isinstance(data, dict) and data.get("type") == "ack"
+        return None
+    return data if isinstance(data, dict) and data.get("type") == "ack" else None
 
 
 class _RateLimit:
@@ -245,9 +246,10 @@ class SessionServer:
                 if isinstance(raw, bytes):
                     self._refuse(ws, "schema", "clients send JSON text messages only", who=who)
                     continue
-                if '"ack"' in raw[:64] and _is_ack(raw):  # the transport's own, not a session request
+                ack = _ack_fields(raw) if '"ack"' in raw[:64] else None
+                if ack is not None:  # the transport's own message, not a session request
                     try:
-                        Ack.model_validate_json(raw)
+                        Ack.model_validate(ack)
                         outbox.ack()
                     except ValidationError as exc:
                         self._refuse(ws, "schema", f"a bad frame acknowledgement: {exc.errors()[0]['msg']}", who=who)

@@ -3,8 +3,8 @@
 - **Text messages** are one JSON object each: the protocol's records and requests
   (:mod:`engine.runtime.protocol`), and the connection's own: the client's :class:`Hello`
   (its join code, the first message), the server's :class:`Welcome` (the seat, role, tick
-  rate, frame size and the newest input number) and :class:`Refused` (why a message or the connection was refused),
-  and the client's :class:`Ack` of every frame it received: the server keeps at most
+  rate, frame size and the newest input number) and :class:`Refused` (why a message or the
+  connection was refused), and the client's :class:`Ack` of every frame it received: the server keeps at most
   :data:`MAX_IN_FLIGHT` frames unacknowledged per connection, so on a slow link frames wait
   in the server's newest-frame slot (and are replaced) instead of queueing in the network's
   buffers, and what a slow client shows stays recent (the idea of TCP's congestion window,

@@ -14,22 +14,26 @@ class OpeningImageError(ValueError):
     """The scenario's opening image cannot be read."""
 
 
-def load_image(path: str | Path, resolution: int) -> np.ndarray:
-    """An image file as uint8 ``(resolution, resolution, 3)``: centre-cropped square, resized.
+def load_image(path, resolution: int, *, formats: tuple[str, ...] | None = None, name: str | None = None) -> np.ndarray:
+    """An image file (a path, or a binary file object such as an image received over the
+    network) as uint8 ``(resolution, resolution, 3)``: centre-cropped square, resized.
+    ``formats`` limits the file formats Pillow tries (e.g. ``("PNG", "WEBP")``); ``name``
+    names a file object in errors.
 
     Raises :class:`OpeningImageError` naming the file for a missing or unreadable image.
     """
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
+        with Image.open(path, formats=formats) as im:
             im = im.convert("RGB")
             side = min(im.size)
             left, top = (im.width - side) // 2, (im.height - side) // 2
             im = im.crop((left, top, left + side, top + side)).resize((resolution, resolution), Image.LANCZOS)
             return np.asarray(im, dtype=np.uint8).copy()
-    except (OSError, UnidentifiedImageError) as exc:
-        raise OpeningImageError(f"{path}: cannot read the opening image ({exc}); use a PNG or JPEG file") from None
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        what = name or path
+        raise OpeningImageError(f"{what}: cannot read the opening image ({exc}); use a PNG or JPEG file") from None
 
 
 def open_scenario(scenario, resolution: int = 128, renderer=None) -> tuple[Prompt, Scene | None]:

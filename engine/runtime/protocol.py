@@ -316,7 +316,8 @@ class ResumeRequest(_Request):
 
 class PromptRequest(_Request):
     """Game master: change the world prompt to ``text``; with ``image`` (a PNG or WebP file,
-    base64, at most 48 KB encoded) the image opens a new scene. ``image_name`` is the file's
+    base64, at most 48 KB encoded; the session decodes only those two formats) the image
+    opens a new scene. ``image_name`` is the file's
     name for the log. The session prepares it on a thread of its own and applies it at the
     first tick after that (see :meth:`~engine.runtime.session.Session.request_prompt`)."""
 
@@ -325,23 +326,18 @@ class PromptRequest(_Request):
     image: str | None = Field(default=None, max_length=48 * 1024)
     image_name: str | None = Field(default=None, max_length=200)
 
-    def pixels(self) -> np.ndarray | None:
-        """The image as uint8 ``(H, W, 3)``, None without one. Raises ``ValueError`` when it
-        is not a readable image."""
+    def image_bytes(self) -> bytes | None:
+        """The image file's bytes, None without one. Raises ``ValueError`` when ``image`` is
+        not base64."""
         if self.image is None:
             return None
         import base64
-        import io
-
-        from PIL import Image
+        import binascii
 
         try:
-            with Image.open(io.BytesIO(base64.b64decode(self.image, validate=True))) as im:
-                if im.format not in ("PNG", "WEBP"):
-                    raise ValueError(f"a {im.format} image; send PNG or WebP")
-                return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-        except Exception as exc:  # noqa: BLE001 - any decoding failure is a bad request
-            raise ValueError(f"the prompt's image is not a readable PNG or WebP image ({exc})") from None
+            return base64.b64decode(self.image, validate=True)
+        except binascii.Error as exc:
+            raise ValueError(f"the prompt's image is not base64 ({exc})") from None
 
     @classmethod
     def with_image(cls, text: str, pixels: np.ndarray | None, name: str | None = None) -> "PromptRequest":

@@ -205,15 +205,14 @@ class Session:
                 self._commands.append(request)
         elif isinstance(request, PromptRequest):
             try:
-                pixels = request.pixels()
+                data = request.image_bytes()
             except ValueError as exc:
                 self._publish(Notice(tick=max(self.tick, 0), text=f"the new prompt was not applied: {exc}"))
                 return
-            if pixels is not None and pixels.shape[:2] != (self.model.resolution,) * 2:
-                from PIL import Image
+            import io
 
-                pixels = np.asarray(Image.fromarray(pixels).resize((self.model.resolution,) * 2, Image.LANCZOS))
-            self.request_prompt(request.text, pixels, image_name=request.image_name)
+            self.request_prompt(request.text, None if data is None else io.BytesIO(data),
+                                image_name=request.image_name or "(image)", formats=("PNG", "WEBP"))
         else:
             raise TypeError(f"not a session request: {request!r}")
 
@@ -222,11 +221,13 @@ class Session:
         with self._lock:
             self._pending_events.append((event, label, source, cue))
 
-    def request_prompt(self, text: str, image, *, image_name: str | None = None) -> threading.Thread:
-        """Prepare a new world prompt (``text``, and ``image``: None, a file path or uint8
-        ``(H, W, 3)``, whose file name for the log is ``image_name``) on a background thread
-        and apply it at the first tick after that; returns the thread. A prompt that cannot be
-        prepared is answered with a notice."""
+    def request_prompt(self, text: str, image, *, image_name: str | None = None,
+                       formats: tuple[str, ...] | None = None) -> threading.Thread:
+        """Prepare a new world prompt (``text``, and ``image``: None, a file path or binary
+        file object — read in one of ``formats`` when given, cropped and resized to the
+        model's frame size — or uint8 ``(H, W, 3)``; ``image_name`` names it in the log) on a
+        background thread and apply it at the first tick after that; returns the thread. A
+        prompt that cannot be prepared is answered with a notice."""
         def prepare() -> None:
             from ..model.interface import Prompt
             from .opening import load_image
@@ -237,7 +238,8 @@ class Session:
                 elif isinstance(image, np.ndarray):
                     pixels, name = image, image_name or "(image)"
                 else:
-                    pixels, name = load_image(image, self.model.resolution), Path(image).name
+                    name = image_name or Path(image).name
+                    pixels = load_image(image, self.model.resolution, formats=formats, name=name)
                 prompt = self.model.prepare_prompt(Prompt(str(text), pixels))
             except Exception as exc:
                 self._publish(Notice(tick=max(self.tick, 0), text=f"the new prompt was not applied: {exc}"))
