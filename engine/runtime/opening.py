@@ -33,7 +33,8 @@ def load_image(path, resolution: int, *, formats: tuple[str, ...] | None = None,
             return np.asarray(im, dtype=np.uint8).copy()
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         what = name or path
-        raise OpeningImageError(f"{what}: cannot read the opening image ({exc}); use a PNG or JPEG file") from None
+        kinds = " or ".join(formats) if formats else "PNG or JPEG"
+        raise OpeningImageError(f"{what}: cannot read the opening image ({exc}); use a {kinds} file") from None
 
 
 def open_scenario(scenario, resolution: int = 128, renderer=None) -> tuple[Prompt, Scene | None]:
