@@ -128,7 +128,7 @@ def test_without_a_room_preset_the_model_draws_on_the_empty_layout():
     img = np.zeros((64, 64, 3), np.uint8)
     m.reset(Prompt("", img), WorldState())
     assert m.step(np.zeros(4, np.float32), WorldState()).shape == (64, 64, 3)
-    classes, inv = m._entities(WorldState(), np.zeros(4, np.float32))[2:]
+    classes, inv = m._entities(WorldState(), np.zeros(4, np.float32), None, np.zeros(4, np.float32))[2:]
     want_c, want_i = empty_layout(8)
     assert (classes.numpy()[0, 0] == want_c).all() and (inv.numpy()[0, 0] == 0).all()
 

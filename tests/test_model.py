@@ -188,7 +188,7 @@ def test_frame_memory_fills_and_retrieves_the_nearest_views():
         m.step(turn, WorldState())
     ticks = [e[0] for e in m._memory]
     assert ticks == list(range(2, 32, 2))
-    near = m._retrieve(np.array([0, 0, 2 * np.pi * 3 / 32, 0], np.float32))
+    near = m._retrieve(m._views[0], np.array([0, 0, 2 * np.pi * 3 / 32, 0], np.float32))
     kv_of = {id(e[2]): e[0] for e in m._memory}
     assert sorted(kv_of[id(k)] for k in near) == [2, 4]  # ticks 2 and 4 face 2/32 and 4/32 of a turn
 

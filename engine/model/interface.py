@@ -65,8 +65,20 @@ class WorldModel(Protocol):
         """The next frame, uint8 ``(H, W, 3)``, after ``action`` (float32 ``(4,)``) under
         ``state``; ``viewer_pose`` as for :meth:`reset`, after the action."""
 
+    def reset_views(self, prompts: list[Prompt], states: list[WorldState], viewer_poses: list) -> list[np.ndarray]:
+        """Open one view per trainee of a session with several (one shared world): view ``i``
+        from ``prompts[i]`` (the same text; the opening image the view from seat ``i``),
+        ``states[i]`` (the world as seat ``i`` sees it: the others are the other trainees)
+        and ``viewer_poses[i]``. Returns one opening frame per view. Raises ``ValueError``
+        as :meth:`reset` does, or for lists of different lengths."""
+
+    def step_views(self, actions: list, states: list[WorldState], viewer_poses: list) -> list[np.ndarray]:
+        """The next frame of every view opened by :meth:`reset_views`, all views in one
+        batched pass where the model allows it: view ``i`` after ``actions[i]`` under
+        ``states[i]``, at ``viewer_poses[i]``. Returns one frame per view."""
+
     def snapshot(self) -> Any:
-        """Everything needed to resume generation exactly from here (a bookmark)."""
+        """Everything needed to resume generation exactly from here (a bookmark), every view."""
 
     def restore(self, snap: Any) -> None:
         """Go back to a :meth:`snapshot` (a rewind)."""
@@ -110,11 +122,43 @@ class ReferenceWorldModel:
         collisions as the session), so ``viewer_pose`` is not needed."""
         return self.world.step(action, state)
 
+    def reset_views(self, prompts: list[Prompt], states: list[WorldState], viewer_poses: list) -> list[np.ndarray]:
+        """One view per trainee, all drawn by the one renderer: each from its own pose (the
+        room preset's start pose where a pose is None)."""
+        if not prompts or len(states) != len(prompts) or len(viewer_poses) != len(prompts):
+            raise ValueError("reset_views needs as many prompts, states and poses (at least one)")
+        first = self.reset(prompts[0], states[0], viewer_poses[0])
+        self._poses = [self.world.pose]
+        frames = [first]
+        for state, pose in zip(states[1:], viewer_poses[1:]):
+            pose = tuple(float(v) for v in pose) if pose is not None else (*self.world.scene.start_pose, 0.0)
+            self._poses.append(pose)
+            frames.append(self.world.renderer.render(pose, state))
+        self.world.pose = self._poses[0]
+        return frames
+
+    def step_views(self, actions: list, states: list[WorldState], viewer_poses: list) -> list[np.ndarray]:
+        """Every trainee's view after its action: the session's floor-plan poses are drawn as
+        given (a view without one moves by its action, with the same collisions)."""
+        from ..world.motion import apply_action
+
+        if len(actions) != len(self._poses) or len(states) != len(actions) or len(viewer_poses) != len(actions):
+            raise ValueError(f"step_views needs one action, state and pose per view ({len(self._poses)})")
+        frames = []
+        for i, (action, state, pose) in enumerate(zip(actions, states, viewer_poses)):
+            if pose is None:
+                pose = apply_action(self.world.scene, self._poses[i], np.asarray(action, np.float32))
+            self._poses[i] = tuple(float(v) for v in pose)
+            frames.append(self.world.renderer.render(self._poses[i], state))
+        self.world.pose = self._poses[0]
+        return frames
+
     def snapshot(self):
-        return self.world.pose
+        return self.world.pose, list(getattr(self, "_poses", []))
 
     def restore(self, snap) -> None:
-        self.world.pose = snap
+        self.world.pose, poses = snap
+        self._poses = list(poses)
 
     def prepare_prompt(self, prompt: Prompt) -> Prompt:
         return prompt

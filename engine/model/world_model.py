@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -46,6 +46,26 @@ class Sampling:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
+@dataclass
+class _View:
+    """One participant's rollout: the anchor (opening frame), the frame memory, the sliding
+    window of cached frames and the pending frame, the world pose of the opening camera, the
+    dead-reckoned pose since then, and the last frame (and its latent)."""
+
+    anchor: list | None = None
+    window: list = field(default_factory=list)
+    pending: tuple | None = None  # (latent, cond, memory cond or None, pose, warped, entities) not yet cached
+    memory: list = field(default_factory=list)  # (tick, pose, kv per block)
+    origin: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
+    pose: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
+    frame: np.ndarray | None = None  # the last frame shown, uint8 (H, W, 3) (pixel_warp)
+    last_latent: torch.Tensor | None = None
+
+    def copy(self) -> "_View":
+        return replace(self, window=list(self.window), memory=list(self.memory), origin=self.origin.copy(),
+                       pose=self.pose.copy())
+
+
 class LatentWorldModel:
     """Generates one frame per tick from the participant's action and the world state.
 
@@ -67,6 +87,13 @@ class LatentWorldModel:
     (``cfg.layout``) also renders the scene layout of every view from that preset at the same
     pose (:mod:`engine.world.layout`; a small EGL renderer it owns), or gets the empty layout
     when the prompt has no preset.
+
+    Several trainees in one world (:meth:`reset_views`, :meth:`step_views`): each gets a
+    rollout of its own (anchor, memory, window, pose); a tick steps them all in one batched
+    pass per denoising step, their KV caches and guidance rows stacked on the batch
+    dimension (every view holds as many cached frames, so the positions are shared), and
+    decodes them in one decoder call. With deterministic sampling each view's frames equal
+    those of the view rolled out alone.
 
     ``latent_mean``/``latent_std``: float32 ``(C,)`` per-channel latent normalisation.
     ``seed`` fixes the sampling noise: the same seed, state and actions give the same frames.
@@ -96,19 +123,34 @@ class LatentWorldModel:
         self.gen = torch.Generator(device=self.device)
         self.gen.manual_seed(seed)
         self._limits = torch.as_tensor(ACTION_LIMITS, device=self.device)
-        self._anchor: list | None = None
-        self._window: list[list] = []
-        self._pending: tuple | None = None  # (latent, cond, memory cond or None, pose, warped) not yet cached
-        self._memory: list[tuple[int, np.ndarray, list]] = []  # (tick, pose, kv per block)
+        self._views: list[_View] = [_View()]  # one rollout per participant (several trainees)
+        self._started = False
         self._text: torch.Tensor | None = None
         self._scene = None  # the room preset's scene graph, for the bleed site (entity models)
         self._layout_renderer = None  # draws the scene layout of a view (layout models)
         self._layout_scene = None
-        self._origin = np.zeros(4, np.float32)  # world pose of the opening camera
-        self.pose = np.zeros(4, np.float32)
         self.tick = 0
-        self.last_latent: torch.Tensor | None = None
-        self._frame: np.ndarray | None = None  # the last frame shown, uint8 (H, W, 3) (pixel_warp)
+
+    # The first participant's rollout, as a one-trainee session knows it.
+    @property
+    def pose(self) -> np.ndarray:
+        """The first view's camera pose dead-reckoned from its actions since the opening,
+        float32 ``(x, z, yaw, pitch)`` relative to the opening camera."""
+        return self._views[0].pose
+
+    @property
+    def last_latent(self) -> torch.Tensor | None:
+        """The first view's last generated latent, normalised ``(1, C, h, w)``."""
+        return self._views[0].last_latent
+
+    @property
+    def _memory(self) -> list:
+        return self._views[0].memory
+
+    @property
+    def views(self) -> int:
+        """How many participants' views the model is rolling out (1 after :meth:`reset`)."""
+        return len(self._views)
 
     @property
     def steps(self) -> int:
@@ -130,16 +172,17 @@ class LatentWorldModel:
             z = (z * self.std + self.mean).contiguous(memory_format=torch.channels_last)
             return tensor_to_frames(self.ae.decode(z))
 
-    def _entities(self, state: WorldState, viewer_pose, rel_pose=None) -> tuple | None:
+    def _entities(self, state: WorldState, viewer_pose, rel_pose, origin: np.ndarray) -> tuple | None:
         """Entity inputs ``(coverage (1, 1, S, P), features (1, 1, S, F))`` of the view from
-        ``viewer_pose`` (world ``(x, z, yaw, pitch)``; None: the opening pose composed with the
-        dead-reckoned pose ``rel_pose``), or None for a model without entity conditioning."""
+        ``viewer_pose`` (world ``(x, z, yaw, pitch)``; None: the opening pose ``origin``
+        composed with the dead-reckoned pose ``rel_pose``), or None for a model without
+        entity conditioning."""
         if not self.dyn.cfg.entities:
             return None
         from ..world.entities import GEOMETRY_DIM, entity_table, project_entities
 
         if viewer_pose is None:
-            viewer = compose(self._origin, self.pose if rel_pose is None else rel_pose)
+            viewer = compose(origin, rel_pose)
         else:
             viewer = np.asarray(viewer_pose, np.float32)
         cov, feat = project_entities(entity_table(state, self._scene), viewer, grid=self.dyn.cfg.grid,
@@ -210,42 +253,62 @@ class LatentWorldModel:
     def _first_window_pos(self) -> int:
         return 2 if self.dyn.cfg.memory else 1
 
-    def _retrieve(self, pose: np.ndarray) -> list:
-        """Up to ``cfg.memory`` memory entries nearest to ``pose``, older than the window."""
+    def _retrieve(self, view: _View, pose: np.ndarray) -> list:
+        """Up to ``cfg.memory`` of ``view``'s memory entries nearest to ``pose``, older than the
+        window. How many depends on the tick only, so every view gets as many."""
         M = self.dyn.cfg.memory
-        if not M or not self._memory:
+        if not M or not view.memory:
             return []
         # The frame being generated is tick + 1; the window holds the context - 1 before it.
         oldest_in_window = self.tick + 1 - (self.dyn.cfg.context - 1)
-        cands = [m for m in self._memory if m[0] < oldest_in_window]
+        cands = [m for m in view.memory if m[0] < oldest_in_window]
         if not cands:
             return []
         score = memory_score(torch.as_tensor(pose), torch.as_tensor(np.stack([m[1] for m in cands])))
         order = torch.argsort(score)[:M].tolist()
         return [cands[i][2] for i in order]
 
-    def _cache(self, memory: list):
-        """Per-block ``(k, v)`` of anchor + memory + window, keys rotated, and their positions."""
+    def _cache(self, views: list[_View], memories: list[list]):
+        """Per-block ``(k, v)`` of anchor + memory + window of every view, stacked on the batch
+        dimension ``(B, heads, n, d)``, keys rotated, and their positions ``(n,)`` (the same
+        for every view: they all hold as many frames)."""
         P = self.dyn.cfg.tokens_per_frame
-        entries = [self._anchor] + memory + self._window
-        pos = [0] + [1] * len(memory) + list(range(self._first_window_pos(), self._first_window_pos() + len(self._window)))
+        first = self._first_window_pos()
+        per_view = []
+        for view, memory in zip(views, memories):
+            entries = [view.anchor] + memory + view.window
+            per_view.append([(torch.cat([e[i][0] for e in entries], 2), torch.cat([e[i][1] for e in entries], 2))
+                             for i in range(len(self.dyn.blocks))])
+        pos = [0] + [1] * len(memories[0]) + list(range(first, first + len(views[0].window)))
         pos = torch.tensor(pos, device=self.device).repeat_interleave(P)
-        cache = [(torch.cat([e[i][0] for e in entries], 2), torch.cat([e[i][1] for e in entries], 2))
-                 for i in range(len(self.dyn.blocks))]
+        if len(per_view) == 1:
+            cache = per_view[0]
+        else:
+            cache = [(torch.cat([c[i][0] for c in per_view], 0), torch.cat([c[i][1] for c in per_view], 0))
+                     for i in range(len(self.dyn.blocks))]
         return self.dyn.rotate_cache(cache, pos), pos
 
-    def _set_pending(self, z: torch.Tensor, action, state: WorldState, pose: np.ndarray,
+    @staticmethod
+    def _rows(t: torch.Tensor, rows: int) -> torch.Tensor:
+        """``t`` ``(B, ...)`` with each view's row repeated ``rows`` times (guidance rows)."""
+        if rows == 1:
+            return t
+        if t.shape[0] == 1:
+            return t.expand(rows, *t.shape[1:])
+        return t.repeat_interleave(rows, 0)
+
+    def _set_pending(self, view: _View, z: torch.Tensor, action, state: WorldState, pose: np.ndarray,
                      warped: torch.Tensor | None = None, entities=None) -> None:
-        """Queue frame latent ``z`` ``(1, C, h, w)`` for the cache, lightly noised, with the
-        warped predecessor it was generated from (``(1, 1, C, h, w)``, None for the anchor)
-        and the entities it was generated with."""
+        """Queue ``view``'s frame latent ``z`` ``(1, C, h, w)`` for the cache, lightly noised,
+        with the warped predecessor it was generated from (``(1, 1, C, h, w)``, None for the
+        anchor) and the entities it was generated with."""
         c = self.ctx_noise
         noise = torch.randn(z.shape, generator=self.gen, device=self.device)
         zero = np.zeros(4, np.float32)
         warped = torch.zeros_like(z).unsqueeze(1) if warped is None else warped
         mcond = self._cond(c, zero, state, pose, memory=True) if self.dyn.cfg.memory else None
-        self._pending = (((1 - c) * z + c * noise).unsqueeze(1), self._cond(c, action, state, pose), mcond,
-                         pose.copy(), warped, entities)
+        view.pending = (((1 - c) * z + c * noise).unsqueeze(1), self._cond(c, action, state, pose), mcond,
+                        pose.copy(), warped, entities)
 
     def _set_text(self, prompt: Prompt) -> None:
         self._text = None
@@ -278,7 +341,6 @@ class LatentWorldModel:
         self._set_text(prompt)
         return True
 
-    @torch.inference_mode()
     def reset(self, prompt: Prompt, state: WorldState, viewer_pose=None) -> np.ndarray:
         """Start from the prompt: its opening image if it has one, else an opening frame drawn
         from the text alone (text-conditioned models only). ``viewer_pose`` is the trainee's
@@ -286,20 +348,46 @@ class LatentWorldModel:
         the room preset's start pose). Returns the opening frame uint8 ``(H, W, 3)``. Raises
         ``ValueError`` if the image is not ``(resolution, resolution, 3)``, or if there is no
         image and the model cannot draw one from text."""
+        return self.reset_views([prompt], [state], [viewer_pose])[0]
+
+    @torch.inference_mode()
+    def reset_views(self, prompts: list[Prompt], states: list[WorldState], viewer_poses: list) -> list[np.ndarray]:
+        """Open one rollout per participant (several trainees in one world): participant ``i``
+        from ``prompts[i]`` (the same text for all; each its own opening image, the view from
+        its seat, or none), ``states[i]`` (the world state as it sees it: the others are the
+        other participants) and ``viewer_poses[i]`` (as for :meth:`reset`). Returns the
+        opening frames, uint8 ``(H, W, 3)`` each. Raises ``ValueError`` as :meth:`reset`
+        does, or when the lists differ in length or are empty."""
+        n = len(prompts)
+        if n == 0 or len(states) != n or len(viewer_poses) != n:
+            raise ValueError(f"reset_views needs as many prompts, states and poses (at least one); got "
+                             f"{len(prompts)}, {len(states)}, {len(viewer_poses)}")
+        prompt = prompts[0]
         self.gen.manual_seed(self.seed)
         self._set_text(prompt)
-        self.pose = np.zeros(4, np.float32)
-        self._memory, self._window, self.tick = [], [], 0
+        self.tick = 0
         self._scene = None
         if self.dyn.cfg.entities and prompt.room is not None:
             from ..world.scene import make_scene
 
             self._scene = make_scene(prompt.room, prompt.seed)
-        if viewer_pose is not None:
-            self._origin = np.asarray(viewer_pose, np.float32).copy()
-        else:
-            self._origin = np.array([*self._scene.start_pose, 0.0], np.float32) if self._scene else np.zeros(4, np.float32)
-        ent = self._entities(state, self._origin)
+        views, frames = [], []
+        for prompt_i, state, viewer_pose in zip(prompts, states, viewer_poses):
+            view = _View()
+            if viewer_pose is not None:
+                view.origin = np.asarray(viewer_pose, np.float32).copy()
+            elif self._scene is not None:
+                view.origin = np.array([*self._scene.start_pose, 0.0], np.float32)
+            frames.append(self._open_view(view, prompt_i, state))
+            views.append(view)
+        self._views = views
+        self._started = True
+        return frames
+
+    def _open_view(self, view: _View, prompt: Prompt, state: WorldState) -> np.ndarray:
+        """Fill ``view``'s anchor and pending frame from ``prompt`` (its opening image, or one
+        drawn from the text); returns the opening frame."""
+        ent = self._entities(state, view.origin, None, view.origin)
         zero = np.zeros(4, np.float32)
         pos0 = torch.zeros(1, dtype=torch.long, device=self.device)
         if prompt.image is None:
@@ -327,64 +415,74 @@ class LatentWorldModel:
                 raise ValueError(f"opening image has shape {img.shape}; the model needs "
                                  f"({self.resolution}, {self.resolution}, 3)")
             z = self.encode(img[None])
-        _, self._anchor = self.dyn.forward_cached(z.unsqueeze(1), self._cond(0.0, zero, state, zero, anchor=True),
-                                                  pos0, None, None, entities=ent, t=[0.0])
-        self._set_pending(z, zero, state, zero, entities=ent)
-        self.last_latent = z
+        _, view.anchor = self.dyn.forward_cached(z.unsqueeze(1), self._cond(0.0, zero, state, zero, anchor=True),
+                                                 pos0, None, None, entities=ent, t=[0.0])
+        self._set_pending(view, z, zero, state, zero, entities=ent)
+        view.last_latent = z
         shown = self.decode(z)[0]
         # what a pixel_warp model warps into the next view: the opening image itself if given
-        self._frame = shown if prompt.image is None else np.asarray(prompt.image)
+        view.frame = shown if prompt.image is None else np.asarray(prompt.image)
         return shown
 
-    @torch.inference_mode()
     def step(self, action: np.ndarray, state: WorldState, viewer_pose=None) -> np.ndarray:
         """Generate the next frame, uint8 ``(H, W, 3)``, for ``action`` (float32 ``(4,)``,
         see :mod:`engine.actions`) under ``state``; ``viewer_pose`` is the trainee's world pose
         ``(x, z, yaw, pitch)`` after the action, if known (for where the entities stand in the
-        view). Raises ``RuntimeError`` before reset."""
-        if self._anchor is None:
+        view). Raises ``RuntimeError`` before reset, or after :meth:`reset_views` opened
+        several views (use :meth:`step_views` then)."""
+        if len(self._views) != 1:
+            raise RuntimeError(f"this model rolls out {len(self._views)} views; step them with step_views")
+        return self.step_views([action], [state], [viewer_pose])[0]
+
+    @torch.inference_mode()
+    def step_views(self, actions: list, states: list[WorldState], viewer_poses: list) -> list[np.ndarray]:
+        """The next frame of every participant's view, in one batched forward pass per
+        denoising step: participant ``i`` after ``actions[i]`` (float32 ``(4,)``) under
+        ``states[i]`` (the world state as it sees it), with ``viewer_poses[i]`` as for
+        :meth:`step`. Returns uint8 ``(H, W, 3)`` frames, one per view. Raises
+        ``RuntimeError`` before a reset, ``ValueError`` when the lists do not hold one entry
+        per view."""
+        if not self._started:
             raise RuntimeError("LatentWorldModel.step called before reset")
+        views = self._views
+        B = len(views)
+        if len(actions) != B or len(states) != B or len(viewer_poses) != B:
+            raise ValueError(f"step_views needs one action, state and pose per view ({B}); got "
+                             f"{len(actions)}, {len(states)}, {len(viewer_poses)}")
         cfg, P = self.dyn.cfg, self.dyn.cfg.tokens_per_frame
-        action = np.asarray(action, np.float32)
-        pose = step_pose(self.pose, action)
-        ent = self._entities(state, viewer_pose, pose)
-        memory = self._retrieve(pose)  # once per tick: both passes see the same memory frames
-        cache, cache_pos = self._cache(memory)
+        actions = [np.asarray(a, np.float32) for a in actions]
+        poses = [step_pose(v.pose, a) for v, a in zip(views, actions)]
+        ents = [self._entities(st, vp, pose, v.origin) for st, vp, pose, v in zip(states, viewer_poses, poses, views)]
+        memories = [self._retrieve(v, pose) for v, pose in zip(views, poses)]  # both passes see the same memory
+        cache, cache_pos = self._cache(views, memories)
         n_cache = cache[0][0].shape[2]
-        pz, pcond, mcond, ppose, pwarp, pent = self._pending
-        if cfg.pixel_warp or cfg.warp:
-            motion = torch.tensor([[action[0], action[1], action[2], pose[3] - self.pose[3]]], device=self.device)
-        if cfg.pixel_warp:
-            from .autoencoder import frames_to_tensor
-            from .warp import warp_frames
-
-            img = warp_frames(frames_to_tensor(self._frame[None]).to(self.device), motion)
-            warped = ((self.ae.encode(img) - self.mean) / self.std).unsqueeze(1)
-        elif cfg.warp:
-            from .warp import ego_warp
-
-            warped = ego_warp(pz[:, 0], motion).unsqueeze(1)
-        elif cfg.stack_previous:
-            warped = pz  # the predecessor as it is, lightly noised like the cached context
-        else:
-            warped = torch.zeros_like(pz)
         shape = (1, 1, cfg.latent_channels, cfg.latent_size, cfg.latent_size)
         if self.sampling.deterministic:
-            x, ts = torch.zeros(shape, device=self.device), [1.0, 0.0]
+            ts = [1.0, 0.0]
         else:
-            x = torch.randn(shape, generator=self.gen, device=self.device)
             ts = torch.linspace(1.0, 0.0, self.steps + 1).tolist()
-        new_pos = self._first_window_pos() + len(self._window)
+        new_pos = self._first_window_pos() + len(views[0].window)
         # First pass: the pending frame (fills its cache entry), the new frame's first step,
         # and every memory_every ticks the pending frame again as a memory entry (it sees the
         # anchor and itself only). Guidance rows share the conditional row's context.
         store = bool(cfg.memory) and self.tick > 0 and self.tick % self.sampling.memory_every == 0
-        guided = self._guided(ts[0], action, state, pose)
-        R = guided.shape[0]
-        frames = [pz, x] + ([pz] if store else [])
-        F = len(frames)
-        xin = torch.cat(frames, 1).expand(R, -1, -1, -1, -1)
-        cond = torch.cat([pcond.expand(R, -1, -1), guided] + ([mcond.expand(R, -1, -1)] if store else []), 1)
+        xs, warps, xin, cond, win, ent_rows = [], [], [], [], [], []
+        R = 1
+        for view, action, state, pose, ent in zip(views, actions, states, poses, ents):
+            pz, pcond, mcond, ppose, pwarp, pent = view.pending
+            warped = self._warped_input(view, pz, action, pose)
+            x = torch.zeros(shape, device=self.device) if self.sampling.deterministic else \
+                torch.randn(shape, generator=self.gen, device=self.device)
+            guided = self._guided(ts[0], action, state, pose)
+            R = guided.shape[0]
+            frames = [pz, x] + ([pz] if store else [])
+            xin.append(torch.cat(frames, 1).expand(R, -1, -1, -1, -1))
+            cond.append(torch.cat([pcond.expand(R, -1, -1), guided] + ([mcond.expand(R, -1, -1)] if store else []), 1))
+            win.append(torch.cat([pwarp, warped] + ([torch.zeros_like(pz)] if store else []), 1).expand(R, -1, -1, -1, -1))
+            ent_rows.append(self._cat_entities([pent, ent] + ([pent] if store else []), R))
+            xs.append(x)
+            warps.append(warped)
+        F = 3 if store else 2
         pos = torch.tensor([new_pos, new_pos + 1] + ([1] if store else []), device=self.device)
         tok = torch.zeros(F * P, n_cache + F * P, dtype=torch.bool, device=self.device)
         tok[:P, :n_cache + P] = True  # pending: context and itself
@@ -392,53 +490,82 @@ class LatentWorldModel:
         if store:  # memory entry: the anchor (the first P cache keys) and itself
             tok[2 * P:, :P] = True
             tok[2 * P:, n_cache + 2 * P:] = True
-        cache_r = [(k.expand(R, -1, -1, -1), v.expand(R, -1, -1, -1)) for k, v in cache]
-        win = torch.cat([pwarp, warped] + ([torch.zeros_like(pz)] if store else []), 1).expand(R, -1, -1, -1, -1)
-        ents = self._cat_entities([pent, ent] + ([pent] if store else []), R)
-        v, kv = self.dyn.forward_cached(xin, cond, pos, cache_r, cache_pos, rotated=True, mask=tok, warped=win,
-                                        entities=ents, t=[self.ctx_noise, ts[0], self.ctx_noise][:F])
-        x = x - (ts[0] - ts[1]) * self._combine(v[:, 1:2])
-        self._window.append([(k[:1, :, :P], vv[:1, :, :P]) for k, vv in kv])
-        if store:
-            self._memory.append((self.tick, ppose, [(k[:1, :, 2 * P:], vv[:1, :, 2 * P:]) for k, vv in kv]))
+        cache_r = [(self._rows(k, R), self._rows(v, R)) for k, v in cache]
+        v, kv = self.dyn.forward_cached(torch.cat(xin, 0), torch.cat(cond, 0), pos, cache_r, cache_pos, rotated=True,
+                                        mask=tok, warped=torch.cat(win, 0), entities=self._cat_views(ent_rows),
+                                        t=[self.ctx_noise, ts[0], self.ctx_noise][:F])
+        for b, view in enumerate(views):
+            r = b * R  # the view's conditional row
+            xs[b] = xs[b] - (ts[0] - ts[1]) * self._combine(v[r:r + R, 1:2])
+            view.window.append([(k[r:r + 1, :, :P], vv[r:r + 1, :, :P]) for k, vv in kv])
+            if store:
+                view.memory.append((self.tick, view.pending[3],
+                                    [(k[r:r + 1, :, 2 * P:], vv[r:r + 1, :, 2 * P:]) for k, vv in kv]))
         if self.steps > 1 and not self.sampling.deterministic:
-            cache, cache_pos = self._cache(memory)  # now with the pending frame's window entry
+            cache, cache_pos = self._cache(views, memories)  # now with the pending frames' window entries
             pos = torch.tensor([new_pos + 1], device=self.device)
             for t, t_next in zip(ts[1:-1], ts[2:]):
-                guided = self._guided(t, action, state, pose)
-                R = guided.shape[0]
-                cache_r = [(k.expand(R, -1, -1, -1), v.expand(R, -1, -1, -1)) for k, v in cache]
-                v, _ = self.dyn.forward_cached(x.expand(R, -1, -1, -1, -1), guided, pos,
-                                               cache_r, cache_pos, rotated=True, warped=warped.expand(R, -1, -1, -1, -1),
-                                               entities=self._cat_entities([ent], R), t=[t])
-                x = x - (t - t_next) * self._combine(v)
-        # Slide: at most context-2 cached frames, so pending + new fill the window exactly.
-        while len(self._window) > cfg.context - 2:
-            self._window.pop(0)
-        z = x[:, 0]
-        self.pose = pose
+                guided = [self._guided(t, a, st, pose) for a, st, pose in zip(actions, states, poses)]
+                R = guided[0].shape[0]
+                cache_r = [(self._rows(k, R), self._rows(vv, R)) for k, vv in cache]
+                v, _ = self.dyn.forward_cached(
+                    torch.cat([x.expand(R, -1, -1, -1, -1) for x in xs], 0), torch.cat(guided, 0), pos, cache_r,
+                    cache_pos, rotated=True, warped=torch.cat([w.expand(R, -1, -1, -1, -1) for w in warps], 0),
+                    entities=self._cat_views([self._cat_entities([e], R) for e in ents]), t=[t])
+                xs = [x - (t - t_next) * self._combine(v[b * R:(b + 1) * R]) for b, x in enumerate(xs)]
         self.tick += 1
-        self._set_pending(z, action, state, pose, warped, ent)
-        self.last_latent = z  # normalised (1, C, h, w): what the decoder was given
-        self._frame = self.decode(z)[0]
-        return self._frame
+        z_all = torch.cat([x[:, 0] for x in xs], 0)
+        shown = self.decode(z_all)
+        out = []
+        for b, view in enumerate(views):
+            # Slide: at most context-2 cached frames, so pending + new fill the window exactly.
+            while len(view.window) > cfg.context - 2:
+                view.window.pop(0)
+            z = z_all[b:b + 1]
+            view.pose = poses[b]
+            self._set_pending(view, z, actions[b], states[b], poses[b], warps[b], ents[b])
+            view.last_latent = z  # normalised (1, C, h, w): what the decoder was given
+            view.frame = shown[b]
+            out.append(shown[b])
+        return out
+
+    def _warped_input(self, view: _View, pz: torch.Tensor, action: np.ndarray, pose: np.ndarray) -> torch.Tensor:
+        """What the new frame of ``view`` is stacked with ``(1, 1, C, h, w)``: its predecessor
+        warped by the camera motion (``cfg.warp``, or in pixels with ``cfg.pixel_warp``), as
+        it is (``cfg.stack_previous``), or zeros."""
+        cfg = self.dyn.cfg
+        if cfg.pixel_warp or cfg.warp:
+            motion = torch.tensor([[action[0], action[1], action[2], pose[3] - view.pose[3]]], device=self.device)
+        if cfg.pixel_warp:
+            from .autoencoder import frames_to_tensor
+            from .warp import warp_frames
+
+            img = warp_frames(frames_to_tensor(view.frame[None]).to(self.device), motion)
+            return ((self.ae.encode(img) - self.mean) / self.std).unsqueeze(1)
+        if cfg.warp:
+            from .warp import ego_warp
+
+            return ego_warp(pz[:, 0], motion).unsqueeze(1)
+        if cfg.stack_previous:
+            return pz  # the predecessor as it is, lightly noised like the cached context
+        return torch.zeros_like(pz)
+
+    @staticmethod
+    def _cat_views(parts: list) -> tuple | None:
+        """Entity inputs of several views stacked on the batch dimension; None without."""
+        if not parts or parts[0] is None:
+            return None
+        return tuple(torch.cat([p[i] for p in parts], 0) for i in range(len(parts[0])))
 
     def snapshot(self) -> dict:
         """Everything needed to resume generation exactly from here (bookmarks, rewind)."""
-        return {"anchor": self._anchor, "window": list(self._window), "pending": self._pending,
-                "memory": list(self._memory), "text": self._text, "pose": self.pose.copy(),
-                "tick": self.tick, "rng": self.gen.get_state().clone(), "scene": self._scene,
-                "origin": self._origin.copy(), "frame": self._frame}
+        return {"views": [v.copy() for v in self._views], "text": self._text, "tick": self.tick,
+                "rng": self.gen.get_state().clone(), "scene": self._scene, "started": self._started}
 
     def restore(self, snap: dict) -> None:
-        self._anchor = snap["anchor"]
-        self._window = list(snap["window"])
-        self._pending = snap["pending"]
-        self._memory = list(snap.get("memory", []))
+        self._views = [v.copy() for v in snap["views"]]
         self._text = snap.get("text")
-        self.pose = snap.get("pose", np.zeros(4, np.float32)).copy()
         self.tick = snap["tick"]
         self.gen.set_state(snap["rng"])
         self._scene = snap.get("scene")
-        self._origin = snap.get("origin", np.zeros(4, np.float32)).copy()
-        self._frame = snap.get("frame")
+        self._started = snap.get("started", True)
