@@ -45,6 +45,8 @@ def cmd_run(args) -> int:
                               model=args.model, seed=args.seed)
         print(f"recording written to {result['recording']} (video: {result['video']}, "
               f"contact sheet: {result['contact_sheet']})")
+        if result.get("seat_recordings"):
+            print(f"the other trainees' views: {', '.join(result['seat_recordings'])}")
         print(json.dumps(result))
         return 0
     from app.main import run_app
@@ -193,9 +195,11 @@ def cmd_bench(args) -> int:
         return 0
     from engine.bench import run_bench
 
-    r = run_bench(_scenario(args.scenario), frames=args.frames, model=args.model, seed=args.seed)
+    r = run_bench(_scenario(args.scenario), frames=args.frames, model=args.model, seed=args.seed,
+                  trainees=args.trainees)
     ref = r["reference_world"]
-    print(f"world model ({r['model']}, {r['sampling_steps']} sampling steps, {r['torch_threads']} threads): "
+    seats = f", {r['trainees']} trainees per tick" if r["trainees"] > 1 else ""
+    print(f"world model ({r['model']}, {r['sampling_steps']} sampling steps, {r['torch_threads']} threads{seats}): "
           f"median {r['median_ms']} ms, p95 {r['p95_ms']} ms, {r['fps']} frames/s")
     print(f"reference world:   median {ref['median_ms']} ms, p95 {ref['p95_ms']} ms, {ref['fps']} frames/s")
     print(json.dumps(r))
@@ -367,7 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seconds", type=float, default=20.0, help="--gui, --net: seconds of play (default 20)")
     b.add_argument("--net", action="store_true", help="a served session with clients over loopback: ticks/s, "
                    "missed ticks, input-to-frame latency, bytes/s per client, server peak memory")
-    b.add_argument("--trainees", type=int, default=1, help="--net: trainee clients (default 1)")
+    b.add_argument("--trainees", type=int, default=1, help="trainee seats, all stepped in one batched pass per "
+                   "tick (with --net: trainee clients; default 1)")
     b.add_argument("--game-masters", type=int, default=1, help="--net: game-master clients (default 1)")
     b.add_argument("--observers", type=int, default=1, help="--net: observer clients (default 1)")
     b.add_argument("--runs", type=int, default=5, help="--gui: start-up runs (default 5)")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.runtime.protocol import End, Frame, Role
 
@@ -27,7 +27,8 @@ POLL_MS = 16
 
 
 class ObserverWindow(QWidget):
-    """What an observer sees: the trainee's view and the session clock, nothing to press."""
+    """What an observer sees: every trainee's view side by side (named, in the seat's
+    colour) and the session clock, nothing to press."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -35,18 +36,41 @@ class ObserverWindow(QWidget):
         self.closed = Hook()
         self.client = None
         self.frame_message: Frame | None = None
-        self.view = FrameView(self, smooth=True)
+        #: One view per trainee seat (made when the client is attached).
+        self.views: list[FrameView] = []
+        self._shown: dict[int, Frame] = {}
+        self._row = QHBoxLayout()
         self.status = QLabel("Waiting for the first frame…", self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.view, 1)
+        layout.addLayout(self._row, 1)
         layout.addWidget(self.status)
         self.resize(640, 680)
+
+    @property
+    def view(self) -> FrameView:
+        """The first trainee's view."""
+        return self.views[0]
 
     def attach(self, client) -> None:
         if client.role is not Role.OBSERVER:
             raise ValueError(f"the observer window takes an observer client, not a {client.role.value} one")
+        from .console.seats import seat_colour
+
         self.client = client
+        seats = list(getattr(client, "seats", None) or ["Trainee"])
+        for k, name in enumerate(seats):
+            col = QVBoxLayout()
+            view = FrameView(self, smooth=True)
+            self.views.append(view)
+            col.addWidget(view, 1)
+            if len(seats) > 1:
+                label = QLabel(name, self)
+                label.setStyleSheet(f"color: {seat_colour(k).name()}; font-weight: bold")
+                col.addWidget(label)
+            self._row.addLayout(col, 1)
+        if len(seats) > 1:
+            self.resize(360 * len(seats), 420)
 
     def refresh(self) -> None:
         if self.client is None:
@@ -54,12 +78,18 @@ class ObserverWindow(QWidget):
         for msg in self.client.poll():
             if isinstance(msg, End):
                 self.status.setText("The session has ended.")
-        latest = self.client.latest_frame
-        if latest is not None and latest is not self.frame_message:
-            self.frame_message = latest
-            self.view.set_frame(latest.frame)
-            s = latest.tick / max(1, self.client.tick_hz)
-            self.status.setText(f"{int(s // 60):02d}:{s % 60:04.1f}  (tick {latest.tick})")
+        frames = dict(getattr(self.client, "latest_frames", None) or {})
+        if not frames and self.client.latest_frame is not None:
+            frames = {0: self.client.latest_frame}
+        for seat, msg in frames.items():
+            if self._shown.get(seat) is msg or seat >= len(self.views):
+                continue
+            self._shown[seat] = msg
+            self.views[seat].set_frame(msg.frame)
+            if seat == 0:
+                self.frame_message = msg
+                s = msg.tick / max(1, self.client.tick_hz)
+                self.status.setText(f"{int(s // 60):02d}:{s % 60:04.1f}  (tick {msg.tick})")
 
     def closeEvent(self, event) -> None:  # noqa: N802
         super().closeEvent(event)

@@ -62,8 +62,10 @@ def sanitize_action(action, *, where: str = "action") -> np.ndarray:
     return clamped
 
 
-def read_actions(path: str | Path) -> np.ndarray:
-    """Read an actions JSONL file into float32 ``(T, 4)``, in tick order.
+def read_actions(path: str | Path, seat: int = 0) -> np.ndarray:
+    """Read an actions JSONL file into float32 ``(T, 4)``, in tick order. A recording's log of
+    a session with several trainees holds every seat's actions (``"seat"``, 0 when absent):
+    only trainee seat ``seat``'s are read.
 
     Raises :class:`ActionError` naming the file and line for malformed content, and
     ``FileNotFoundError`` for a missing file.
@@ -79,7 +81,7 @@ def read_actions(path: str | Path) -> np.ndarray:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ActionError(f"{where}: not JSON ({exc.msg})") from None
-            if not isinstance(rec, dict) or rec.get("type", "action") != "action":
+            if not isinstance(rec, dict) or rec.get("type", "action") != "action" or rec.get("seat", 0) != seat:
                 continue
             if "action" not in rec:
                 raise ActionError(f'{where}: missing "action"; expected {{"tick": N, "action": [f, s, yaw, pitch]}}')

@@ -15,28 +15,35 @@ def _stats(times_s: list[float]) -> dict:
 
 
 def run_bench(scenario, *, frames: int = 300, warmup: int = 20, model: str | None = None, seed: int = 0,
-              sampling: dict | None = None) -> dict:
+              sampling: dict | None = None, trainees: int = 1) -> dict:
     """Step the model ``frames`` times (after ``warmup``) through a live session with a
-    scripted trainee, unpaced, no recording; then the reference world under the same actions."""
+    scripted trainee, unpaced, no recording; then the reference world under the same actions.
+    With ``trainees`` > 1 the session has that many seats (each walked by its own scripted
+    trainee) and a tick is one batched step of every view: the figures are per tick."""
     import torch
 
     from .model.interface import ReferenceWorldModel
     from .runtime.session import Role
     from .runtime.wiring import load_model, open_live_session
     from .world.policy import ExplorationPolicy
+    from .net.bench import with_trainees
 
     t0 = time.perf_counter()
     wm = load_model(model, seed=seed, sampling=sampling)
     load_s = time.perf_counter() - t0
-    session = open_live_session(scenario, wm, seed=seed, record=False).session
+    session = open_live_session(with_trainees(scenario, trainees), wm, seed=seed, record=False).session
     prompt = session.prompt
-    trainee = session.connect(Role.TRAINEE, maxlen=1)
-    policy = ExplorationPolicy(session.scene, np.random.default_rng(seed))
+    seats = [(session.connect(Role.TRAINEE, seat=k, maxlen=1),
+              ExplorationPolicy(session.scene, np.random.default_rng(seed + k))) for k in range(len(session.seats))]
     session.start()
     actions, times = [], []
     for i in range(warmup + frames):
-        a = policy.act(session.pose)
-        trainee.set_action(a)
+        for k, (trainee, policy) in enumerate(seats):
+            a = policy.act(session.participants[k].pose)
+            trainee.set_action(a)
+            if k == 0:
+                first = a
+        a = first
         t = time.perf_counter()
         session.step()
         if i >= warmup:
@@ -56,6 +63,7 @@ def run_bench(scenario, *, frames: int = 300, warmup: int = 20, model: str | Non
         "model": getattr(wm, "name", "?"),
         "model_load_s": round(load_s, 2),
         "frames": frames,
+        "trainees": len(session.seats),
         **_stats(times),
         "sampling_steps": getattr(wm, "steps", None),
         "reference_world": _stats(ref_times),

@@ -181,7 +181,7 @@ def test_palette_button_fires_event_hidden_from_trainee(qtbot, live):
     assert trainee.received_kinds["frame"] > 0
     assert set(trainee.received_kinds) <= {"frame", "end"}
     assert spy and {m.kind for m in spy} <= {"frame", "end"}
-    assert all(set(type(m).model_fields) == {"tick", "type", "frame", "input_seq"} for m in spy if m.kind == "frame")
+    assert all(set(type(m).model_fields) == {"tick", "type", "frame", "input_seq", "seat", "pose"} for m in spy if m.kind == "frame")
 
 
 def test_palette_shortcut_is_scoped_to_the_console(qtbot, live):

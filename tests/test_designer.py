@@ -368,7 +368,7 @@ def test_a_hand_edited_file_keeps_its_comments_when_one_field_is_edited(qtbot, m
 def test_library_lists_duplicates_deletes_and_remembers_recent_files(qtbot, tmp_path, make_window, library):
     window = make_window()
     assert window.library.titles() == ["Avatar therapy: meeting the voice", "Classroom: lights fail, then the fire alarm",
-                                       "Operating room: unexpected bleeding"]
+                                       "Operating room: unexpected bleeding", "Operating room: the team and a bleed"]
     tree = window.library.tree
     window.library.select_path(library / "avatar_therapy.toml")
     item = tree.currentItem()

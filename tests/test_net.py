@@ -319,20 +319,23 @@ def test_fuzzing_a_live_server_loses_nothing(served):
 
 
 def test_ved_bench_net_measures_every_client_of_a_served_session(tmp_path):
-    """`ved bench --net`: a server process and a trainee, two game masters (the scenario has
-    one game-master role; the second seat is added) and two observers joined over loopback."""
+    """`ved bench --net`: a server process and two trainees (the scenario has no trainee
+    roles; two seats are made), two game masters (the scenario has one game-master role; the
+    second seat is added) and an observer joined over loopback."""
     from engine.net.bench import run_net_bench
 
-    r = run_net_bench(str(OR_SCENARIO), trainees=1, game_masters=2, observers=2, seconds=3, model="reference",
+    r = run_net_bench(str(OR_SCENARIO), trainees=2, game_masters=2, observers=1, seconds=3, model="reference",
                       record_dir=str(tmp_path / "rec"))
     assert not r["client_errors"], r["client_errors"]
     assert set(r["fps"]) == set(r["bytes_per_s"]) and len(r["fps"]) == 5
     assert all(v > 0 for v in r["fps"].values()) and all(v > 1000 for v in r["bytes_per_s"].values())
-    (trainee, latency), = r["latency_p95_ms"].items()
-    assert latency is not None and latency > 0
+    assert set(r["latency_p95_ms"]) == {"trainee_1", "trainee_2"}
+    assert all(v is not None and v > 0 for v in r["latency_p95_ms"].values())
     assert r["ticks_per_s"] > 5 and r["missed_share"] < 1 and r["peak_rss_mb"] > 50
-    with pytest.raises(ValueError, match="one trainee"):
-        run_net_bench(str(OR_SCENARIO), trainees=3, seconds=1, model="reference")
+    # a game master receives both trainees' views, a trainee its own
+    assert r["bytes_per_s"]["game_master"] > 1.5 * r["bytes_per_s"]["trainee_1"]
+    with pytest.raises(ValueError, match="at most 3"):
+        run_net_bench(str(OR_SCENARIO), trainees=4, seconds=1, model="reference")
 
 
 def test_a_slow_lossy_link_slows_nobody_else_shows_recent_frames_and_rejoins(certificate, tmp_path):

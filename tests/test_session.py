@@ -49,7 +49,7 @@ def test_game_master_events_reach_the_log_but_not_the_trainee(model, tmp_path):
     rec.close()
     t_msgs, g_msgs = trainee.poll(), gm.poll()
     assert {m.kind for m in t_msgs} == {"frame", "end"}
-    assert all(set(type(m).model_fields) == {"tick", "type", "frame", "input_seq"} for m in t_msgs if isinstance(m, Frame))
+    assert all(set(type(m).model_fields) == {"tick", "type", "frame", "input_seq", "seat", "pose"} for m in t_msgs if isinstance(m, Frame))
     assert [m.tick for m in t_msgs if m.kind == "frame"] == list(range(10))
     assert any(isinstance(m, Event) and m.event == "alarm_on" for m in g_msgs)
     recording = read_recording(tmp_path / "rec")

@@ -1,11 +1,15 @@
 """The game master's console (DESIGN.md §1, §4 "Windows and roles").
 
 A separate top-level window, connected with a GAME_MASTER client. Left: the trainee's live
-view, the session clock with Pause/Resume, the world state, the status line. Right: the
+view (with several trainees: the chosen one's, a strip of every trainee's view and a
+floor-plan inset of where each stands and looks), the session clock with Pause/Resume, the
+world state, the status line. Right: the
 scenario's title and briefing (with the roles' briefs), the palette (one button per entry,
 with its keyboard shortcut scoped to this window), the marker bar, and tabs for the timed
 cues (fire now), bookmarks (rewind), the live world prompt (and a new scene from an image)
-and the event log. Every request goes through the client; what happened comes back as the
+and the event log; below the palette, whom to address (every trainee or one seat: captions
+go to them, an entering person stands before them) and a line to say something to them as a
+caption. Every request goes through the client; what happened comes back as the
 session's messages, so the console shows the session's truth, not its own guesses.
 
 Shortcuts: the palette's keys (letters, digits, F-keys; typing in a text field does not
@@ -16,17 +20,18 @@ from __future__ import annotations
 
 from PySide6.QtGui import QFont, QKeySequence, QShortcut
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget, QPlainTextEdit, QPushButton,
-                               QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget, QPlainTextEdit,
+                               QPushButton, QTabWidget, QVBoxLayout, QWidget)
 
 from engine.actions import TICK_HZ
 from engine.runtime.control import cue_states
-from engine.runtime.protocol import (Bookmark, Cues, End, Event, Frame, Marker, Message, Notice, Pause, PromptChange,
-                                     Resume, Rewind, Start, State)
+from engine.runtime.protocol import (Bookmark, Caption, Cues, End, Event, Frame, Marker, Message, Notice, Pause,
+                                     PromptChange, Resume, Rewind, Start, State)
 from engine.runtime.session import Client, Role
 from engine.world.state import EVENTS
 
 from .panels import BookmarkPanel, CuePanel, MarkerBar, PromptPanel, clock_text
+from .seats import AddressBox, FloorPlan, SeatStrip
 from ..session_worker import Hook
 from ..trainee.window import FrameView
 
@@ -59,7 +64,10 @@ class GameMasterConsole(QWidget):
 
     Attributes for tests and tools: :attr:`palette_buttons` (palette order),
     :attr:`shortcuts`, :attr:`cue_panel`, :attr:`bookmark_panel`, :attr:`prompt_panel`,
-    :attr:`marker_bar`, :attr:`pause_button`, :attr:`log_list`, :attr:`paused`.
+    :attr:`marker_bar`, :attr:`pause_button`, :attr:`log_list`, :attr:`paused`,
+    :attr:`seats` (the trainee seats' names), :attr:`shown_seat` (whose view is large),
+    :attr:`seat_strip` and :attr:`floor_plan` (None with one trainee), :attr:`address`,
+    :attr:`say_edit`.
     """
 
     def __init__(self, scenario, parent: QWidget | None = None):
@@ -73,6 +81,9 @@ class GameMasterConsole(QWidget):
         self.paused = False
         self.state: dict = scenario.world.initial_state().as_dict()
         self._frame_msg: Frame | None = None
+        self._seat_msgs: dict[int, Frame] = {}
+        self.seats: list[str] = list(scenario.seats)
+        self.shown_seat = 0
         self.setWindowTitle(f"ved — game master: {scenario.title}")
         mono = QFont("monospace")
         mono.setStyleHint(QFont.StyleHint.Monospace)
@@ -92,8 +103,25 @@ class GameMasterConsole(QWidget):
         self.status_label = QLabel("Loading the world model…", self)
         self.status_label.setWordWrap(True)
         left = QVBoxLayout()
-        left.addWidget(QLabel("Trainee's view"))
+        self.view_title = QLabel("Trainee's view" if len(self.seats) == 1 else f"{self.seats[0]}'s view")
+        left.addWidget(self.view_title)
         left.addWidget(self.view)
+        self.seat_strip: SeatStrip | None = None
+        self.floor_plan: FloorPlan | None = None
+        if len(self.seats) > 1:
+            seats_row = QHBoxLayout()
+            self.seat_strip = SeatStrip(self.seats, self)
+            self.seat_strip.chosen.connect(self.show_seat)
+            self.floor_plan = FloorPlan(self)
+            self.floor_plan.setFixedSize(110, 110)
+            self.floor_plan.selected = 0
+            if scenario.world.room is not None:
+                from engine.world.scene import make_scene
+
+                self.floor_plan.set_scene(make_scene(scenario.world.room, scenario.world.seed))
+            seats_row.addWidget(self.seat_strip, 1)
+            seats_row.addWidget(self.floor_plan)
+            left.addLayout(seats_row)
         left.addLayout(clock_row)
         state_box = QGroupBox("World state")
         QVBoxLayout(state_box).addWidget(self.state_label)
@@ -118,6 +146,19 @@ class GameMasterConsole(QWidget):
         self.shortcuts: list[QShortcut] = []
         for i, entry in enumerate(scenario.palette):
             grid.addWidget(self._palette_button(entry), i // 3, i % 3)
+
+        self.address = AddressBox(self.seats, self)
+        self.say_edit = QLineEdit(self)
+        self.say_edit.setPlaceholderText("Say to the trainee (shown as a caption)… Enter sends")
+        self.say_edit.setMaxLength(500)
+        self.say_edit.returnPressed.connect(self._say)
+        address_row = QHBoxLayout()
+        address_row.addWidget(QLabel("Address:"))
+        address_row.addWidget(self.address)
+        address_row.addWidget(self.say_edit, 1)
+        if len(self.seats) == 1:
+            self.address.hide()
+            address_row.itemAt(0).widget().hide()
 
         self.marker_bar = MarkerBar(self)
         self.cue_panel = CuePanel(self)
@@ -147,6 +188,7 @@ class GameMasterConsole(QWidget):
         right.addWidget(title)
         right.addWidget(briefing)
         right.addWidget(palette_box)
+        right.addLayout(address_row)
         right.addWidget(self.marker_bar)
         right.addWidget(self.tabs, 1)
 
@@ -154,7 +196,7 @@ class GameMasterConsole(QWidget):
         root.addLayout(left)
         root.addLayout(right, 1)
         self._controls = [*self.palette_buttons, self.pause_button, self.marker_bar, self.cue_panel,
-                          self.bookmark_panel, self.prompt_panel]
+                          self.bookmark_panel, self.prompt_panel, self.address, self.say_edit]
         self._set_controls(False)  # until the session runs
         self._update_clock()
         self.state_label.setText(state_text(self.state))
@@ -213,8 +255,28 @@ class GameMasterConsole(QWidget):
             self.status_label.setText(f"<span style='color:#c00'>{exc}</span>")
 
     def fire(self, event: str, label: str | None = None) -> None:
-        """Queue ``event`` for the next tick (what a palette button does)."""
-        self._ask(lambda c: c.fire(event, label=label))
+        """Queue ``event`` for the next tick (what a palette button does), aimed at the seat
+        chosen under Address (None: the room)."""
+        seat = self.address.seat
+        self._ask(lambda c: c.fire(event, label=label, seat=seat))
+
+    def _say(self) -> None:
+        text = self.say_edit.text().strip()
+        if text:
+            seat = self.address.seat
+            self._ask(lambda c: c.say(text, seat=seat))
+            self.say_edit.clear()
+
+    def show_seat(self, seat: int) -> None:
+        """Show trainee seat ``seat``'s view in the large view."""
+        self.shown_seat = seat
+        self.view_title.setText(f"{self.seats[seat]}'s view")
+        if self.floor_plan is not None:
+            self.floor_plan.selected = seat
+            self.floor_plan.update()
+        msg = self._seat_msgs.get(seat)
+        if msg is not None:
+            self.view.set_frame(msg.frame)
 
     def toggle_pause(self) -> None:
         """Pause a running session, resume a paused one (applied at the next tick boundary)."""
@@ -226,12 +288,23 @@ class GameMasterConsole(QWidget):
             return
         for msg in self.client.poll():
             self.handle(msg)
-        latest = self.client.latest_frame
-        if latest is not None and latest is not self._frame_msg:
-            self._frame_msg = latest
-            self.view.set_frame(latest.frame)
-            self.tick = latest.tick
-            self._update_clock()
+        frames = dict(getattr(self.client, "latest_frames", None) or {})
+        if not frames and self.client.latest_frame is not None:
+            frames = {0: self.client.latest_frame}
+        for seat, msg in frames.items():
+            if self._seat_msgs.get(seat) is msg:
+                continue
+            self._seat_msgs[seat] = msg
+            if self.seat_strip is not None and seat < len(self.seat_strip.views):
+                self.seat_strip.views[seat].set_frame(msg.frame)
+            if self.floor_plan is not None:
+                self.floor_plan.set_pose(seat, msg.pose)
+            if seat == self.shown_seat:
+                self._frame_msg = msg
+                self.view.set_frame(msg.frame)
+            if msg.tick != self.tick:
+                self.tick = msg.tick
+                self._update_clock()
 
     def handle(self, msg: Message) -> None:
         """Update the console for one message (:mod:`engine.runtime.protocol`)."""
@@ -250,6 +323,9 @@ class GameMasterConsole(QWidget):
                 self._log(msg.tick, f"rewind to “{msg.label}” ({clock_text(msg.to_tick, self.tick_hz)})")
             case Marker():
                 self._log(msg.tick, "marker" + (f": {msg.note}" if msg.note else ""))
+            case Caption():
+                who = "everyone" if msg.seat is None or msg.seat >= len(self.seats) else self.seats[msg.seat]
+                self._log(msg.tick, f"said to {who}: “{msg.text}”")
             case PromptChange():
                 self.prompt_panel.applied(msg, self.tick_hz)
                 what = f"new scene from {msg.image}" if msg.image else "prompt changed"
@@ -275,7 +351,8 @@ class GameMasterConsole(QWidget):
 
     def _log_event(self, msg: Event) -> None:
         event, label = msg.event, msg.label
-        self._log(msg.tick, f"{event}  ({msg.source})" + (f"  “{label}”" if label else ""))
+        aimed = f"  → {self.seats[msg.seat]}" if msg.seat is not None and msg.seat < len(self.seats) else ""
+        self._log(msg.tick, f"{event}  ({msg.source})" + (f"  “{label}”" if label else "") + aimed)
         if not msg.from_cue:
             for b in self.palette_buttons:
                 if b.property("label") == label and b.property("event") == event:

@@ -19,8 +19,9 @@ from typing import Callable
 
 from PySide6.QtCore import QElapsedTimer, QEvent, QPoint, QRect, Qt, QTimer
 from PySide6.QtGui import QColor, QIcon, QKeySequence, QPainter, QPixmap, QPolygon, QShortcut
-from PySide6.QtWidgets import (QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem, QPushButton, QSlider, QSplitter, QToolTip, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
+                               QListWidget, QListWidgetItem, QPushButton, QSlider, QSplitter, QToolTip, QVBoxLayout,
+                               QWidget)
 
 from engine.recording.debrief import (KINDS, FrameIndex, TimelineItem, export_events_csv, export_video, format_time,
                                     parse_time, session_summary, timeline)
@@ -60,15 +61,18 @@ class DebriefData:
     summary: dict
 
 
-def load_debrief(directory: Path, progress: Callable[..., None]) -> DebriefData:
-    """Read and decode a recording for the window (runs on a job's thread).
+def load_debrief(directory: Path, progress: Callable[..., None], seat: int = 0) -> DebriefData:
+    """Read and decode a recording for the window (runs on a job's thread): the view of
+    trainee seat ``seat`` (a session with several trainees records each seat's view), with
+    the session's log.
 
     Raises:
-        engine.recording.RecordingError: ``directory`` is not a readable recording.
+        engine.recording.RecordingError: ``directory`` is not a readable recording, or has
+            no recording of that seat.
         engine.progress.Cancelled: from ``progress``.
     """
     progress(0.0, "reading the log")
-    recording = read_recording(directory)
+    recording = read_recording(directory).seat(seat)
     frames = FrameIndex.load(recording, progress=lambda f=None, t=None: progress(None if f is None else 0.9 * f, t))
     progress(0.9, "summarising")
     return DebriefData(recording, frames, timeline(recording), session_summary(recording, frames=frames))
@@ -228,7 +232,13 @@ class DebriefWindow(QWidget):
         self._play_timer.timeout.connect(self._advance)
         self._play_clock = QElapsedTimer()
         self._play_origin = 0
-        self.load_job = Job(lambda progress: load_debrief(self.directory, progress), title="Loading recording", parent=self)
+        #: The trainee seat whose view plays (several trainees: each seat's view is recorded).
+        self.seat = 0
+        self._start_load(0)
+
+    def _start_load(self, seat: int) -> None:
+        self.load_job = Job(lambda progress: load_debrief(self.directory, progress, seat), title="Loading recording",
+                            parent=self)
         self.load_job.progressed.connect(self._on_load_progress)
         self.load_job.done.connect(self._on_loaded)
         self.load_job.failed.connect(self._on_load_failed)
@@ -236,9 +246,22 @@ class DebriefWindow(QWidget):
         self.progress_panel.follow(self.load_job)
         self.load_job.start()
 
+    def show_seat(self, seat: int) -> None:
+        """Play trainee seat ``seat``'s view (decoded on a job; the position is kept)."""
+        if seat == self.seat or self.load_job.running:
+            return
+        self.seat = seat
+        self._set_enabled(False)
+        self.frame_view.set_text("Loading…")
+        self._start_load(seat)
+
     # ------------------------------------------------------------ layout
     def _build(self) -> None:
         self.header = QLabel(f"<b>{_esc(self.directory.name)}</b>", self)
+        self.seat_box = QComboBox(self)
+        self.seat_box.setToolTip("Whose view to play: each trainee's view is recorded")
+        self.seat_box.hide()
+        self.seat_box.currentIndexChanged.connect(lambda i: i >= 0 and self.show_seat(i))
         self.frame_view = FrameView(self)
         self.frame_view.set_text("Loading…")
         self.play_button = QPushButton("Play", self)
@@ -262,7 +285,10 @@ class DebriefWindow(QWidget):
         controls.addWidget(self.time_label)
         player = QWidget(self)
         left = QVBoxLayout(player)
-        left.addWidget(self.header)
+        head = QHBoxLayout()
+        head.addWidget(self.header, 1)
+        head.addWidget(self.seat_box)
+        left.addLayout(head)
         left.addWidget(self.frame_view, 1)
         left.addLayout(controls)
         left.addWidget(self.timeline_widget)
@@ -360,6 +386,13 @@ class DebriefWindow(QWidget):
 
     def _on_loaded(self, data: DebriefData) -> None:
         self.data = data
+        seats = data.recording.seats
+        if len(seats) > 1 and self.seat_box.count() != len(seats):
+            self.seat_box.blockSignals(True)
+            self.seat_box.clear()
+            self.seat_box.addItems([f"View: {name}" for name in seats])
+            self.seat_box.blockSignals(False)
+            self.seat_box.show()
         s = data.summary
         title = s.get("title") or self.directory.name
         self.setWindowTitle(f"ved — debrief: {title}")
@@ -391,7 +424,8 @@ class DebriefWindow(QWidget):
                 w.setEnabled(False)
         else:
             self.frame_view.set_text("")
-        self.seek(ticks[0] if ticks else self.timeline_widget.first_tick)
+        keep = self.seat_box.isVisible() and ticks and ticks[0] <= self._player_tick <= ticks[-1]
+        self.seek(self._player_tick if keep else ticks[0] if ticks else self.timeline_widget.first_tick)
 
     @staticmethod
     def _summary_html(s: dict) -> str:

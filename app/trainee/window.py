@@ -15,7 +15,7 @@ from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from engine.runtime.protocol import End, Frame
+from engine.runtime.protocol import Caption, End, Frame
 from engine.runtime.session import Client, Role
 
 from .input_map import KeyboardActionMapper
@@ -50,6 +50,7 @@ class FrameView(QWidget):
         self.smooth = smooth
         self._image: QImage | None = None
         self._text = ""
+        self._caption = ""
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setMinimumSize(64, 64)
 
@@ -66,6 +67,15 @@ class FrameView(QWidget):
         self._text = text
         self.update()
 
+    @property
+    def caption(self) -> str:
+        return self._caption
+
+    def set_caption(self, text: str) -> None:
+        """A caption along the bottom of the view, as subtitles are (empty string: none)."""
+        self._caption = text
+        self.update()
+
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(0, 0, 0))
@@ -75,14 +85,30 @@ class FrameView(QWidget):
         if self._text:
             p.setPen(QColor(235, 235, 235))
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._text)
+        if self._caption:
+            font = p.font()
+            font.setPointSizeF(max(10.0, self.height() / 28))
+            p.setFont(font)
+            band = QRect(self.rect().x() + 12, self.rect().bottom() - self.height() // 5, self.width() - 24,
+                         self.height() // 5 - 8)
+            flags = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom | Qt.TextFlag.TextWordWrap
+            bound = p.boundingRect(band, flags, self._caption).adjusted(-8, -4, 8, 4)
+            p.fillRect(bound, QColor(0, 0, 0, 170))
+            p.setPen(QColor(255, 255, 255))
+            p.drawText(band, flags, self._caption)
         p.end()
+
+
+#: Seconds a caption from the game master stays on the trainee's view.
+CAPTION_S = 6.0
 
 
 class TraineeWindow(QWidget):
     """Top-level window with the participant's view; owns the movement keys.
 
     Keys: W/S walk, A/D step sideways, arrows turn and look; drag with the left mouse button
-    to look around; F11 toggles full screen (Esc leaves it). Key release, focus loss and
+    to look around; F11 toggles full screen (Esc leaves it). What the game master says to
+    this trainee shows as a caption for :data:`CAPTION_S` seconds. Key release, focus loss and
     hiding release every key.
 
     :attr:`mapper` holds the keys; the window pushes them to the session as they change (a
@@ -110,6 +136,7 @@ class TraineeWindow(QWidget):
         self.resize(640, 640)
         self._drag_from: QPoint | None = None
         self._sent_keys: np.ndarray | None = None  # the key action last pushed to the session
+        self._caption_until = 0.0  # time.monotonic() when the caption goes
 
     # ------------------------------------------------------------ session
     def attach(self, client: Client) -> None:
@@ -127,10 +154,17 @@ class TraineeWindow(QWidget):
         """Drain the client's messages and show its newest frame. GUI thread only."""
         if self.client is None:
             return
+        import time
+
         for msg in self.client.poll():
             self.received_kinds[msg.kind] += 1
             if isinstance(msg, End):
                 self.view.set_text("The session has ended.")
+            elif isinstance(msg, Caption):
+                self.view.set_caption(msg.text)
+                self._caption_until = time.monotonic() + CAPTION_S
+        if self.view.caption and time.monotonic() > self._caption_until:
+            self.view.set_caption("")
         latest = self.client.latest_frame
         if latest is not None and latest is not self.frame_message:
             self.frame_message = latest

@@ -23,8 +23,29 @@ from ..actions import TICK_HZ
 from ..runtime.protocol import Role
 
 
+def with_trainees(scenario, trainees: int):
+    """``scenario`` with ``trainees`` trainee seats (at least one): its own trainee roles,
+    then ``trainee_2``, ``trainee_3``, … as needed, or its first ones. Raises ``ValueError``
+    beyond :data:`~engine.world.state.MAX_SEATS`."""
+    from ..scenario.schema import ScenarioRole
+    from ..world.state import MAX_SEATS
+
+    if trainees > MAX_SEATS:
+        raise ValueError(f"--trainees {trainees}: a session holds at most {MAX_SEATS} trainees (one seat each)")
+    n = max(1, trainees)
+    own = [r for r in scenario.roles if r.kind == "trainee"]
+    if n == 1 and not own:
+        return scenario  # its one default seat
+    others = [r for r in scenario.roles if r.kind != "trainee"]
+    while len(own) < n:
+        own.append(ScenarioRole(name=f"trainee_{len(own) + 1}", kind="trainee"))
+    copy = scenario.model_copy(update={"roles": own[:n] + others})
+    copy.source_path = scenario.source_path
+    return copy
+
+
 def bench_seats(scenario, game_masters: int) -> list[tuple[str, Role]]:
-    """The scenario's trainee seat and ``game_masters`` game-master seats: its own
+    """The scenario's trainee seats and ``game_masters`` game-master seats: its own
     game-master roles, then ``game_master_2``, ``game_master_3``, … as needed."""
     from .run import seats_of
 
@@ -52,12 +73,12 @@ class _PipeOut:
         pass
 
 
-def _serve_child(scenario_path: str, seats, seconds: float, model, seed: int, record_dir, conn) -> None:
+def _serve_child(scenario_path: str, trainees: int, seats, seconds: float, model, seed: int, record_dir, conn) -> None:
     from ..scenario.loader import load_scenario
     from .run import serve
 
     try:
-        result = serve(load_scenario(scenario_path), model=model, seed=seed, seconds=seconds, record_dir=record_dir,
+        result = serve(with_trainees(load_scenario(scenario_path), trainees), model=model, seed=seed, seconds=seconds, record_dir=record_dir,
                        out=_PipeOut(conn), log=lambda m: None, seats=seats)
         conn.send(("result", result))
     except BaseException as exc:  # noqa: BLE001 - reported to the bench, which raises it
@@ -81,17 +102,18 @@ def run_net_bench(scenario_path: str, *, trainees: int = 1, game_masters: int = 
     ``game_masters`` game masters and ``observers`` observers for ``seconds`` (after the
     clients have joined). Returns the figures of the module docstring.
 
-    Raises ``ValueError`` when more trainees are asked for than the session holds (one per
-    world in this version), ``RuntimeError`` when the server fails or does not start within
-    ``start_timeout_s``.
+    The session gets ``trainees`` trainee seats (the scenario's trainee roles, more added or
+    the last left out as needed; one seat, unjoined, for ``trainees=0``), all stepped in one
+    batched pass per tick.
+
+    Raises ``ValueError`` when more trainees are asked for than a session holds
+    (:data:`~engine.world.state.MAX_SEATS`), ``RuntimeError`` when the server fails or does
+    not start within ``start_timeout_s``.
     """
     from ..scenario.loader import load_scenario
     from .run import join_headless
 
-    if trainees > 1:
-        raise ValueError(f"--trainees {trainees}: a session holds one trainee in this version (several trainees "
-                         "per world are not built yet); use --trainees 1 or 0")
-    scenario = load_scenario(scenario_path)
+    scenario = with_trainees(load_scenario(scenario_path), trainees)
     seats = bench_seats(scenario, game_masters)
     if trainees == 0:
         seats = [s for s in seats if s[1] is not Role.TRAINEE]
@@ -100,7 +122,7 @@ def run_net_bench(scenario_path: str, *, trainees: int = 1, game_masters: int = 
     ctx = mp.get_context("spawn")
     ours, theirs = ctx.Pipe()
     child = ctx.Process(target=_serve_child, name="ved-bench-server", daemon=True,
-                        args=(str(scenario_path), seats, seconds + join_slack, model, seed, record_dir, theirs))
+                        args=(str(scenario_path), trainees, seats, seconds + join_slack, model, seed, record_dir, theirs))
     child.start()
     try:
         if not ours.poll(start_timeout_s):

@@ -91,7 +91,12 @@ class RemoteClient(ClientRequests):
         self.input_seq = welcome.input_seq  # a rejoining trainee numbers its inputs on from the seat's last
         #: The scenario's TOML text (game masters only, for the console), else None.
         self.scenario_text = welcome.scenario
+        #: The session's trainee seats (seat 0 first) and, for a trainee, its own seat's index.
+        self.seats, self.seat_index = list(welcome.seats), welcome.seat_index
+        #: The newest frame of the client's own seat (a trainee), or of seat 0 (staff).
         self.latest_frame: Frame | None = None
+        #: The newest frame of every seat received (staff receive every seat's).
+        self.latest_frames: dict[int, Frame] = {}
         self.connected, self.ended_reason, self.session_ended = True, None, False
         self.frames_received = 0
         #: Bytes received since joining (frames and messages, without TLS and websocket framing).
@@ -112,7 +117,9 @@ class RemoteClient(ClientRequests):
                     frame = decode_frame(raw)
                     self._ws.send(Ack(tick=frame.tick).model_dump_json())  # lets the server send the next
                     with self._lock:
-                        self.latest_frame = frame
+                        self.latest_frames[frame.seat] = frame
+                        if frame.seat == (self.seat_index or 0):
+                            self.latest_frame = frame
                         self.frames_received += 1
                         self.frame_arrivals.append((frame.tick, time.perf_counter()))
                     continue

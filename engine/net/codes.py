@@ -33,6 +33,8 @@ class Seat:
     role: Role
     code: str = field(repr=False)
     shared: bool = False
+    #: A trainee seat's index in the session (seat 0 first); None for other roles.
+    index: int | None = None
     holders: int = 0
     #: Counts the connections that took the seat; a release by an older one is ignored.
     generation: int = 0
@@ -42,12 +44,19 @@ class Seat:
 
 class CodeBook:
     """The codes of one session. ``seats`` are ``(name, role)`` pairs for the trainee and
-    game-master seats; one shared observer code is added. Thread-safe."""
+    game-master seats (the trainee seats in the session's seat order: the k-th trainee pair
+    is seat k); one shared observer code is added. Thread-safe."""
 
     def __init__(self, seats: list[tuple[str, Role]], *, clock=time.monotonic):
         self._clock = clock
         self._lock = threading.Lock()
-        self.seats = [Seat(name, Role(role), secrets.token_urlsafe(CODE_BYTES)) for name, role in seats]
+        self.seats = []
+        trainees = 0
+        for name, role in seats:
+            index = None
+            if Role(role) is Role.TRAINEE:
+                index, trainees = trainees, trainees + 1
+            self.seats.append(Seat(name, Role(role), secrets.token_urlsafe(CODE_BYTES), index=index))
         self.seats.append(Seat("observers", Role.OBSERVER, secrets.token_urlsafe(CODE_BYTES), shared=True))
 
     def codes(self) -> dict[str, str]:

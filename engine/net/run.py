@@ -29,9 +29,9 @@ from .tls import load_or_make_certificate
 
 def seats_of(scenario) -> list[tuple[str, Role]]:
     """The trainee and game-master seats of ``scenario`` (its ``[[roles]]`` of those kinds;
-    a scenario without them gets one of each). The session holds one participant today, so
-    only the first trainee seat is offered; the others come with several trainees per world."""
-    trainees = [r.name for r in scenario.roles if r.kind == "trainee"][:1] or ["trainee"]
+    a scenario without them gets one of each). The trainee seats come in the session's seat
+    order, so the k-th is trainee seat k."""
+    trainees = [r.name for r in scenario.roles if r.kind == "trainee"] or ["trainee"]
     masters = [r.name for r in scenario.roles if r.kind == "game_master"] or ["game_master"]
     return [(n, Role.TRAINEE) for n in trainees] + [(n, Role.GAME_MASTER) for n in masters]
 

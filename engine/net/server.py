@@ -51,12 +51,13 @@ OUTBOX_RECORDS = 20_000
 
 
 class _Outbox:
-    """What the session thread hands a connection: records in order, the newest frame only."""
+    """What the session thread hands a connection: records in order, the newest frame of
+    each trainee seat only."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._records: deque[str] = deque(maxlen=OUTBOX_RECORDS)
-        self._frame: Frame | None = None
+        self._frames: dict[int, Frame] = {}  # seat -> newest frame not yet sent
         self.closed = False
         self.frames_skipped = 0
         self.in_flight = 0  # frames sent and not yet acknowledged
@@ -64,26 +65,28 @@ class _Outbox:
     def put(self, msg) -> None:  # session thread: never blocks on the network
         with self._cond:
             if isinstance(msg, Frame):
-                self.frames_skipped += self._frame is not None
-                self._frame = msg
+                self.frames_skipped += msg.seat in self._frames
+                self._frames[msg.seat] = msg
             else:
                 self._records.append(dumps(msg))
             self._cond.notify()
 
-    def take(self, timeout: float = 0.5) -> tuple[list[str], Frame | None]:
-        """The records queued and the newest frame, if the connection may have one now (fewer
-        than :data:`~engine.net.wire.MAX_IN_FLIGHT` unacknowledged; else it stays here, to be
-        replaced by a newer one)."""
+    def take(self, timeout: float = 0.5) -> tuple[list[str], list[Frame]]:
+        """The records queued and the newest frames (one per seat, oldest first) the
+        connection may have now (while fewer than :data:`~engine.net.wire.MAX_IN_FLIGHT` are
+        unacknowledged; the rest stay here, to be replaced by newer ones)."""
         with self._cond:
-            if not self._records and (self._frame is None or self.in_flight >= MAX_IN_FLIGHT) and not self.closed:
+            if not self._records and (not self._frames or self.in_flight >= MAX_IN_FLIGHT) and not self.closed:
                 self._cond.wait(timeout)
             records = list(self._records)
             self._records.clear()
-            frame = None
-            if self.in_flight < MAX_IN_FLIGHT:
-                frame, self._frame = self._frame, None
-                self.in_flight += frame is not None
-            return records, frame
+            frames = []
+            for seat in sorted(self._frames, key=lambda k: self._frames[k].tick):
+                if self.in_flight >= MAX_IN_FLIGHT:
+                    break
+                frames.append(self._frames.pop(seat))
+                self.in_flight += 1
+            return records, frames
 
     def ack(self) -> None:
         with self._cond:
@@ -225,18 +228,20 @@ class SessionServer:
 
     def _serve_seat(self, ws, seat: Seat, who: str) -> None:
         outbox = _Outbox()
-        client = self.session.connect(seat.role, on_message=outbox.put)
+        client = self.session.connect(seat.role, seat=seat.index, on_message=outbox.put)
         with self._lock:
             self.connections += 1
         log.info("%s joined as %s", who, seat.role.value)
         sender = threading.Thread(target=self._send_loop, args=(ws, outbox), name=f"ved-send-{seat.name}", daemon=True)
         try:
             ws.send(Welcome(seat=seat.name, role=seat.role.value, tick_hz=self.session.tick_hz,
-                            resolution=self.resolution, input_seq=self.session.input_seq,
+                            resolution=self.resolution, input_seq=self.session.input_seq_of(seat.index or 0),
                             scenario=self._scenario_text() if seat.role is Role.GAME_MASTER else None,
-                            ).model_dump_json())
-            if self.session.last_frame is not None:  # something to show at once
-                outbox.put(Frame(tick=max(self.session.tick, 0), frame=self.session.last_frame))
+                            seats=tuple(self.session.seats), seat_index=seat.index).model_dump_json())
+            for p in self.session.participants:  # something to show at once: the seat's view, or every view
+                if p.last_frame is not None and seat.index in (None, p.seat):
+                    outbox.put(Frame(tick=max(self.session.tick, 0), frame=p.last_frame, seat=p.seat,
+                                     pose=tuple(float(v) for v in p.pose)))
             sender.start()
             limit = _RateLimit(RATE_PER_S, RATE_BURST)
             for raw in ws:
@@ -275,10 +280,10 @@ class SessionServer:
     def _send_loop(ws, outbox: _Outbox) -> None:
         try:
             while not outbox.closed:
-                records, frame = outbox.take()
+                records, frames = outbox.take()
                 for text in records:
                     ws.send(text)
-                if frame is not None:
+                for frame in frames:
                     ws.send(encode_frame(frame))
         except Exception:  # noqa: BLE001 - the receive side notices the close and cleans up
             outbox.close()

@@ -10,8 +10,10 @@
   buffers, and what a slow client shows stays recent (the idea of TCP's congestion window,
   applied to frames).
 - **Binary messages** are frames: ``b"F"``, the tick and the frame's ``input_seq`` as
-  big-endian uint32, then the frame
-  as a WebP image (lossy, quality :data:`FRAME_QUALITY`; about 3–6 KB at 128×128).
+  big-endian uint32, the trainee seat (uint8) and the seat's pose ``(x, z, yaw, pitch)``
+  as four big-endian float32 (NaN when unknown), then the frame as a WebP image (lossy,
+  quality :data:`FRAME_QUALITY`; about 3–6 KB at 128×128). A trainee's connection carries
+  its own seat's frames only; a game master's and an observer's every seat's.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ FRAME_QUALITY = 90
 #: Largest message a server accepts (bytes); clients accept frames up to 4 MB.
 MAX_CLIENT_MESSAGE = 64 * 1024
 MAX_SERVER_MESSAGE = 4 * 1024 * 1024
-_HEADER = struct.Struct(">cII")
+_HEADER = struct.Struct(">cIIB4f")
 #: Frames a server sends a connection ahead of its acknowledgements (4 covers a 200 ms
 #: round trip at 20 Hz).
 MAX_IN_FLIGHT = 4
@@ -64,6 +66,9 @@ class Welcome(_Control):
     #: Game-master seats only: the scenario as TOML text (palette, cues, briefing), for the
     #: console. Never sent to a trainee or an observer.
     scenario: str | None = None
+    #: The session's trainee seats, seat 0 first, and a trainee's own seat (its index).
+    seats: tuple[str, ...] = ("trainee",)
+    seat_index: int | None = None
 
 
 class Refused(_Control):
@@ -97,7 +102,8 @@ def encode_frame(frame: Frame) -> bytes:
             return hit[1]
     buf = io.BytesIO()
     Image.fromarray(frame.frame).save(buf, format="WEBP", quality=FRAME_QUALITY, method=0)
-    data = _HEADER.pack(b"F", frame.tick, frame.input_seq) + buf.getvalue()
+    pose = frame.pose if frame.pose is not None else (float("nan"),) * 4
+    data = _HEADER.pack(b"F", frame.tick, frame.input_seq, frame.seat, *pose) + buf.getvalue()
     with _ENCODED_LOCK:
         if len(_ENCODED) >= 8:
             _ENCODED.pop(next(iter(_ENCODED)))
@@ -110,11 +116,16 @@ def decode_frame(data: bytes) -> Frame:
     from PIL import Image
 
     if len(data) < _HEADER.size or data[:1] != b"F":
-        raise ProtocolError("a binary message is a frame: b'F', two uint32 (tick, input_seq) and a WebP image")
-    _, tick, input_seq = _HEADER.unpack_from(data)
+        raise ProtocolError("a binary message is a frame: b'F', two uint32 (tick, input_seq), the seat (uint8), "
+                            "the pose (4 float32) and a WebP image")
+    _, tick, input_seq, seat, *pose = _HEADER.unpack_from(data)
     try:
         with Image.open(io.BytesIO(data[_HEADER.size:])) as im:
             pixels = np.asarray(im.convert("RGB"))
     except Exception as exc:  # noqa: BLE001 - any decoding failure is a bad message
         raise ProtocolError(f"frame {tick}: not a readable image ({exc})") from None
-    return Frame(tick=tick, frame=pixels, input_seq=input_seq)
+    try:
+        return Frame(tick=tick, frame=pixels, input_seq=input_seq, seat=seat,
+                     pose=None if any(np.isnan(pose)) else tuple(pose))
+    except ValueError as exc:
+        raise ProtocolError(f"frame {tick}: {exc}") from None

@@ -23,6 +23,14 @@ VIDEO_DIR = "video"
 SESSION_NAME = "session.mp4"
 SHEET_NAME = "contact_sheet.png"
 SUMMARY_NAME = "summary.json"
+#: Where the views of trainee seats 1, 2, … go (``seats/seat-1/``, each a recording of its
+#: own with video, index and summary; seat 0's view is the main recording's).
+SEATS_DIR = "seats"
+
+
+def seat_dir_name(seat: int) -> str:
+    """The folder of trainee seat ``seat``'s view under :data:`SEATS_DIR`."""
+    return f"seat-{int(seat)}"
 
 _SEGMENT_RE = re.compile(r"^seg_(\d{6,})\.mp4$")
 

@@ -59,8 +59,34 @@ class Recording:
 
     @property
     def actions(self) -> list[dict]:
-        """Log records with ``"type": "action"``, in order."""
-        return [r for r in self.log if r.get("type") == "action"]
+        """Log records with ``"type": "action"`` of trainee seat 0, in order."""
+        return self.seat_actions(0)
+
+    def seat_actions(self, seat: int) -> list[dict]:
+        """Log records with ``"type": "action"`` of trainee seat ``seat``, in order."""
+        return [r for r in self.log if r.get("type") == "action" and r.get("seat", 0) == seat]
+
+    @property
+    def seats(self) -> list[str]:
+        """The trainee seats' names, seat 0 first (from the log's start record; one
+        ``"Trainee"`` for a recording made before seats)."""
+        start = next((r for r in self.log if r.get("type") == "start"), None)
+        return list((start or {}).get("seats") or ["Trainee"])
+
+    def seat(self, seat: int) -> "Recording":
+        """The recording of trainee seat ``seat``'s view: this one for seat 0, else the one in
+        ``seats/seat-K/`` (its frames; the log is this one's). Raises ``RecordingError`` when
+        there is none."""
+        if seat == 0:
+            return self
+        from .files import SEATS_DIR, seat_dir_name
+
+        folder = self.directory / SEATS_DIR / seat_dir_name(seat)
+        if not folder.is_dir():
+            raise RecordingError(f"{self.directory}: no recording of seat {seat} (looked in {folder})")
+        rec = read_recording(folder)
+        rec.log = self.log
+        return rec
 
     def _segments(self) -> list[tuple[Path, list[int]]]:
         """(segment path, ticks listed in the index for it) for every segment

@@ -16,7 +16,8 @@ import av
 import numpy as np
 
 from .contact_sheet import SHEET_MAX_TILES, render_contact_sheet
-from .files import (FORMAT, INDEX_NAME, LOG_NAME, META_NAME, SESSION_NAME, SHEET_NAME, SUMMARY_NAME, VIDEO_DIR)
+from .files import (FORMAT, INDEX_NAME, LOG_NAME, META_NAME, SEATS_DIR, SESSION_NAME, SHEET_NAME, SUMMARY_NAME, VIDEO_DIR,
+                    seat_dir_name)
 from .files import _dumps, _write_json_atomic
 
 _log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ class RecordingSummary:
             no frames).
         write_frame_ms_mean, write_frame_ms_max: cost of
             :meth:`Recorder.write_frame` in milliseconds (wall clock).
+        seats: the other trainee seats' recordings (``seats/seat-K``), as paths
+            relative to ``directory``; empty for a session with one trainee.
     """
 
     directory: Path
@@ -66,12 +69,14 @@ class RecordingSummary:
     contact_sheet: Path | None
     write_frame_ms_mean: float
     write_frame_ms_max: float
+    seats: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         d = asdict(self)
         d["directory"] = str(self.directory)
         d["session_mp4"] = self.session_mp4.name if self.session_mp4 else None
         d["contact_sheet"] = self.contact_sheet.name if self.contact_sheet else None
+        d["seats"] = list(self.seats)
         return d
 
 
@@ -178,8 +183,25 @@ class Recorder:
 
         self._ms_sum = 0.0
         self._ms_max = 0.0
+        self._seat_recorders: dict[int, Recorder] = {}  # trainee seats 1, 2, …: a recording each
 
     # ------------------------------------------------------------------ API
+
+    def seat_recorder(self, seat: int) -> "Recorder":
+        """The recorder of trainee seat ``seat``'s view (seat 0: this one; seat K ≥ 1: a
+        recording of its own in ``seats/seat-K/``, made on first use, with this one's
+        settings and metadata plus ``seat``, and closed with this one)."""
+        if seat == 0:
+            return self
+        with self._lock:
+            self._check_open()
+            rec = self._seat_recorders.get(seat)
+            if rec is None:
+                meta = {**self._meta["meta"], "seat": int(seat)}
+                rec = Recorder(self.directory / SEATS_DIR / seat_dir_name(seat), tick_hz=self.tick_hz, scale=self.scale,
+                               segment_ticks=self.segment_ticks, meta=meta, crf=self._crf, preset=self._preset)
+                self._seat_recorders[seat] = rec
+            return rec
 
     @property
     def frames_written(self) -> int:
@@ -305,6 +327,13 @@ class Recorder:
             if self._summary is not None:
                 return self._summary
             self._closed = True
+            seats = []
+            for seat, rec in sorted(self._seat_recorders.items()):
+                try:
+                    rec.close(contact_sheet)
+                    seats.append(f"{SEATS_DIR}/{seat_dir_name(seat)}")
+                except Exception:  # noqa: BLE001 - never lose the main recording over a seat's
+                    _log.exception("could not finish the recording of seat %d", seat)
             try:
                 self._close_segment()
             finally:
@@ -348,6 +377,7 @@ class Recorder:
                 contact_sheet=sheet,
                 write_frame_ms_mean=(self._ms_sum / self._frames) if self._frames else 0.0,
                 write_frame_ms_max=self._ms_max,
+                seats=tuple(seats),
             )
             data = summary.to_json()
             data["closed"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .protocol import (SENDERS, BookmarkRequest, FireCue, FireEvent, Look, Mark, PauseRequest, PromptRequest, Request,
-                       ResumeRequest, RewindRequest, Role, SetAction)
+                       ResumeRequest, RewindRequest, Role, Say, SetAction)
 
 
 class ClientRequests:
@@ -49,10 +49,18 @@ class ClientRequests:
         self.input_seq += 1
         self.send(Look(yaw=float(yaw), pitch=float(pitch), seq=self.input_seq))
 
-    def fire(self, event: str, *, label: str | None = None, source: str = "game_master") -> None:
-        """Game master only: queue ``event`` for the next tick. In process, an unknown event
-        raises ``UnknownEventError``; across the network it comes back as a notice."""
-        self.send(FireEvent(event=event, label=label, source=source))
+    def fire(self, event: str, *, label: str | None = None, source: str = "game_master",
+             seat: int | None = None) -> None:
+        """Game master only: queue ``event`` for the next tick, aimed at trainee ``seat`` (an
+        entering avatar stands before that trainee; None: the room, placed from seat 0). In
+        process, an unknown event raises ``UnknownEventError``; across the network it comes
+        back as a notice."""
+        self.send(FireEvent(event=event, label=label, source=source, seat=seat))
+
+    def say(self, text: str, seat: int | None = None) -> None:
+        """Game master only: show ``text`` as a caption to the trainee in ``seat`` (None:
+        every trainee) from the next tick."""
+        self.send(Say(text=str(text), seat=seat))
 
     def fire_cue(self, index: int) -> None:
         """Game master only: fire timed cue ``index`` (its place in the scenario file) at the

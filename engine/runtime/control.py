@@ -9,8 +9,8 @@ recording's log with its tick) and never reaches the trainee.
 - :class:`CueState`: one timed cue, when it is due and when it fired.
 - :class:`Bookmark`: everything needed to put the world back where it was at a tick — the
   world model's snapshot (KV cache, frame memory, sampler state; see
-  :meth:`LatentWorldModel.snapshot`), the world state, the participant's pose, the cue
-  schedule and the frame shown then.
+  :meth:`LatentWorldModel.snapshot`), the world state, every trainee's pose, the cue
+  schedule and the frames shown then.
 """
 
 from __future__ import annotations
@@ -60,15 +60,15 @@ def reschedule(cues: list[CueState], bookmark_tick: int, shift: int) -> list[Cue
 
 @dataclass
 class Bookmark:
-    """The world at ``tick``: ``snapshot`` from the model's ``snapshot()``, the
-    :class:`WorldState`, the pose ``(x, z, yaw, pitch)`` (metres, radians), the cue schedule,
-    and the frame (uint8 ``(H, W, 3)``) shown at that tick."""
+    """The world at ``tick``: ``snapshot`` from the model's ``snapshot()`` (every view), the
+    :class:`WorldState`, each trainee seat's pose ``(x, z, yaw, pitch)`` (metres, radians),
+    the cue schedule, and the frame (uint8 ``(H, W, 3)``) each seat saw at that tick."""
 
     id: int
     label: str
     tick: int
     snapshot: Any
     world_state: WorldState
-    pose: tuple
+    poses: tuple
     cues: list[CueState]
-    frame: np.ndarray | None = field(default=None, repr=False)
+    frames: tuple = field(default=(), repr=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..actions import read_actions
+from ..actions import ActionError, read_actions
 from ..world.policy import ExplorationPolicy
 from .session import Role, Session
 from .wiring import default_record_dir, open_live_session
@@ -22,23 +22,31 @@ def run_headless(scenario, *, frames: int, actions_file: str | Path | None = Non
     """Play ``scenario`` for ``frames`` ticks; returns the figures printed as the last line.
 
     The trainee is scripted: the actions file (replayed, then held at rest once it runs
-    out) or the exploration policy on the scenario's floor plan.
+    out; a recording's log replays every seat it holds) or the exploration policy on the
+    scenario's floor plan (one per trainee seat, each seeded on its own).
     """
     t_load = time.perf_counter()
     record_dir = (Path(record_dir) if record_dir else default_record_dir(scenario.title)).resolve()
     live = open_live_session(scenario, model, seed=seed, record_dir=record_dir)
     session, model = live.session, live.model
-    trainee = session.connect(Role.TRAINEE, maxlen=1)
+    trainees = [session.connect(Role.TRAINEE, seat=k, maxlen=1) for k in range(len(session.seats))]
     if actions_file is not None:
-        actions = read_actions(actions_file)
+        per_seat = [read_actions(actions_file)]
+        for k in range(1, len(trainees)):
+            try:
+                per_seat.append(read_actions(actions_file, seat=k))
+            except ActionError:  # the file has no actions for this seat: it stands still
+                per_seat.append(np.zeros((0, 4), np.float32))
 
         def script(s: Session) -> None:
-            trainee.set_action(actions[s.tick] if s.tick < len(actions) else np.zeros(4, np.float32))
+            for trainee, actions in zip(trainees, per_seat):
+                trainee.set_action(actions[s.tick] if s.tick < len(actions) else np.zeros(4, np.float32))
     else:
-        policy = ExplorationPolicy(session.scene, np.random.default_rng(seed))
+        policies = [ExplorationPolicy(session.scene, np.random.default_rng(seed + k)) for k in range(len(trainees))]
 
         def script(s: Session) -> None:
-            trainee.set_action(policy.act(s.pose))
+            for trainee, policy, p in zip(trainees, policies, s.participants):
+                trainee.set_action(policy.act(p.pose))
 
     times = []
     try:
@@ -65,4 +73,6 @@ def run_headless(scenario, *, frames: int, actions_file: str | Path | None = Non
         "recording": str(record_dir),
         "video": str(summary.session_mp4) if summary.session_mp4 else None,
         "contact_sheet": str(summary.contact_sheet) if summary.contact_sheet else None,
+        # several trainees: the other seats' views, each a recording of its own
+        **({"seat_recordings": [str(Path(record_dir) / d) for d in summary.seats]} if summary.seats else {}),
     }

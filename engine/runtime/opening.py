@@ -54,6 +54,33 @@ def open_scenario(scenario, resolution: int = 128, renderer=None) -> tuple[Promp
     return Prompt(w.prompt, load_image(scenario.image_path(), resolution)), None
 
 
+def open_seats(scenario, prompt: Prompt, scene: Scene | None, resolution: int = 128, renderer=None) -> list[Prompt] | None:
+    """Each trainee seat's opening for a scenario with several (None with one): on a room
+    preset, the view from each seat's start pose (:func:`engine.world.seats.seat_start_poses`)
+    with the other trainees standing beside it; on an image, the image for every seat."""
+    from dataclasses import replace
+
+    from ..world.seats import others_seen_by, seat_start_poses
+
+    n = len(scenario.seats)
+    if n == 1:
+        return None
+    if scene is None or prompt.room is None:
+        return [prompt] * n
+    from ..world.renderer import Renderer
+
+    poses = seat_start_poses(scene, n)
+    r = renderer or Renderer(resolution, resolution)
+    try:
+        r.set_scene(scene)
+        state = scenario.world.initial_state()
+        return [replace(prompt, image=r.render(pose, state.with_others(others_seen_by(poses, k))))
+                for k, pose in enumerate(poses)]
+    finally:
+        if renderer is None:
+            r.release()
+
+
 def opening_notice(prompt: Prompt, model) -> str | None:
     """What the designer should know about this opening, or None: when the opening frame is
     an image, what the model was trained on (its card's ``trained_on``), since images unlike

@@ -14,14 +14,17 @@ as compressed images, so :class:`Frame` has no JSON form.
 
 Messages (session → clients), with the roles that receive them (:data:`AUDIENCE`):
 ``start``, ``frame``, ``action``, ``state``, ``event``, ``cues``, ``marker``, ``bookmark``,
-``rewind``, ``prompt``, ``pause``, ``resume``, ``notice``, ``end``. The trainee receives
-frames and the end, never anything of the game master.
+``rewind``, ``prompt``, ``pause``, ``resume``, ``notice``, ``caption``, ``end``. A trainee
+receives the frames of its own seat, the captions meant for it and the end, never anything
+of the game master.
 
 Requests (clients → session), with the roles that may send them (:data:`SENDERS`):
 ``set_action`` and ``look`` (trainee), ``fire_event``, ``fire_cue``, ``mark``, ``bookmark_request``,
 ``rewind_request``, ``pause_request``, ``resume_request``, ``prompt_request`` (game master;
 a new world prompt, with the new scene's opening image as a base64 PNG or WebP when there is
-one).
+one), ``say`` (game master: a caption for one trainee seat or all). A trainee's requests
+act on its own seat: the session's side of its connection knows the seat, the request
+never names it.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from typing import Annotated, Any, Literal, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from ..world.state import MAX_SEATS
 
 #: Largest encoded record :func:`loads` accepts (bytes). Game-master notes and prompts are
 #: short; anything larger is a malformed or hostile message.
@@ -83,17 +88,24 @@ class Start(_Record):
     state: dict[str, float]
     tick_hz: int = Field(default=20, gt=0)
     notice: str | None = None
+    #: The trainee seats' names, seat 0 first (the scenario's trainee roles).
+    seats: tuple[str, ...] = ("Trainee",)
 
 
 class Frame(_Record):
-    """The frame shown at ``tick``: uint8 ``(H, W, 3)`` RGB, generated from the trainee's
-    input up to ``input_seq`` (the ``seq`` of the last ``set_action`` or ``look`` applied;
-    0 before any): a client measures its input-to-frame latency with it. Not a JSON record."""
+    """The frame trainee seat ``seat`` sees at ``tick``: uint8 ``(H, W, 3)`` RGB, generated
+    from that trainee's input up to ``input_seq`` (the ``seq`` of the last ``set_action`` or
+    ``look`` applied; 0 before any): a client measures its input-to-frame latency with it.
+    ``pose`` is where the seat's trainee stands and looks on the floor plan, ``(x, z, yaw,
+    pitch)`` in metres and radians (None when not known). A trainee receives only the frames
+    of its own seat. Not a JSON record."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
     type: Literal["frame"] = "frame"
     frame: Any = Field(repr=False)
     input_seq: int = Field(default=0, ge=0)
+    seat: int = Field(default=0, ge=0, lt=MAX_SEATS)
+    pose: tuple[float, float, float, float] | None = None
 
     @field_validator("frame")
     @classmethod
@@ -105,11 +117,12 @@ class Frame(_Record):
 
 
 class Action(_Record):
-    """The trainee's action applied at ``tick``: ``(forward, strafe, yaw, pitch)`` in metres
-    and radians per tick (:mod:`engine.actions`)."""
+    """The action of the trainee in seat ``seat`` applied at ``tick``: ``(forward, strafe,
+    yaw, pitch)`` in metres and radians per tick (:mod:`engine.actions`)."""
 
     type: Literal["action"] = "action"
     action: tuple[float, float, float, float]
+    seat: int = Field(default=0, ge=0, lt=MAX_SEATS)
 
 
 class State(_Record):
@@ -130,6 +143,8 @@ class Event(_Record):
     source: str = "game_master"
     label: str | None = None
     cue: int | None = None
+    #: The trainee seat it was aimed at (None: the whole room).
+    seat: int | None = None
 
     @property
     def from_cue(self) -> bool:
@@ -211,6 +226,16 @@ class Notice(_Record):
     text: str
 
 
+class Caption(_Record):
+    """Words for trainee seat ``seat`` (None: every trainee), shown in the trainee's view as
+    a caption from ``tick`` on (the game master speaking to one trainee or all; until the
+    voice comes, as text)."""
+
+    type: Literal["caption"] = "caption"
+    text: str
+    seat: int | None = None
+
+
 class End(_Record):
     """The session ended at ``tick``, for ``reason``."""
 
@@ -220,13 +245,15 @@ class End(_Record):
 
 #: Every kind of message, and their union (discriminated by ``type``).
 MESSAGE_TYPES: tuple[type, ...] = (Start, Frame, Action, State, Event, Cues, Marker, Bookmark, Rewind, PromptChange,
-                                   Pause, Resume, Notice, End)
+                                   Pause, Resume, Notice, Caption, End)
 Message = Annotated[Union[MESSAGE_TYPES], Field(discriminator="type")]
 
 #: Which roles receive each kind of message: the one table (the trainee's stream carries
-#: frames and the end, nothing of the game master).
+#: frames, captions meant for it and the end, nothing of the game master). A message with a
+#: ``seat`` (a frame, a caption for one trainee) goes only to that seat's trainee.
 AUDIENCE: dict[str, frozenset[Role]] = {
     "frame": _EVERYONE,
+    "caption": _EVERYONE,
     "end": _EVERYONE,
     **{kind: _STAFF for kind in ("start", "action", "state", "event", "cues", "marker", "bookmark", "rewind",
                                  "prompt", "pause", "resume", "notice")},
@@ -266,12 +293,15 @@ class Look(_Request):
 
 
 class FireEvent(_Request):
-    """Game master: fire ``event`` at the next tick, with an optional label."""
+    """Game master: fire ``event`` at the next tick, with an optional label. ``seat`` is the
+    trainee seat it is aimed at (an entering avatar stands before that trainee); None: the
+    whole room (placed relative to seat 0)."""
 
     type: Literal["fire_event"] = "fire_event"
     event: str = Field(max_length=64)
     label: str | None = Field(default=None, max_length=500)
     source: str = Field(default="game_master", max_length=64)
+    seat: int | None = Field(default=None, ge=0, lt=MAX_SEATS)
 
 
 class FireCue(_Request):
@@ -312,6 +342,15 @@ class ResumeRequest(_Request):
     """Game master: start the clock again."""
 
     type: Literal["resume_request"] = "resume_request"
+
+
+class Say(_Request):
+    """Game master: show ``text`` to the trainee in ``seat`` (None: every trainee) as a
+    caption."""
+
+    type: Literal["say"] = "say"
+    text: str = Field(min_length=1, max_length=500)
+    seat: int | None = Field(default=None, ge=0, lt=MAX_SEATS)
 
 
 class PromptRequest(_Request):
@@ -366,7 +405,7 @@ class PromptRequest(_Request):
 
 #: Every kind of request, and their union (discriminated by ``type``).
 REQUEST_TYPES: tuple[type, ...] = (SetAction, Look, FireEvent, FireCue, Mark, BookmarkRequest, RewindRequest, PauseRequest,
-                                   ResumeRequest, PromptRequest)
+                                   ResumeRequest, PromptRequest, Say)
 Request = Annotated[Union[REQUEST_TYPES], Field(discriminator="type")]
 
 #: Which roles may send each kind of request (observers send none).
@@ -375,7 +414,7 @@ SENDERS: dict[str, frozenset[Role]] = {
     "look": frozenset({Role.TRAINEE}),
     **{kind: frozenset({Role.GAME_MASTER}) for kind in ("fire_event", "fire_cue", "mark", "bookmark_request",
                                                         "rewind_request", "pause_request", "resume_request",
-                                                        "prompt_request")},
+                                                        "prompt_request", "say")},
 }
 
 # ------------------------------------------------------------------ the codec

@@ -12,6 +12,12 @@ queued since the last tick change the state, the world model generates frame ``t
 trainee's current action and the state, and the frame, the action and the events are
 published (and so recorded) with tick ``t``. A rewind or a new opening image replaces that
 tick's generated frame with the bookmarked frame or the new opening frame.
+
+A scenario with several trainee roles gets one :class:`~engine.runtime.participants.Participant`
+per seat, side by side at the start (:func:`engine.world.seats.seat_start_poses`): each has
+its own pose, input and view, the world state is shared, and the world model steps every
+view in one batched pass (``step_views``), each view showing the others where they stand.
+Frames and actions carry their ``seat``; a trainee's client receives its own seat's frames.
 """
 
 from __future__ import annotations
@@ -29,12 +35,14 @@ from ..actions import ACTION_LIMITS, TICK_HZ, sanitize_action
 from ..world.motion import apply_action
 from ..world.scene import Scene
 from ..world.state import WorldState, check_event
+from ..world.seats import others_seen_by, seat_start_poses
 from .client_api import ClientRequests
 from .control import Bookmark, CueState, cue_states, reschedule
 from .opening import open_floor
-from .protocol import (AUDIENCE, Action, BookmarkRequest, Cues, End, Event, FireCue, FireEvent, Frame,
+from .participants import Participant
+from .protocol import (AUDIENCE, Action, BookmarkRequest, Caption, Cues, End, Event, FireCue, FireEvent, Frame,
                        Mark, Marker, Message, Notice, Pause, PauseRequest, PromptChange, Request, Resume,
-                       PromptRequest, ResumeRequest, Rewind, RewindRequest, Role, SetAction, Look, Start, State,
+                       PromptRequest, ResumeRequest, Rewind, RewindRequest, Role, Say, SetAction, Look, Start, State,
                        to_record)
 from .protocol import Bookmark as BookmarkMessage
 
@@ -47,26 +55,39 @@ class Client(ClientRequests):
     (:data:`~engine.runtime.protocol.SENDERS`) is checked here. In process it is also the
     client a window uses; a network server holds one per remote client.
 
+    A trainee's client sits in one ``seat``: it receives that seat's frames (and captions
+    for it or for everyone), and its actions move that seat's trainee. Game masters and
+    observers receive every seat's frames (``Frame.seat`` says whose).
+
     Messages are queued (the newest ``maxlen`` kept) for :meth:`poll`, or delivered at once
     on the session's thread to ``on_message`` (the recorder and the network server use
-    this); the newest frame is also kept as :attr:`latest_frame`. Requests go through
+    this); the newest frame is also kept as :attr:`latest_frame` (seat 0's for a game
+    master or observer; every seat's in :attr:`latest_frames`). Requests go through
     :meth:`send` (or the helpers of :class:`~engine.runtime.client_api.ClientRequests`); a
     request the role may not send raises ``PermissionError``.
     """
 
-    def __init__(self, session: "Session", role: Role, *, maxlen: int = 256,
+    def __init__(self, session: "Session", role: Role, *, seat: int | None = None, maxlen: int = 256,
                  on_message: Callable[[Message], None] | None = None):
         self.session, self.role = session, Role(role)
+        #: The trainee seat (index) of a trainee's client; None for a game master or observer.
+        self.seat = (seat or 0) if self.role is Role.TRAINEE else None
         self._queue: deque[Message] = deque(maxlen=maxlen)
         self._on_message = on_message
         self.latest_frame: Frame | None = None
+        self.latest_frames: dict[int, Frame] = {}
 
     def deliver(self, msg: Message) -> None:
-        """Hand ``msg`` to this client if its role may receive it (session thread)."""
+        """Hand ``msg`` to this client if its role (and, for a trainee, its seat) may
+        receive it (session thread)."""
         if self.role not in AUDIENCE[msg.kind]:
             return
+        if self.seat is not None and getattr(msg, "seat", None) not in (None, self.seat):
+            return  # another trainee's frame or caption
         if isinstance(msg, Frame):
-            self.latest_frame = msg
+            self.latest_frames[msg.seat] = msg
+            if msg.seat == (self.seat or 0):
+                self.latest_frame = msg
         if self._on_message is not None:
             self._on_message(msg)
         else:
@@ -80,7 +101,7 @@ class Client(ClientRequests):
         return out
 
     def _deliver(self, request: Request) -> None:
-        self.session.submit(request)
+        self.session.submit(request, seat=self.seat or 0)
 
     @property
     def tick_hz(self) -> int:
@@ -127,10 +148,14 @@ class Session:
     """Runs ``scenario`` on ``model`` (a :class:`~engine.model.interface.WorldModel`).
 
     ``prompt`` opens the world; ``scene`` is the room's floor plan when known (used to track
-    where the participant stands, for events placed relative to them).
+    where the participants stand, for events placed relative to them). With several trainee
+    seats (``scenario.seats``), ``seat_prompts`` gives each seat's opening (the view from its
+    start pose, :func:`engine.runtime.opening.open_seats`); without it every seat opens on
+    ``prompt``.
     """
 
-    def __init__(self, scenario, model, prompt, *, scene: Scene | None = None, tick_hz: int = TICK_HZ):
+    def __init__(self, scenario, model, prompt, *, scene: Scene | None = None, tick_hz: int = TICK_HZ,
+                 seat_prompts: list | None = None):
         self.scenario, self.model, self.prompt = scenario, model, prompt
         #: What the designer should know about the opening (set by start(); see opening_notice).
         self.notice: str | None = None
@@ -138,7 +163,13 @@ class Session:
         self.scene = scene or open_floor()
         self.tick = -1
         self.world_state: WorldState = scenario.world.initial_state()
-        self.pose = (*self.scene.start_pose, 0.0)
+        names = list(getattr(scenario, "seats", None) or ["Trainee"])
+        #: One participant per trainee seat, seat 0 first.
+        self.participants: list[Participant] = [
+            Participant(k, name, pose) for k, (name, pose) in enumerate(zip(names, seat_start_poses(self.scene, len(names))))]
+        if seat_prompts is not None and len(seat_prompts) != len(names):
+            raise ValueError(f"{len(seat_prompts)} seat prompts for {len(names)} trainee seats")
+        self._seat_prompts = seat_prompts
         #: Every event fired so far, in order.
         self.event_log: list[Event] = []
         #: The timed cues with their due and fired ticks (see :mod:`engine.runtime.control`).
@@ -146,29 +177,56 @@ class Session:
         self.bookmarks: dict[int, Bookmark] = {}
         #: True while the game master has the clock stopped (the runner then only serves requests).
         self.paused = False
-        self.last_frame: np.ndarray | None = None
         self._clients: list[Client] = []
         self._lock = threading.Lock()
-        self._action = np.zeros(4, np.float32)
-        self._look = np.zeros(2, np.float64)  # looks received since the last tick (radians)
-        self._input_seq = 0  # the newest input's seq received, and the one the last frame applied
-        self._applied_seq = 0
-        self._pending_events: list[tuple[str, str | None, str, int | None]] = []
+        self._pending_events: list[tuple[str, str | None, str, int | None, int | None]] = []
         self._commands: list[Request | _PromptReady] = []
         self._next_id = 1
         self.ended = False
 
+    # ------------------------------------------------------------ seats
+    @property
+    def seats(self) -> list[str]:
+        """The trainee seats' names, seat 0 first."""
+        return [p.name for p in self.participants]
+
+    @property
+    def pose(self) -> tuple[float, float, float, float]:
+        """Seat 0's pose ``(x, z, yaw, pitch)`` (metres, radians) on the floor plan."""
+        return self.participants[0].pose
+
+    @property
+    def last_frame(self) -> np.ndarray | None:
+        """The last frame seat 0 saw, uint8 ``(H, W, 3)`` (None before the start)."""
+        return self.participants[0].last_frame
+
+    def _views(self) -> tuple[list[WorldState], list[tuple]]:
+        """The world state as each seat sees it (the other trainees in it) and each seat's pose."""
+        poses = [p.pose for p in self.participants]
+        if len(poses) == 1:
+            return [self.world_state], poses
+        return [self.world_state.with_others(others_seen_by(poses, k)) for k in range(len(poses))], poses
+
     # ------------------------------------------------------------ clients
     @property
     def input_seq(self) -> int:
-        """The newest trainee input's sequence number received: a trainee who joins (or
-        rejoins) numbers its inputs on from here, so a frame's ``input_seq`` says which of
-        its inputs the frame reflects."""
-        with self._lock:
-            return self._input_seq
+        """Seat 0's :meth:`input_seq_of`."""
+        return self.input_seq_of(0)
 
-    def connect(self, role: Role | str, **kwargs) -> Client:
-        client = Client(self, Role(role), **kwargs)
+    def input_seq_of(self, seat: int) -> int:
+        """The newest input's sequence number received from seat ``seat``'s trainee: a
+        trainee who joins (or rejoins) numbers its inputs on from here, so a frame's
+        ``input_seq`` says which of its inputs the frame reflects."""
+        with self._lock:
+            return self.participants[seat].input_seq
+
+    def connect(self, role: Role | str, *, seat: int | None = None, **kwargs) -> Client:
+        """A new client in ``role``; a trainee's sits in trainee ``seat`` (default 0). Raises
+        ``ValueError`` for a seat the scenario does not have."""
+        if Role(role) is Role.TRAINEE and not 0 <= (seat or 0) < len(self.participants):
+            raise ValueError(f"no trainee seat {seat}; this scenario has {len(self.participants)}: "
+                             + ", ".join(f"{k} {n}" for k, n in enumerate(self.seats)))
+        client = Client(self, Role(role), seat=seat, **kwargs)
         with self._lock:
             self._clients.append(client)
         return client
@@ -184,22 +242,30 @@ class Session:
         for c in clients:
             c.deliver(msg)
 
-    def submit(self, request: Request) -> None:
-        """Take a request from a client (its role already checked by its :class:`Client`):
-        an action applies from the next tick, everything else is carried out, in order, at
-        the next tick boundary on the session's thread. Raises ``UnknownEventError`` for an
-        event the world does not know, ``TypeError`` for something that is not a request."""
-        if isinstance(request, SetAction):
-            a = sanitize_action(request.action)
+    def submit(self, request: Request, *, seat: int = 0) -> None:
+        """Take a request from a client (its role already checked by its :class:`Client`;
+        ``seat``: the trainee seat of the client, for actions and looks): an action applies
+        from the next tick, everything else is carried out, in order, at the next tick
+        boundary on the session's thread. Raises ``UnknownEventError`` for an event the world
+        does not know, ``ValueError`` for a seat the session does not have, ``TypeError`` for
+        something that is not a request."""
+        if isinstance(request, (SetAction, Look)):
+            if not 0 <= seat < len(self.participants):
+                raise ValueError(f"no trainee seat {seat}")
+            p = self.participants[seat]
             with self._lock:
-                self._action = a
-                self._input_seq = max(self._input_seq, request.seq)
-        elif isinstance(request, Look):
-            with self._lock:
-                self._look += (request.yaw, request.pitch)
-                self._input_seq = max(self._input_seq, request.seq)
+                if isinstance(request, SetAction):
+                    p.action = sanitize_action(request.action)
+                else:
+                    p.look += (request.yaw, request.pitch)
+                p.input_seq = max(p.input_seq, request.seq)
         elif isinstance(request, FireEvent):
-            self._queue_event(request.event, label=request.label, source=request.source)
+            self._check_seat(request.seat)
+            self._queue_event(request.event, label=request.label, source=request.source, seat=request.seat)
+        elif isinstance(request, Say):
+            self._check_seat(request.seat)
+            with self._lock:
+                self._commands.append(request)
         elif isinstance(request, (FireCue, Mark, BookmarkRequest, RewindRequest, PauseRequest, ResumeRequest)):
             with self._lock:
                 self._commands.append(request)
@@ -216,10 +282,16 @@ class Session:
         else:
             raise TypeError(f"not a session request: {request!r}")
 
-    def _queue_event(self, event: str, *, label: str | None, source: str, cue: int | None = None) -> None:
+    def _check_seat(self, seat: int | None) -> None:
+        if seat is not None and not 0 <= seat < len(self.participants):
+            raise ValueError(f"no trainee seat {seat}; this session has seats 0-{len(self.participants) - 1} "
+                             f"({', '.join(self.seats)})")
+
+    def _queue_event(self, event: str, *, label: str | None, source: str, cue: int | None = None,
+                     seat: int | None = None) -> None:
         check_event(event)
         with self._lock:
-            self._pending_events.append((event, label, source, cue))
+            self._pending_events.append((event, label, source, cue, seat))
 
     def request_prompt(self, text: str, image, *, image_name: str | None = None,
                        formats: tuple[str, ...] | None = None) -> threading.Thread:
@@ -256,17 +328,24 @@ class Session:
         """Open the world (tick 0) and publish the opening frame."""
         from .opening import opening_notice
 
-        frame = self.model.reset(self.prompt, self.world_state, viewer_pose=self.pose)
+        frames = self._open_views(self._seat_prompts or [self.prompt] * len(self.participants))
         self.tick = 0
         self.notice = opening_notice(self.prompt, self.model)
         self._publish(Start(tick=0, title=self.scenario.title, prompt=self.prompt.text,
-                            model=self.model.name,
-                            state=self.world_state.as_dict(), tick_hz=self.tick_hz, notice=self.notice or None))
+                            model=self.model.name, state=self.world_state.as_dict(), tick_hz=self.tick_hz,
+                            notice=self.notice or None, seats=tuple(self.seats)))
         self._publish_cues()
         self._fire_due_events()
         self._publish(State(tick=0, state=self.world_state.as_dict()))
-        self._publish_frame(frame)
-        return frame
+        self._publish_frames(frames)
+        return frames[0]
+
+    def _open_views(self, prompts: list) -> list[np.ndarray]:
+        """Open the model on every seat's view (one seat: the plain ``reset``)."""
+        states, poses = self._views()
+        if len(poses) == 1:
+            return [self.model.reset(prompts[0], states[0], viewer_pose=poses[0])]
+        return self.model.reset_views(prompts, states, poses)
 
     def step(self) -> np.ndarray:
         """Advance one tick; returns the new frame. Raises ``RuntimeError`` before start or after end.
@@ -279,45 +358,54 @@ class Session:
         if frame is not None:
             return frame
         with self._lock:
-            action = self._action.copy()
-            action[2:] += self._look
-            self._look[:] = 0.0
-            self._applied_seq = self._input_seq
-        action = np.clip(action, -ACTION_LIMITS, ACTION_LIMITS).astype(np.float32)
+            actions = [p.take_input() for p in self.participants]
+        actions = [np.clip(a, -ACTION_LIMITS, ACTION_LIMITS).astype(np.float32) for a in actions]
         self.tick += 1
-        self.pose = apply_action(self.scene, self.pose, action)
+        for p, action in zip(self.participants, actions):
+            p.pose = apply_action(self.scene, p.pose, action)
         before = self.world_state
         self.world_state = self.world_state.advance()
         self._fire_due_events()
         if self.world_state != before:
             self._publish(State(tick=self.tick, state=self.world_state.as_dict()))
-        frame = self.model.step(action, self.world_state, viewer_pose=self.pose)
-        self._publish(Action(tick=self.tick, action=tuple(float(v) for v in action)))
-        self._publish_frame(frame)
-        return frame
+        states, poses = self._views()
+        if len(poses) == 1:
+            frames = [self.model.step(actions[0], states[0], viewer_pose=poses[0])]
+        else:
+            frames = self.model.step_views(actions, states, poses)
+        for p, action in zip(self.participants, actions):
+            self._publish(Action(tick=self.tick, action=tuple(float(v) for v in action), seat=p.seat))
+        self._publish_frames(frames)
+        return frames[0]
 
-    def _publish_frame(self, frame: np.ndarray) -> None:
-        self.last_frame = frame
-        self._publish(Frame(tick=self.tick, frame=frame, input_seq=self._applied_seq))
+    def _publish_frames(self, frames: list[np.ndarray]) -> None:
+        """Publish each seat's frame of this tick (seat 0 first)."""
+        for p, frame in zip(self.participants, frames):
+            p.last_frame = frame
+            self._publish(Frame(tick=self.tick, frame=frame, input_seq=p.applied_seq, seat=p.seat,
+                                pose=tuple(float(v) for v in p.pose)))
 
     def _publish_cues(self) -> None:
         self._publish(Cues(tick=max(self.tick, 0), cues=tuple(c.as_dict() for c in self.cues)))
 
     def _fire_due_events(self) -> None:
-        due: list[tuple[str, str | None, str, int | None]] = []
+        due: list[tuple[str, str | None, str, int | None, int | None]] = []
         for cue in self.cues:
             if cue.fired_tick is None and cue.due_tick <= self.tick:
-                due.append((cue.event, None, "cue", cue.index))
+                due.append((cue.event, None, "cue", cue.index, None))
         with self._lock:
             due += self._pending_events
             self._pending_events = []
         if not due:
             return
-        viewer = self.model.viewer_pose or self.pose[:3]
         cues_changed = False
-        for event, label, source, cue_index in due:
+        for event, label, source, cue_index, seat in due:
+            if seat is None or seat == 0:
+                viewer = self.model.viewer_pose or self.pose[:3]
+            else:  # placed relative to the trainee it is aimed at
+                viewer = self.participants[seat].pose[:3]
             self.world_state = self.world_state.apply(event, viewer_pose=viewer)
-            msg = Event(tick=self.tick, event=event, source=source, label=label, cue=cue_index)
+            msg = Event(tick=self.tick, event=event, source=source, label=label, cue=cue_index, seat=seat)
             if cue_index is not None:
                 for cue in self.cues:
                     if cue.index == cue_index and cue.fired_tick is None:
@@ -357,8 +445,9 @@ class Session:
     def _do_bookmark(self, req: BookmarkRequest) -> None:
         bid = self._new_id()
         label = req.label or f"bookmark {len(self.bookmarks) + 1}"
-        self.bookmarks[bid] = Bookmark(bid, label, self.tick, self.model.snapshot(), self.world_state, tuple(self.pose),
-                                       [replace(c) for c in self.cues], self.last_frame)
+        self.bookmarks[bid] = Bookmark(bid, label, self.tick, self.model.snapshot(), self.world_state,
+                                       tuple(tuple(p.pose) for p in self.participants), [replace(c) for c in self.cues],
+                                       tuple(p.last_frame for p in self.participants))
         self._publish(BookmarkMessage(tick=self.tick, id=bid, label=label))
 
     def _do_rewind(self, req: RewindRequest) -> np.ndarray:
@@ -367,24 +456,27 @@ class Session:
             raise KeyError(f"no bookmark {req.bookmark_id}; bookmarks: {sorted(self.bookmarks) or 'none yet'}")
         self.model.restore(bm.snapshot)
         self.tick += 1
-        self.world_state, self.pose = bm.world_state, bm.pose
+        self.world_state = bm.world_state
+        for p, pose in zip(self.participants, bm.poses):
+            p.pose = pose
         self.cues = reschedule(bm.cues, bm.tick, self.tick - bm.tick)
         self._publish(Rewind(tick=self.tick, bookmark=bm.id, label=bm.label, to_tick=bm.tick))
         self._publish(State(tick=self.tick, state=self.world_state.as_dict()))
         self._publish_cues()
-        self._publish_frame(bm.frame)
-        return bm.frame
+        self._publish_frames(list(bm.frames))
+        return bm.frames[0]
 
     def _do_prompt(self, req: _PromptReady) -> np.ndarray | None:
         prompt = req.prompt
-        if prompt.image is not None:  # a new scene: the image opens it, the floor plan is unknown
+        if prompt.image is not None:  # a new scene: the image opens it (for every seat), the floor plan is unknown
             self.tick += 1
             self.prompt, self.scene = prompt, open_floor()
-            self.pose = (*self.scene.start_pose, 0.0)
-            frame = self.model.reset(prompt, self.world_state, viewer_pose=self.pose)
+            for p, pose in zip(self.participants, seat_start_poses(self.scene, len(self.participants))):
+                p.pose = pose
+            frames = self._open_views([prompt] * len(self.participants))
             self._publish(PromptChange(tick=self.tick, text=prompt.text, image=req.image_name))
-            self._publish_frame(frame)
-            return frame
+            self._publish_frames(frames)
+            return frames[0]
         applied = bool(self.model.update_prompt(prompt))
         note = None if applied else ("this world model is not conditioned on text: the new prompt is recorded, "
                                      "the world is unchanged")
@@ -400,6 +492,9 @@ class Session:
             raise ValueError(f"cue {req.index} ({cue.event}) fired already at tick {cue.fired_tick}")
         self._queue_event(cue.event, label=cue.note, source="game_master", cue=req.index)
 
+    def _do_say(self, req: Say) -> None:
+        self._publish(Caption(tick=self.tick, text=req.text, seat=req.seat))
+
     def _do_pause(self, req: PauseRequest) -> None:
         if not self.paused:
             self.paused = True
@@ -414,7 +509,7 @@ class Session:
     _HANDLERS: dict[type, tuple[Callable, str]] = {
         Mark: (_do_mark, "mark"), BookmarkRequest: (_do_bookmark, "bookmark"), RewindRequest: (_do_rewind, "rewind"),
         _PromptReady: (_do_prompt, "prompt"), FireCue: (_do_fire_cue, "fire_cue"), PauseRequest: (_do_pause, "pause"),
-        ResumeRequest: (_do_resume, "resume"),
+        ResumeRequest: (_do_resume, "resume"), Say: (_do_say, "say"),
     }
 
     def end(self, reason: str = "finished") -> None:
@@ -425,7 +520,9 @@ class Session:
 
 class RecorderSink:
     """Connects a :class:`~engine.recording.Recorder` to a session as an observer:
-    frames go to the video, everything else to the JSONL log, as it happens."""
+    frames go to the video (seat 0's to the recording's own, each other trainee seat's to
+    its seat recording, :meth:`~engine.recording.Recorder.seat_recorder`), everything else
+    to the JSONL log, as it happens."""
 
     def __init__(self, session: Session, recorder):
         self.recorder = recorder
@@ -433,7 +530,7 @@ class RecorderSink:
 
     def __call__(self, msg: Message) -> None:
         if isinstance(msg, Frame):
-            self.recorder.write_frame(msg.tick, msg.frame)
+            self.recorder.seat_recorder(msg.seat).write_frame(msg.tick, msg.frame)
         else:
             self.recorder.log(to_record(msg))
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..model.interface import WorldModel
-from .opening import open_scenario
+from .opening import open_scenario, open_seats
 from ..recording import Recorder, RecordingSummary, video_scale
 from .session import RecorderSink, Session
 
@@ -74,12 +74,13 @@ def open_live_session(scenario, model=None, *, seed: int = 0, record: bool = Tru
     if model is None or isinstance(model, (str, Path)):
         model = load_model(model, seed=seed, sampling=sampling)
     elif not isinstance(model, WorldModel):
-        missing = [m for m in ("resolution", "name", "card", "reset", "step", "snapshot", "restore", "prepare_prompt",
-                               "update_prompt", "viewer_pose") if not hasattr(model, m)]
+        missing = [m for m in ("resolution", "name", "card", "reset", "step", "reset_views", "step_views", "snapshot",
+                               "restore", "prepare_prompt", "update_prompt", "viewer_pose") if not hasattr(model, m)]
         raise TypeError(f"{type(model).__name__} is not a world model: it lacks {', '.join(missing)} "
                         "(see engine.model.interface.WorldModel)")
     prompt, scene = open_scenario(scenario, model.resolution)
-    session = Session(scenario, model, prompt, scene=scene)
+    session = Session(scenario, model, prompt, scene=scene,
+                      seat_prompts=open_seats(scenario, prompt, scene, model.resolution))
     if not record:
         return LiveSession(model, session)
     folder = Path(record_dir) if record_dir else default_record_dir(scenario.title)

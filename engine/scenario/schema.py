@@ -43,7 +43,7 @@ from pydantic import field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from engine.world.scene import ROOM_TYPES
-from engine.world.state import EVENT_NAMES, WorldState
+from engine.world.state import EVENT_NAMES, MAX_SEATS, WorldState
 
 SUPPORTED_FORMATS: tuple[int, ...] = (1,)
 #: Keyboard keys a palette button may be bound to.
@@ -214,6 +214,31 @@ class Scenario(_Model):
                 )
             seen[button.key] = i
         return self
+
+    @model_validator(mode="after")
+    def _seats(self) -> Scenario:
+        trainees = [i for i, r in enumerate(self.roles) if r.kind == "trainee"]
+        if len(trainees) > MAX_SEATS:
+            raise PydanticCustomError(
+                "too_many_seats",
+                f"{len(trainees)} trainee roles; a session holds at most {MAX_SEATS} trainees (one seat each): "
+                "make the others observers or avatars",
+                {"loc": ("roles", trainees[MAX_SEATS], "kind")},
+            )
+        names = [self.roles[i].name for i in trainees]
+        for j, i in enumerate(trainees):
+            if names.index(names[j]) != j:
+                raise PydanticCustomError(
+                    "duplicate_seat", f"trainee role {names[j]!r} is named twice; each trainee seat needs its own name",
+                    {"loc": ("roles", i, "name")},
+                )
+        return self
+
+    @property
+    def seats(self) -> list[str]:
+        """The trainee seats, seat 0 first: the names of the ``trainee`` roles, in file order,
+        or ``["Trainee"]`` when the scenario names none."""
+        return [r.name for r in self.roles if r.kind == "trainee"] or ["Trainee"]
 
     def __eq__(self, other: Any) -> bool:
         return isinstance(other, Scenario) and self.model_dump() == other.model_dump()

@@ -35,6 +35,9 @@ DIM_LEVEL = 0.3
 BLEED_RATE = 0.02
 #: Other participants a room can hold besides the viewer (seats 0, 1, 2).
 MAX_OTHERS = 3
+#: Most trainee seats a session holds: each trainee's view shows the others in their seat's
+#: slot and colours, so there are as many seats as slots for other people.
+MAX_SEATS = MAX_OTHERS
 
 
 @dataclass(frozen=True)
