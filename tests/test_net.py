@@ -126,6 +126,12 @@ def test_a_trainee_and_a_game_master_on_other_connections(served):
         trainee._deliver(FireEvent(event="bleeding_start"))
         assert trainee.wait_for(lambda c: server.refusals.get("role", 0) >= 1)
         assert not live.session.world_state.bleeding_active
+        # a seat this one-trainee session does not have: refused, and the connection goes on
+        gm.say("to nobody", seat=2)
+        gm.fire("alarm_off", seat=1)
+        assert gm.wait_for(lambda c: server.refusals.get("request", 0) >= 2)
+        gm.fire("alarm_off")
+        assert gm.wait_for(lambda c: not live.session.world_state.alarm)
     finally:
         trainee.close()
         gm.close()
@@ -263,8 +269,8 @@ def test_fuzzing_a_live_server_loses_nothing(served):
                                lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=10), kids,
                                                                                          max_size=4), max_leaves=12)
     kinds = st.sampled_from(["set_action", "look", "fire_event", "fire_cue", "mark", "bookmark_request",
-                             "rewind_request", "pause_request", "prompt_request", "hello", "frame", "welcome", "", "end",
-                             "ack"])
+                             "rewind_request", "pause_request", "prompt_request", "say", "hello", "frame", "welcome", "",
+                             "end", "ack"])
     payloads = st.one_of(
         st.builds(lambda k, d: json.dumps({"type": k, **d}), kinds, st.dictionaries(st.text(max_size=12), json_values,
                                                                                       max_size=4)),

@@ -267,6 +267,8 @@ class SessionServer:
                     self._refuse(ws, "role", str(exc), who=who)
                 except UnknownEventError as exc:
                     self._refuse(ws, "event", str(exc), who=who)
+                except ValueError as exc:  # e.g. a seat this session does not have
+                    self._refuse(ws, "request", str(exc), who=who)
         except Exception as exc:  # noqa: BLE001 - a dropped connection ends here; the session goes on
             log.info("%s: connection ended (%s)", who, type(exc).__name__)
         finally:
