@@ -51,7 +51,7 @@ def cmd_run(args) -> int:
         return 0
     from app.main import run_app
 
-    return run_app(scenario, model=args.model, record_dir=args.record, seed=args.seed)
+    return run_app(scenario, model=args.model, record_dir=args.record, seed=args.seed, xr=args.xr)
 
 
 def cmd_default(args) -> int:
@@ -245,6 +245,23 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_xr_check(args) -> int:
+    from app.xr.check import run_xr_check
+    from app.xr.runtime import XrUnavailable
+
+    try:
+        figures = run_xr_check(args.scenario, seconds=args.seconds, model=args.model, seed=args.seed)
+    except XrUnavailable as exc:
+        print(f"ved: {exc}", file=sys.stderr)
+        return 2
+    print(f"headset: {figures['system']} on {figures['runtime']}: {figures['frames_submitted']} frames submitted at "
+          f"{figures['display_hz']} Hz ({figures['frames_dropped']} dropped), {figures['model_frames']} model frames, "
+          f"head-to-view yaw correlation {figures['yaw_follow']}, motion-to-photon p95 "
+          f"{figures['motion_to_photon_p95_ms']} ms", file=sys.stderr)
+    print(json.dumps(figures))
+    return 0
+
+
 def cmd_join(args) -> int:
     if not args.headless:
         if not has_display():
@@ -252,7 +269,7 @@ def cmd_join(args) -> int:
                              "scripted client")
         from app.remote import run_join_app
 
-        return run_join_app(args.url, args.code)
+        return run_join_app(args.url, args.code, xr=args.xr)
     from engine.net.run import join_headless
 
     result = join_headless(args.url, args.code, frames=args.frames, actions_file=args.actions, record_dir=args.record)
@@ -273,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--record", help="recording folder (default: recordings/<time>-<scenario>)")
     r.add_argument("--model", help="model folder (default: the shipped model) or 'reference'")
     r.add_argument("--seed", type=int, default=0, help="sampling seed")
+    r.add_argument("--xr", action="store_true", help="put the trainee in the OpenXR headset (the desktop window "
+                   "stays as its mirror; without a runtime, the desktop window instead)")
     r.set_defaults(func=cmd_run)
 
     de = sub.add_parser("design", help="the scenario designer (the app's main window)")
@@ -359,7 +378,16 @@ def build_parser() -> argparse.ArgumentParser:
     jn.add_argument("--frames", type=int, default=200)
     jn.add_argument("--actions", help="trainee: JSONL actions to send, one per frame received")
     jn.add_argument("--record", help="record what this client received into this folder")
+    jn.add_argument("--xr", action="store_true", help="trainee: in the OpenXR headset (the window mirrors it)")
     jn.set_defaults(func=cmd_join)
+
+    xc = sub.add_parser("xr-check", help="show a session in the OpenXR headset the runtime offers, headless, and "
+                        "print its figures (display rate, frames, head-to-view yaw correlation, motion-to-photon)")
+    xc.add_argument("--seconds", type=float, default=5.0, help="seconds in the headset (default 5)")
+    xc.add_argument("--scenario", default=str(DEFAULT_SCENARIO))
+    xc.add_argument("--model", help="model folder (default: the shipped model) or 'reference'")
+    xc.add_argument("--seed", type=int, default=0)
+    xc.set_defaults(func=cmd_xr_check)
 
     b = sub.add_parser("bench", help="live-loop generation speed on this machine")
     b.add_argument("--frames", type=int, default=300)

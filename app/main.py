@@ -22,7 +22,8 @@ WINDOW_GAP = 16
 
 
 def build_app(scenario, model_obj, record_dir: str | Path | None = None, *, seed: int = 0,
-              paced: bool = True, on_close=None) -> tuple[TraineeWindow, GameMasterConsole, SessionWorker]:
+              paced: bool = True, on_close=None, xr: bool = False,
+              xr_runtime_factory=None) -> tuple[TraineeWindow, GameMasterConsole, SessionWorker]:
     """Create and show both windows and start the session worker; returns at once.
 
     ``model_obj`` is a world model or a zero-argument callable returning one (run on the
@@ -31,15 +32,34 @@ def build_app(scenario, model_obj, record_dir: str | Path | None = None, *, seed
     With ``on_close``, the recording is finished on a background job (remuxing a long
     session takes a while) and ``on_close(summary)`` is called on the GUI thread after;
     without it, :meth:`SessionWorker.close` runs at once on the GUI thread.
+
+    With ``xr`` the trainee is also put in the headset (:class:`app.xr.launch.HeadsetLink`,
+    a presenter on its own thread); the trainee window stays as its mirror, or is the
+    trainee's view when no OpenXR runtime answers (the window says why).
     """
     ensure_app()
     worker = SessionWorker(scenario, model_obj, record_dir, seed=seed, paced=paced)
     trainee = TraineeWindow()
     console = GameMasterConsole(scenario)
 
+    headset = []
+
     def on_ready() -> None:
         trainee.attach(worker.trainee_client)
         console.attach(worker.gm_client)
+        if xr:
+            from engine.runtime.session import Role
+
+            from .xr.launch import HeadsetLink
+
+            headset.append(HeadsetLink(worker.session.connect(Role.TRAINEE), worker.session.model.resolution,
+                                       vignette=scenario.headset.vignette, runtime_factory=xr_runtime_factory))
+
+    def poll_headset() -> None:
+        line = headset[0].poll() if headset else None
+        if line:
+            trainee.setWindowTitle(f"ved — trainee view: {line}")
+            console.show_status(f"Trainee {line}")
 
     def on_failed(message: str) -> None:
         trainee.show_status("The session has stopped.")
@@ -49,6 +69,7 @@ def build_app(scenario, model_obj, record_dir: str | Path | None = None, *, seed
     worker.failed.connect(on_failed)
     worker.pulse.connect(trainee.refresh)
     worker.pulse.connect(console.refresh)
+    worker.pulse.connect(poll_headset)
 
     shutting_down = []
 
@@ -56,6 +77,8 @@ def build_app(scenario, model_obj, record_dir: str | Path | None = None, *, seed
         if shutting_down:
             return
         shutting_down.append(True)
+        for link in headset:
+            link.close()
         trainee.close()
         console.close()
         if on_close is None:
@@ -95,7 +118,7 @@ def _place_side_by_side(left, right) -> None:
     right.move(x + left.width() + WINDOW_GAP, y)
 
 
-def run_app(scenario, *, model=None, record_dir=None, seed: int = 0) -> int:
+def run_app(scenario, *, model=None, record_dir=None, seed: int = 0, xr: bool = False) -> int:
     """Play ``scenario`` live: trainee window + game-master console, recorded.
 
     ``model``: a model folder, ``"reference"`` or None (the shipped model); it loads on the
@@ -105,7 +128,7 @@ def run_app(scenario, *, model=None, record_dir=None, seed: int = 0) -> int:
     from engine.runtime.wiring import load_model
 
     app = ensure_app()
-    trainee, console, worker = build_app(scenario, lambda: load_model(model, seed=seed), record_dir, seed=seed)
+    trainee, console, worker = build_app(scenario, lambda: load_model(model, seed=seed), record_dir, seed=seed, xr=xr)
     trainee.closed.connect(app.quit)
     console.closed.connect(app.quit)
     previous = signal.signal(signal.SIGINT, lambda *_: app.quit())  # Ctrl+C in the terminal

@@ -96,9 +96,10 @@ class ObserverWindow(QWidget):
         self.closed()
 
 
-def open_join_window(url: str, code: str):
+def open_join_window(url: str, code: str, *, xr: bool = False, xr_runtime_factory=None):
     """Join the session at ``url`` with ``code`` and open the window of its role; returns
-    ``(window, client, timer)`` with the poll timer running. Raises
+    ``(window, client, timer)`` with the poll timer running. With ``xr`` a trainee is also
+    put in the headset (the window mirrors it, or stands in when no runtime answers). Raises
     :class:`~engine.net.client.JoinError` when it cannot join, and
     :class:`~engine.scenario.ScenarioError` when a game master's scenario cannot be read."""
     from engine.net.client import RemoteClient
@@ -119,6 +120,19 @@ def open_join_window(url: str, code: str):
     window.attach(client)
     timer = QTimer(window)
     timer.timeout.connect(window.refresh)
+    if xr and client.role is Role.TRAINEE:
+        from .xr.launch import HeadsetLink
+
+        link = HeadsetLink(client, client.resolution, vignette=client.vignette, runtime_factory=xr_runtime_factory)
+        window.headset_link = link
+
+        def poll_headset() -> None:
+            line = link.poll()
+            if line:
+                window.setWindowTitle(f"ved — trainee view: {line}")
+
+        timer.timeout.connect(poll_headset)
+        window.closed.connect(link.close)
     timer.timeout.connect(lambda: _notice_drop(window, client))
     timer.start(POLL_MS)
     window.closed.connect(client.close)
@@ -138,13 +152,13 @@ def _notice_drop(window, client) -> None:
             window.status.setText(text)
 
 
-def run_join_app(url: str, code: str) -> int:
+def run_join_app(url: str, code: str, *, xr: bool = False) -> int:
     """The event loop of :func:`open_join_window` until the window closes; 0 after a
     session that ended or a window closed by the user."""
     import signal
 
     app = ensure_app()
-    window, client, timer = open_join_window(url, code)
+    window, client, timer = open_join_window(url, code, xr=xr)
     window.closed.connect(app.quit)
     previous = signal.signal(signal.SIGINT, lambda *_: app.quit())
     try:

@@ -54,7 +54,7 @@ def test_every_kind_has_an_audience_and_the_trainee_gets_only_frames_captions_an
 
 def test_only_the_trainee_moves_and_only_the_game_master_steers():
     assert {cls.model_fields["type"].default for cls in P.REQUEST_TYPES} == set(P.SENDERS)
-    moves = ("set_action", "look")
+    moves = ("set_action", "look", "headset_status")
     assert all(P.SENDERS[kind] == {Role.TRAINEE} for kind in moves)
     assert all(roles == {Role.GAME_MASTER} for kind, roles in P.SENDERS.items() if kind not in moves)
 

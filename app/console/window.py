@@ -18,6 +18,8 @@ trigger letters), Ctrl+B bookmark, Ctrl+M marker, Ctrl+P pause/resume.
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtGui import QFont, QKeySequence, QShortcut
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget, QPlainTextEdit,
@@ -25,8 +27,8 @@ from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLin
 
 from engine.actions import TICK_HZ
 from engine.runtime.control import cue_states
-from engine.runtime.protocol import (Bookmark, Caption, Cues, End, Event, Frame, Marker, Message, Notice, Pause,
-                                     PromptChange, Resume, Rewind, Start, State)
+from engine.runtime.protocol import (Bookmark, Caption, Cues, End, Event, Frame, Headset, Marker, Message, Notice,
+                                     Pause, PromptChange, Resume, Rewind, Start, State)
 from engine.runtime.session import Client, Role
 from engine.world.state import EVENTS
 
@@ -48,6 +50,23 @@ def state_text(state: dict) -> str:
         f"person present: {'yes' if state.get('avatar') else 'no'}",
         f"bleeding: {'none' if bleeding <= 0 else f'{bleeding:.0%} spread'}",
     ])
+
+
+def headset_text(name: str, msg: Headset) -> str:
+    """One line on where a trainee sees the world from: in the headset (worn or not, the
+    session state) and where the head actually looks."""
+    if msg.device == "desktop":
+        return f"{name}: desktop window"
+    if not msg.worn:
+        state = msg.state.lower()
+        what = "the headset is off" if state not in ("exiting", "lost") else (
+            "left the headset" if state == "exiting" else "the headset runtime was lost")
+        return f"<span style='color:#c00'>{name}: {what} ({state})</span>"
+    look = ""
+    if msg.head_yaw is not None and msg.head_pitch is not None:
+        look = f", looking {abs(math.degrees(msg.head_yaw)):.0f}° {'left' if msg.head_yaw >= 0 else 'right'}" \
+               f" of the room's start, {abs(math.degrees(msg.head_pitch)):.0f}° {'up' if msg.head_pitch >= 0 else 'down'}"
+    return f"{name}: in the headset ({msg.state.lower()}){look}"
 
 
 def _briefing_text(scenario) -> str:
@@ -102,6 +121,10 @@ class GameMasterConsole(QWidget):
         self.state_label = QLabel(self)
         self.status_label = QLabel("Loading the world model…", self)
         self.status_label.setWordWrap(True)
+        #: Where each trainee sees the world from (a headset, and where they look), when known.
+        self.headset_label = QLabel(self)
+        self.headset_label.setWordWrap(True)
+        self._headsets: dict[int, Headset] = {}
         left = QVBoxLayout()
         self.view_title = QLabel("Trainee's view" if len(self.seats) == 1 else f"{self.seats[0]}'s view")
         left.addWidget(self.view_title)
@@ -126,6 +149,7 @@ class GameMasterConsole(QWidget):
         state_box = QGroupBox("World state")
         QVBoxLayout(state_box).addWidget(self.state_label)
         left.addWidget(state_box)
+        left.addWidget(self.headset_label)
         left.addWidget(self.status_label)
         left.addStretch(1)
 
@@ -323,6 +347,12 @@ class GameMasterConsole(QWidget):
                 self._log(msg.tick, f"rewind to “{msg.label}” ({clock_text(msg.to_tick, self.tick_hz)})")
             case Marker():
                 self._log(msg.tick, "marker" + (f": {msg.note}" if msg.note else ""))
+            case Headset():
+                self._headsets[msg.seat] = msg
+                names = self.seats
+                self.headset_label.setText("<br>".join(
+                    headset_text(names[k] if k < len(names) else f"seat {k}", m)
+                    for k, m in sorted(self._headsets.items())))
             case Caption():
                 who = "everyone" if msg.seat is None or msg.seat >= len(self.seats) else self.seats[msg.seat]
                 self._log(msg.tick, f"said to {who}: “{msg.text}”")

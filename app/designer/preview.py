@@ -42,8 +42,9 @@ class Preview:
     """
 
     def __init__(self, scenario, *, model=None, record_dir: str | Path | None = None, seed: int = 0,
-                 paced: bool = True):
+                 paced: bool = True, xr: bool = False):
         self.scenario, self.model, self.record_dir, self.seed, self.paced = scenario, model, record_dir, seed, paced
+        self.xr = xr
         self.trainee = self.console = self.worker = None
         self.closed = Hook()
         self._ended = False
@@ -53,7 +54,7 @@ class Preview:
 
         self.trainee, self.console, self.worker = build_app(
             self.scenario, model_factory(self.model, seed=self.seed), self.record_dir, seed=self.seed,
-            paced=self.paced, on_close=self._on_close)
+            paced=self.paced, on_close=self._on_close, xr=self.xr)
         return self
 
     @property

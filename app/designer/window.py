@@ -170,6 +170,9 @@ class DesignerWindow(QMainWindow):
         font = QFont(self.font())
         font.setBold(True)
         self.preview_action.setFont(font)
+        self.headset_action = self._action("Preview in headset", lambda: self.start_preview(xr=True),
+                                           tip="Play the scenario with the trainee in the OpenXR headset (the "
+                                               "desktop trainee window when no headset runtime is found)")
         self.host_action = self._action("Host session…", self.host_session,
                                         tip="Serve the scenario to other computers: trainees, game masters and "
                                             "observers join it with their own code")
@@ -191,6 +194,7 @@ class DesignerWindow(QMainWindow):
         edit_menu.addAction(self.redo_action)
         preview_menu = self.menuBar().addMenu("&Preview")
         preview_menu.addAction(self.preview_action)
+        preview_menu.addAction(self.headset_action)
         preview_menu.addAction(self.host_action)
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
@@ -435,10 +439,11 @@ class DesignerWindow(QMainWindow):
                 self.autosaves.remove(recovery.file)
 
     # ------------------------------------------------------------ preview
-    def start_preview(self):
+    def start_preview(self, xr: bool = False):
         """Play the scenario in the trainee window and the game-master console, recorded under
-        ``record_root``; while one runs, stop it. Returns the preview (None if the scenario
-        has problems or the preview could not start)."""
+        ``record_root``; while one runs, stop it. With ``xr`` the trainee is also put in the
+        headset. Returns the preview (None if the scenario has problems or the preview could
+        not start)."""
         if self.preview is not None and self.preview.running:
             self.preview.close()
             return self.preview
@@ -451,7 +456,7 @@ class DesignerWindow(QMainWindow):
             return None
         from app.designer.preview import Preview  # loads the session machinery on first use only
 
-        preview = Preview(scenario, model=self.model, record_dir=recording_dir(self.record_root, scenario.title))
+        preview = Preview(scenario, model=self.model, record_dir=recording_dir(self.record_root, scenario.title), xr=xr)
         preview.closed.connect(lambda summary: self._preview_closed(preview, summary))
         try:
             self.preview = preview.start()

@@ -93,6 +93,8 @@ class RemoteClient(ClientRequests):
         self.scenario_text = welcome.scenario
         #: The session's trainee seats (seat 0 first) and, for a trainee, its own seat's index.
         self.seats, self.seat_index = list(welcome.seats), welcome.seat_index
+        #: The scenario's comfort-vignette setting (for a headset presenter).
+        self.vignette = welcome.vignette
         #: The newest frame of the client's own seat (a trainee), or of seat 0 (staff).
         self.latest_frame: Frame | None = None
         #: The newest frame of every seat received (staff receive every seat's).

@@ -237,7 +237,9 @@ class SessionServer:
             ws.send(Welcome(seat=seat.name, role=seat.role.value, tick_hz=self.session.tick_hz,
                             resolution=self.resolution, input_seq=self.session.input_seq_of(seat.index or 0),
                             scenario=self._scenario_text() if seat.role is Role.GAME_MASTER else None,
-                            seats=tuple(self.session.seats), seat_index=seat.index).model_dump_json())
+                            seats=tuple(self.session.seats), seat_index=seat.index,
+                            vignette=bool(getattr(getattr(self.session.scenario, "headset", None), "vignette", True)),
+                            ).model_dump_json())
             for p in self.session.participants:  # something to show at once: the seat's view, or every view
                 if p.last_frame is not None and seat.index in (None, p.seat):
                     outbox.put(Frame(tick=max(self.session.tick, 0), frame=p.last_frame, seat=p.seat,

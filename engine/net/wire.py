@@ -69,6 +69,8 @@ class Welcome(_Control):
     #: The session's trainee seats, seat 0 first, and a trainee's own seat (its index).
     seats: tuple[str, ...] = ("trainee",)
     seat_index: int | None = None
+    #: The scenario's comfort vignette setting, for a trainee's headset presenter.
+    vignette: bool = True
 
 
 class Refused(_Control):

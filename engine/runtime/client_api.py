@@ -10,10 +10,12 @@ before it leaves; a server checks again on its own side.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
-from .protocol import (SENDERS, BookmarkRequest, FireCue, FireEvent, Look, Mark, PauseRequest, PromptRequest, Request,
-                       ResumeRequest, RewindRequest, Role, Say, SetAction)
+from .protocol import (SENDERS, BookmarkRequest, FireCue, FireEvent, HeadsetStatus, Look, Mark, PauseRequest,
+                       PromptRequest, Request, ResumeRequest, RewindRequest, Role, Say, SetAction)
 
 
 class ClientRequests:
@@ -28,6 +30,14 @@ class ClientRequests:
     def _deliver(self, request: Request) -> None:  # pragma: no cover - provided by the client class
         raise NotImplementedError
 
+    def _next_seq(self) -> int:
+        """The next input number: the window's keys and a headset presenter may share a
+        client from two threads, so numbering is locked."""
+        lock = self.__dict__.setdefault("_seq_lock", threading.Lock())
+        with lock:
+            self.input_seq += 1
+            return self.input_seq
+
     def send(self, request: Request) -> None:
         """Pass ``request`` to the session, which carries it out at the next tick. Raises
         ``PermissionError`` when this client's role may not send it."""
@@ -35,19 +45,28 @@ class ClientRequests:
             raise PermissionError(f"a {self.role.value} client cannot send {request.kind!r}")
         self._deliver(request)
 
-    def set_action(self, action) -> None:
+    def set_action(self, action) -> int:
         """Trainee only: the action ``(forward, strafe, yaw, pitch)`` (metres, radians per
-        tick) to apply from the next tick on, until the next ``set_action``."""
+        tick) to apply from the next tick on, until the next ``set_action``. Returns the
+        input's number (``seq``)."""
         if self.role is not Role.TRAINEE:
             raise PermissionError(f"a {self.role.value} client cannot move the participant")
-        self.input_seq += 1
-        self.send(SetAction(action=tuple(float(v) for v in np.asarray(action, np.float64).reshape(-1)[:4]),
-                            seq=self.input_seq))
+        seq = self._next_seq()
+        self.send(SetAction(action=tuple(float(v) for v in np.asarray(action, np.float64).reshape(-1)[:4]), seq=seq))
+        return seq
 
-    def look(self, yaw: float, pitch: float) -> None:
-        """Trainee only: turn by ``yaw`` and look by ``pitch`` (radians) once, at the next tick."""
-        self.input_seq += 1
-        self.send(Look(yaw=float(yaw), pitch=float(pitch), seq=self.input_seq))
+    def look(self, yaw: float, pitch: float) -> int:
+        """Trainee only: turn by ``yaw`` and look by ``pitch`` (radians) once, at the next
+        tick. Returns the input's number (``seq``)."""
+        seq = self._next_seq()
+        self.send(Look(yaw=float(yaw), pitch=float(pitch), seq=seq))
+        return seq
+
+    def headset_status(self, state: str, worn: bool, head_yaw: float | None = None,
+                       head_pitch: float | None = None) -> None:
+        """Trainee only (the headset presenter): the headset session's state, whether it is
+        worn, and the head's world yaw and pitch (radians)."""
+        self.send(HeadsetStatus(state=state, worn=bool(worn), head_yaw=head_yaw, head_pitch=head_pitch))
 
     def fire(self, event: str, *, label: str | None = None, source: str = "game_master",
              seat: int | None = None) -> None:

@@ -14,12 +14,12 @@ as compressed images, so :class:`Frame` has no JSON form.
 
 Messages (session → clients), with the roles that receive them (:data:`AUDIENCE`):
 ``start``, ``frame``, ``action``, ``state``, ``event``, ``cues``, ``marker``, ``bookmark``,
-``rewind``, ``prompt``, ``pause``, ``resume``, ``notice``, ``caption``, ``end``. A trainee
+``rewind``, ``prompt``, ``pause``, ``resume``, ``notice``, ``caption``, ``headset``, ``end``. A trainee
 receives the frames of its own seat, the captions meant for it and the end, never anything
 of the game master.
 
 Requests (clients → session), with the roles that may send them (:data:`SENDERS`):
-``set_action`` and ``look`` (trainee), ``fire_event``, ``fire_cue``, ``mark``, ``bookmark_request``,
+``set_action``, ``look`` and ``headset_status`` (trainee), ``fire_event``, ``fire_cue``, ``mark``, ``bookmark_request``,
 ``rewind_request``, ``pause_request``, ``resume_request``, ``prompt_request`` (game master;
 a new world prompt, with the new scene's opening image as a base64 PNG or WebP when there is
 one), ``say`` (game master: a caption for one trainee seat or all). A trainee's requests
@@ -236,6 +236,23 @@ class Caption(_Record):
     seat: int | None = None
 
 
+class Headset(_Record):
+    """Where trainee ``seat`` is seeing the world from: ``device`` ("headset" or "desktop"),
+    the headset session's ``state`` (OpenXR's: idle, ready, synchronized, visible, focused,
+    stopping, loss_pending, exiting; "lost" when the runtime went away), whether the headset is
+    ``worn`` (the session visible or focused) and where the head actually looks, world
+    ``head_yaw`` and ``head_pitch`` (radians; None when not tracked). Sent when it changes
+    and twice a second."""
+
+    type: Literal["headset"] = "headset"
+    seat: int = Field(default=0, ge=0, lt=MAX_SEATS)
+    device: Literal["headset", "desktop"] = "headset"
+    state: str
+    worn: bool
+    head_yaw: float | None = None
+    head_pitch: float | None = None
+
+
 class End(_Record):
     """The session ended at ``tick``, for ``reason``."""
 
@@ -245,7 +262,7 @@ class End(_Record):
 
 #: Every kind of message, and their union (discriminated by ``type``).
 MESSAGE_TYPES: tuple[type, ...] = (Start, Frame, Action, State, Event, Cues, Marker, Bookmark, Rewind, PromptChange,
-                                   Pause, Resume, Notice, Caption, End)
+                                   Pause, Resume, Notice, Caption, Headset, End)
 Message = Annotated[Union[MESSAGE_TYPES], Field(discriminator="type")]
 
 #: Which roles receive each kind of message: the one table (the trainee's stream carries
@@ -256,7 +273,7 @@ AUDIENCE: dict[str, frozenset[Role]] = {
     "caption": _EVERYONE,
     "end": _EVERYONE,
     **{kind: _STAFF for kind in ("start", "action", "state", "event", "cues", "marker", "bookmark", "rewind",
-                                 "prompt", "pause", "resume", "notice")},
+                                 "prompt", "pause", "resume", "notice", "headset")},
 }
 
 # ------------------------------------------------------------------ requests
@@ -290,6 +307,19 @@ class Look(_Request):
     yaw: float = Field(ge=-3.15, le=3.15, allow_inf_nan=False)
     pitch: float = Field(ge=-3.15, le=3.15, allow_inf_nan=False)
     seq: int = Field(default=0, ge=0, lt=2**32)
+
+
+class HeadsetStatus(_Request):
+    """Trainee (its headset presenter): the headset session's ``state``, whether it is
+    ``worn``, and the head's world yaw and pitch (radians). The session passes it to the game
+    master as :class:`Headset`, and pauses while the headset is off when the scenario says so
+    (``[headset] when_removed = "pause"``)."""
+
+    type: Literal["headset_status"] = "headset_status"
+    state: str = Field(max_length=20)
+    worn: bool
+    head_yaw: float | None = Field(default=None, ge=-7.0, le=7.0, allow_inf_nan=False)
+    head_pitch: float | None = Field(default=None, ge=-3.2, le=3.2, allow_inf_nan=False)
 
 
 class FireEvent(_Request):
@@ -404,14 +434,15 @@ class PromptRequest(_Request):
 
 
 #: Every kind of request, and their union (discriminated by ``type``).
-REQUEST_TYPES: tuple[type, ...] = (SetAction, Look, FireEvent, FireCue, Mark, BookmarkRequest, RewindRequest, PauseRequest,
-                                   ResumeRequest, PromptRequest, Say)
+REQUEST_TYPES: tuple[type, ...] = (SetAction, Look, HeadsetStatus, FireEvent, FireCue, Mark, BookmarkRequest, RewindRequest,
+                                   PauseRequest, ResumeRequest, PromptRequest, Say)
 Request = Annotated[Union[REQUEST_TYPES], Field(discriminator="type")]
 
 #: Which roles may send each kind of request (observers send none).
 SENDERS: dict[str, frozenset[Role]] = {
     "set_action": frozenset({Role.TRAINEE}),
     "look": frozenset({Role.TRAINEE}),
+    "headset_status": frozenset({Role.TRAINEE}),
     **{kind: frozenset({Role.GAME_MASTER}) for kind in ("fire_event", "fire_cue", "mark", "bookmark_request",
                                                         "rewind_request", "pause_request", "resume_request",
                                                         "prompt_request", "say")},

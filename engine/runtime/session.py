@@ -41,7 +41,8 @@ from .control import Bookmark, CueState, cue_states, reschedule
 from .opening import open_floor
 from .participants import Participant
 from .protocol import (AUDIENCE, Action, BookmarkRequest, Caption, Cues, End, Event, FireCue, FireEvent, Frame,
-                       Mark, Marker, Message, Notice, Pause, PauseRequest, PromptChange, Request, Resume,
+                       Headset, HeadsetStatus, Mark, Marker, Message, Notice, Pause, PauseRequest, PromptChange,
+                       Request, Resume,
                        PromptRequest, ResumeRequest, Rewind, RewindRequest, Role, Say, SetAction, Look, Start, State,
                        to_record)
 from .protocol import Bookmark as BookmarkMessage
@@ -137,6 +138,14 @@ class Client(ClientRequests):
 
 
 @dataclass(frozen=True)
+class _FromSeat:
+    """A trainee's request that needs its seat, queued for the next tick boundary."""
+
+    seat: int
+    request: HeadsetStatus
+
+
+@dataclass(frozen=True)
 class _PromptReady:
     """A prompt change whose text embedding (and image) is ready: applied at the next tick."""
 
@@ -180,6 +189,10 @@ class Session:
         self._clients: list[Client] = []
         self._lock = threading.Lock()
         self._pending_events: list[tuple[str, str | None, str, int | None, int | None]] = []
+        #: Seats whose headset came off while the scenario pauses for that (the clock waits for them).
+        self.headset_off: set[int] = set()
+        self._worn: dict[int, bool] = {}
+        self._headset_paused = False
         self._commands: list[Request | _PromptReady] = []
         self._next_id = 1
         self.ended = False
@@ -266,6 +279,10 @@ class Session:
             self._check_seat(request.seat)
             with self._lock:
                 self._commands.append(request)
+        elif isinstance(request, HeadsetStatus):
+            self._check_seat(seat)
+            with self._lock:
+                self._commands.append(_FromSeat(seat, request))
         elif isinstance(request, (FireCue, Mark, BookmarkRequest, RewindRequest, PauseRequest, ResumeRequest)):
             with self._lock:
                 self._commands.append(request)
@@ -492,6 +509,31 @@ class Session:
             raise ValueError(f"cue {req.index} ({cue.event}) fired already at tick {cue.fired_tick}")
         self._queue_event(cue.event, label=cue.note, source="game_master", cue=req.index)
 
+    def _do_headset(self, req: _FromSeat) -> None:
+        st, seat = req.request, req.seat
+        self._publish(Headset(tick=max(self.tick, 0), seat=seat, state=st.state, worn=st.worn, head_yaw=st.head_yaw,
+                              head_pitch=st.head_pitch))
+        was = self._worn.get(seat)
+        self._worn[seat] = st.worn
+        if was is None or was == st.worn:
+            return
+        name = self.participants[seat].name
+        policy = getattr(getattr(self.scenario, "headset", None), "when_removed", "pause")
+        if not st.worn:
+            self._publish(Notice(tick=max(self.tick, 0), text=f"{name} took the headset off ({st.state.lower()})"
+                                 + ("; the session is paused until it is back on" if policy == "pause" else "")))
+            if policy == "pause":
+                self.headset_off.add(seat)
+                if not self.paused:  # a pause the game master made is theirs to end
+                    self._headset_paused = True
+                    self._do_pause(PauseRequest())
+        elif seat in self.headset_off:
+            self.headset_off.discard(seat)
+            self._publish(Notice(tick=max(self.tick, 0), text=f"{name} has the headset on again"))
+            if not self.headset_off and self._headset_paused:
+                self._headset_paused = False
+                self._do_resume(ResumeRequest())
+
     def _do_say(self, req: Say) -> None:
         self._publish(Caption(tick=self.tick, text=req.text, seat=req.seat))
 
@@ -509,7 +551,7 @@ class Session:
     _HANDLERS: dict[type, tuple[Callable, str]] = {
         Mark: (_do_mark, "mark"), BookmarkRequest: (_do_bookmark, "bookmark"), RewindRequest: (_do_rewind, "rewind"),
         _PromptReady: (_do_prompt, "prompt"), FireCue: (_do_fire_cue, "fire_cue"), PauseRequest: (_do_pause, "pause"),
-        ResumeRequest: (_do_resume, "resume"), Say: (_do_say, "say"),
+        ResumeRequest: (_do_resume, "resume"), Say: (_do_say, "say"), _FromSeat: (_do_headset, "headset status"),
     }
 
     def end(self, reason: str = "finished") -> None:

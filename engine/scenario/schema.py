@@ -28,6 +28,10 @@ game master's palette of event buttons and the timed cues of one training sessio
     kind = "avatar"               # trainee, game_master, avatar or observer
     brief = "..."
 
+    [headset]                     # optional
+    vignette = true               # darken the view's edges while walking
+    when_removed = "pause"        # or "continue"
+
 Unknown keys are errors. Validation errors raised here are :class:`pydantic_core.PydanticCustomError`
 instances whose message says what is allowed; a ``loc`` entry in their context points at the
 offending key when the check spans several fields (see :mod:`engine.scenario.loader`).
@@ -162,6 +166,19 @@ class Cue(_Model):
 ROLE_KINDS: tuple[str, ...] = ("trainee", "game_master", "avatar", "observer")
 
 
+class HeadsetSettings(_Model):
+    """How the trainee is shown the world in a headset (the ``[headset]`` table).
+
+    ``vignette``: darken the edges of the view while the trainee walks with the controller
+    (a comfort vignette, against simulator sickness); ``when_removed``: what the session does
+    when a trainee takes the headset off or its runtime goes away — ``"pause"`` the clock
+    until it is back on, or ``"continue"``.
+    """
+
+    vignette: bool = True
+    when_removed: Literal["pause", "continue"] = "pause"
+
+
 class ScenarioRole(_Model):
     """A person the scenario involves, with what they should know (shown to the game master).
 
@@ -186,6 +203,7 @@ class Scenario(_Model):
     palette: list[PaletteButton] = []
     cues: list[Cue] = []
     roles: list[ScenarioRole] = []
+    headset: HeadsetSettings = HeadsetSettings()
 
     _source_path: Path | None = PrivateAttr(None)
 
