@@ -514,3 +514,21 @@ def test_host_session_serves_the_scenario_and_shows_a_code_per_seat(qtbot, make_
     dialog.stop()
     assert dialog.process.exitCode() == 0 and "ended" in dialog.status.text()
     assert any((tmp_path / "recordings").rglob("summary.json"))
+
+
+# ---------------------------------------------------------------- the headset
+def test_the_headset_settings_are_edited_and_preview_in_headset_is_offered(qtbot, make_window, library):
+    from engine.scenario import load_scenario
+
+    path = library / "avatar_therapy.toml"
+    window = make_window(path)
+    e = window.editor
+    assert e.vignette_combo.value() is None and e.removed_combo.value() is None  # the usual: not written
+    e.vignette_combo.setCurrentIndex(1)  # off
+    e.removed_combo.setCurrentIndex(1)  # the session goes on
+    assert window.save()
+    s = load_scenario(path)
+    assert (s.headset.vignette, s.headset.when_removed) == (False, "continue")
+    e.vignette_combo.setCurrentIndex(0)  # back to the usual: the key goes away
+    assert window.save() and "vignette" not in path.read_text()
+    assert window.headset_action in window.menuBar().actions()[-1].menu().actions()

@@ -327,3 +327,4 @@ def test_preview_in_headset_without_a_runtime_falls_back_to_the_desktop_window(q
     finally:
         trainee.close()
         worker.close()
+

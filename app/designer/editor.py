@@ -72,6 +72,7 @@ class ScenarioEditor(QScrollArea):
         layout = QVBoxLayout(form)
         layout.addWidget(self._about_box())
         layout.addWidget(self._world_box())
+        layout.addWidget(self._headset_box())
         self.palette_table = self._table_box(layout, "palette", "Game-master buttons", (
             "The buttons on the game master's console, in this order. Each one sets off an event in the "
             "world; a key lets the game master press it without the mouse."), [
@@ -129,6 +130,24 @@ class ScenarioEditor(QScrollArea):
         self.lights = self._field(LightsEdit(), ("world", "lights"), "the lights at the start",
                                   "How bright the room is when the session starts (100 %: normal)")
         form.addRow("Lights at the start", self.lights)
+        return box
+
+    def _headset_box(self) -> QGroupBox:
+        box = QGroupBox("In the headset")
+        form = QFormLayout(box)
+        self.vignette_combo = self._field(
+            ChoiceCombo([(False, "Off", "The view's edges stay as they are while walking")],
+                        none_text="Darken the edges while walking (usual)"),
+            ("headset", "vignette"), "the comfort vignette",
+            "While the trainee walks with the controller, darken the edges of the view: it eases simulator "
+            "sickness")
+        self.removed_combo = self._field(
+            ChoiceCombo([("continue", "The session goes on", "The clock keeps running while the headset is off")],
+                        none_text="Pause until it is back on (usual)"),
+            ("headset", "when_removed"), "what happens when the headset comes off",
+            "When a trainee takes the headset off (or its software stops), pause the session or let it go on")
+        form.addRow("Comfort vignette", self.vignette_combo)
+        form.addRow("Headset taken off", self.removed_combo)
         return box
 
     def _opening_box(self) -> QGroupBox:
@@ -298,7 +317,8 @@ class ScenarioEditor(QScrollArea):
         simple = {"title": self.title_edit, "briefing": self.briefing_edit, "duration": self.duration_edit,
                   "world": self.opening_box, "world.prompt": self.prompt_edit, "world.room": self.room_combo,
                   "world.seed": self.seed_spin, "world.image": self.image_field.thumbnail,
-                  "world.lights": self.lights.spin, "palette": self.palette_table.table,
+                  "world.lights": self.lights.spin, "headset.vignette": self.vignette_combo,
+                  "headset.when_removed": self.removed_combo, "palette": self.palette_table.table,
                   "cues": self.cues_table.table, "roles": self.roles_table.table}
         while field:
             if field in simple:
