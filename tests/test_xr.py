@@ -328,3 +328,60 @@ def test_preview_in_headset_without_a_runtime_falls_back_to_the_desktop_window(q
         trainee.close()
         worker.close()
 
+
+
+def test_a_lost_runtime_ends_the_presenter_and_the_game_master_hears_of_it(live_session):
+    from app.xr.presenter import XrPresenter
+    from engine.runtime.protocol import Headset, Role
+    from tests.helpers.sim_xr import SimRuntime
+
+    session = live_session.session
+    gm = session.connect(Role.GAME_MASTER)
+    sim = SimRuntime(display_hz=60.0)
+    p = XrPresenter(session.connect(Role.TRAINEE), resolution=64, runtime_factory=lambda: sim)
+    p.start()
+    deadline = time.monotonic() + 5
+    while not p.lifecycle.focused and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sim._queue("LOSS_PENDING")  # the runtime is going away (e.g. SteamVR quit)
+    p.join(5)
+    assert not p.is_alive() and sim.closed and p.lifecycle.seen[-1] == "LOSS_PENDING"
+    time.sleep(0.2)
+    states = [m.state for m in gm.poll() if isinstance(m, Headset)]
+    assert states[-1] == "lost" and session.paused  # the scenario pauses while the trainee is out
+
+
+def test_ved_join_in_the_headset(qtbot, tmp_path):
+    pytest.importorskip("pytestqt")
+    pytest.importorskip("websockets")
+    from app.remote import open_join_window
+    from engine.model.interface import ReferenceWorldModel
+    from engine.net.server import SessionServer
+    from engine.net.tls import load_or_make_certificate
+    from engine.runtime.session import SessionRunner
+    from engine.runtime.wiring import open_live_session
+    from engine.scenario import load_scenario
+    from tests.helpers.sim_xr import SimRuntime
+
+    live = open_live_session(load_scenario(OR_SCENARIO), ReferenceWorldModel(64), record_dir=tmp_path / "rec")
+    server = SessionServer(live.session, load_or_make_certificate(tmp_path / "tls")).start()
+    runner = SessionRunner(live.session, paced=True)
+    runner.start()
+    sim = SimRuntime(display_hz=60.0, yaw_amp=0.4)
+    try:
+        window, client, timer = open_join_window(server.url, server.codes()["trainee"], xr=True,
+                                                 xr_runtime_factory=lambda: sim)
+        qtbot.addWidget(window)
+        qtbot.waitUntil(lambda: "in the headset" in window.windowTitle(), timeout=8000)
+        qtbot.waitUntil(lambda: len(sim.uploads) > 10, timeout=8000)
+        yaw0 = live.session.participants[0].pose[2]
+        qtbot.waitUntil(lambda: abs(live.session.participants[0].pose[2] - yaw0) > 0.1, timeout=5000)  # the head turns it
+        window.close()
+        assert sim.closed
+        timer.stop()
+        client.close()
+    finally:
+        runner.stop()
+        runner.join(5)
+        server.close()
+        live.close()
