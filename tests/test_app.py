@@ -179,8 +179,8 @@ def test_palette_button_fires_event_hidden_from_trainee(qtbot, live):
     qtbot.waitUntil(lambda: button.property("fired") and console.state["bleeding"] > 0, timeout=2000)
     qtbot.wait(150)  # a few more ticks reach the trainee
     assert trainee.received_kinds["frame"] > 0
-    assert set(trainee.received_kinds) <= {"frame", "end"}
-    assert spy and {m.kind for m in spy} <= {"frame", "end"}
+    assert set(trainee.received_kinds) <= {"frame", "sound", "end"}
+    assert spy and {m.kind for m in spy} <= {"frame", "sound", "end"}
     assert all(set(type(m).model_fields) == {"tick", "type", "frame", "input_seq", "seat", "pose"} for m in spy if m.kind == "frame")
 
 

@@ -48,7 +48,7 @@ def test_a_state_record_is_flat_as_the_recordings_have_it():
 
 def test_every_kind_has_an_audience_and_the_trainee_gets_only_frames_captions_and_the_end():
     assert {cls.model_fields["type"].default for cls in P.MESSAGE_TYPES} == set(P.AUDIENCE)
-    assert {k for k, roles in P.AUDIENCE.items() if Role.TRAINEE in roles} == {"frame", "caption", "end"}
+    assert {k for k, roles in P.AUDIENCE.items() if Role.TRAINEE in roles} == {"frame", "sound", "caption", "end"}
     assert all(Role.OBSERVER in roles for roles in P.AUDIENCE.values())
 
 

@@ -66,7 +66,7 @@ def test_game_master_requests_never_reach_the_trainee_stream(reference):
             s.step()
         s.end()
         msgs = trainee.poll()
-        assert set(_kinds(msgs)) == {"frame", "end"}
+        assert set(_kinds(msgs)) == {"frame", "sound", "end"}
         assert all(set(type(m).model_fields) == {"tick", "type", "frame", "input_seq", "seat", "pose"} for m in msgs if m.kind == "frame")
         streams.append([(m.tick, m.frame.tobytes()) for m in msgs if m.kind == "frame"])
         if with_gm:

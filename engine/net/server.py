@@ -32,7 +32,7 @@ from collections import deque
 
 from pydantic import ValidationError
 
-from ..runtime.protocol import Frame, ProtocolError, Role, dumps, loads
+from ..runtime.protocol import Frame, ProtocolError, Role, Sound, dumps, loads
 from ..runtime.session import Session
 from ..world.state import UnknownEventError
 from .codes import CodeBook, Seat
@@ -63,6 +63,8 @@ class _Outbox:
         self.in_flight = 0  # frames sent and not yet acknowledged
 
     def put(self, msg) -> None:  # session thread: never blocks on the network
+        if isinstance(msg, Sound):
+            return  # sound does not travel over the network yet (the recording keeps it)
         with self._cond:
             if isinstance(msg, Frame):
                 self.frames_skipped += msg.seat in self._frames

@@ -23,6 +23,10 @@ VIDEO_DIR = "video"
 SESSION_NAME = "session.mp4"
 SHEET_NAME = "contact_sheet.png"
 SUMMARY_NAME = "summary.json"
+#: What the trainee heard: 16-bit little-endian stereo PCM appended as it plays (crash-safe
+#: like the log), described by ``audio.json`` (sample rate, channels, the tick it starts at).
+AUDIO_NAME = "audio.pcm"
+AUDIO_META_NAME = "audio.json"
 #: Where the views of trainee seats 1, 2, … go (``seats/seat-1/``, each a recording of its
 #: own with video, index and summary; seat 0's view is the main recording's).
 SEATS_DIR = "seats"

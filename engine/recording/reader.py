@@ -66,6 +66,20 @@ class Recording:
         """Log records with ``"type": "action"`` of trainee seat ``seat``, in order."""
         return [r for r in self.log if r.get("type") == "action" and r.get("seat", 0) == seat]
 
+    def audio(self) -> tuple[np.ndarray, int, int] | None:
+        """What the trainee heard: ``(float32 (n, 2) samples in −1…1, sample rate Hz, the
+        tick the first sample belongs to)``, read from ``audio.pcm`` (whole even when the
+        session was killed: at most the last block is torn); None without sound."""
+        from .files import AUDIO_META_NAME, AUDIO_NAME
+
+        meta_path, pcm_path = self.directory / AUDIO_META_NAME, self.directory / AUDIO_NAME
+        if not meta_path.is_file() or not pcm_path.is_file():
+            return None
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        pcm = np.fromfile(pcm_path, "<i2")
+        pcm = pcm[: len(pcm) // 2 * 2].reshape(-1, 2)
+        return pcm.astype(np.float32) / 32767.0, int(meta["sample_rate"]), int(meta["first_tick"])
+
     @property
     def seats(self) -> list[str]:
         """The trainee seats' names, seat 0 first (from the log's start record; one

@@ -16,8 +16,8 @@ import av
 import numpy as np
 
 from .contact_sheet import SHEET_MAX_TILES, render_contact_sheet
-from .files import (FORMAT, INDEX_NAME, LOG_NAME, META_NAME, SEATS_DIR, SESSION_NAME, SHEET_NAME, SUMMARY_NAME, VIDEO_DIR,
-                    seat_dir_name)
+from .files import (AUDIO_META_NAME, AUDIO_NAME, FORMAT, INDEX_NAME, LOG_NAME, META_NAME, SEATS_DIR, SESSION_NAME,
+                    SHEET_NAME, SUMMARY_NAME, VIDEO_DIR, seat_dir_name)
 from .files import _dumps, _write_json_atomic
 
 _log = logging.getLogger(__name__)
@@ -183,6 +183,10 @@ class Recorder:
 
         self._ms_sum = 0.0
         self._ms_max = 0.0
+        self._audio_f = None  # audio.pcm, opened with the first block
+        self._audio_rate = 0
+        self._audio_first_tick: int | None = None
+        self._audio_samples = 0  # sample frames written (silence for missed ticks included)
         self._seat_recorders: dict[int, Recorder] = {}  # trainee seats 1, 2, …: a recording each
 
     # ------------------------------------------------------------------ API
@@ -211,6 +215,34 @@ class Recorder:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def write_audio(self, tick: int, samples: np.ndarray, sample_rate: int) -> None:
+        """Append the sound of ``tick``: float32 ``(n, 2)`` in −1…1 at ``sample_rate`` Hz,
+        written at once as 16-bit PCM to ``audio.pcm`` (so a killed session keeps what was
+        heard up to then). Ticks without sound in between become silence; at close the
+        sound is muxed into ``session.mp4`` as AAC. Raises ``RuntimeError`` when closed,
+        ``ValueError`` for another shape or rate than before."""
+        samples = np.asarray(samples, np.float32)
+        if samples.ndim != 2 or samples.shape[1] != 2:
+            raise ValueError(f"audio is float32 (n, 2); got {samples.shape}")
+        with self._lock:
+            self._check_open()
+            if self._audio_f is None:
+                self._audio_rate, self._audio_first_tick = int(sample_rate), int(tick)
+                _write_json_atomic(self.directory / AUDIO_META_NAME, {
+                    "sample_rate": self._audio_rate, "channels": 2, "format": "s16le", "first_tick": int(tick),
+                    "tick_hz": self.tick_hz})
+                self._audio_f = open(self.directory / AUDIO_NAME, "ab", buffering=0)
+            elif sample_rate != self._audio_rate:
+                raise ValueError(f"audio at {sample_rate} Hz after {self._audio_rate} Hz")
+            due = round((tick - self._audio_first_tick) * self._audio_rate / self.tick_hz)
+            if due > self._audio_samples:  # missed ticks: silence, so the sound stays on the clock
+                gap = due - self._audio_samples
+                self._audio_f.write(np.zeros((gap, 2), "<i2").tobytes())
+                self._audio_samples += gap
+            pcm = np.clip(np.round(samples * 32767.0), -32768, 32767).astype("<i2")
+            self._audio_f.write(pcm.tobytes())
+            self._audio_samples += len(pcm)
 
     def write_frame(self, tick: int, frame: np.ndarray) -> None:
         """Append one frame.
@@ -339,6 +371,8 @@ class Recorder:
             finally:
                 self._log_f.close()
                 self._index_f.close()
+                if self._audio_f is not None:
+                    self._audio_f.close()
 
             session: Path | None = None
             if self._frames:
@@ -463,6 +497,7 @@ class Recorder:
                     in_stream = inp.streams.video[0]
                     if out_stream is None:
                         out_stream = out.add_stream_from_template(in_stream)
+                        audio = self._add_audio_stream(out) if self._audio_samples else None
                     tb = in_stream.time_base
                     offset = round(Fraction(seg_tick - first, self.tick_hz) / tb)
                     for packet in inp.demux(in_stream):
@@ -472,10 +507,35 @@ class Recorder:
                         packet.dts += offset
                         packet.stream = out_stream
                         out.mux(packet)
+            if out_stream is not None and audio is not None:
+                self._mux_audio(out, audio, first)
         finally:
             out.close()
         os.replace(tmp_path, out_path)
         return out_path
+
+    def _add_audio_stream(self, out):
+        stream = out.add_stream("aac", rate=self._audio_rate, layout="stereo")
+        stream.bit_rate = 128_000
+        return stream
+
+    def _mux_audio(self, out, stream, first_tick: int) -> None:
+        """Encode ``audio.pcm`` as AAC into ``stream`` of ``out``, starting at its tick."""
+        rate = self._audio_rate
+        pcm = np.fromfile(self.directory / AUDIO_NAME, "<i2")
+        pcm = pcm[: len(pcm) // 2 * 2].reshape(-1, 2)
+        start = round((self._audio_first_tick - first_tick) * rate / self.tick_hz)
+        step = 1024
+        for i in range(0, len(pcm), step):
+            chunk = np.ascontiguousarray(pcm[i:i + step].reshape(1, -1))  # packed s16: L R L R …
+            frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout="stereo")
+            frame.sample_rate = rate
+            frame.pts = start + i
+            frame.time_base = Fraction(1, rate)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
 
     def _write_contact_sheet(self) -> Path:
         cands = list(self._thumbs)

@@ -13,10 +13,10 @@ Frames are not records: the recorder writes them to video and a network client r
 as compressed images, so :class:`Frame` has no JSON form.
 
 Messages (session → clients), with the roles that receive them (:data:`AUDIENCE`):
-``start``, ``frame``, ``action``, ``state``, ``event``, ``cues``, ``marker``, ``bookmark``,
+``start``, ``frame``, ``sound``, ``action``, ``state``, ``event``, ``cues``, ``marker``, ``bookmark``,
 ``rewind``, ``prompt``, ``pause``, ``resume``, ``notice``, ``caption``, ``headset``, ``end``. A trainee
-receives the frames of its own seat, the captions meant for it and the end, never anything
-of the game master.
+receives the frames and sound of its own seat, the captions meant for it and the end, never
+anything of the game master.
 
 Requests (clients → session), with the roles that may send them (:data:`SENDERS`):
 ``set_action``, ``look`` and ``headset_status`` (trainee), ``fire_event``, ``fire_cue``, ``mark``, ``bookmark_request``,
@@ -113,6 +113,27 @@ class Frame(_Record):
         a = np.asarray(v)
         if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
             raise ValueError(f"a frame is uint8 (H, W, 3); got {a.dtype} {a.shape}")
+        return a
+
+
+class Sound(_Record):
+    """What trainee seat ``seat`` hears during ``tick``: float32 ``(n, 2)`` samples (left,
+    right) in −1…1 at ``sample_rate`` Hz, one tick long (:mod:`engine.audio`). A trainee
+    receives only its own seat's. Not a JSON record (the recorder writes it as the
+    recording's sound track)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    type: Literal["sound"] = "sound"
+    samples: Any = Field(repr=False)
+    sample_rate: int = Field(default=48_000, gt=0)
+    seat: int = Field(default=0, ge=0, lt=MAX_SEATS)
+
+    @field_validator("samples")
+    @classmethod
+    def _stereo(cls, v):
+        a = np.asarray(v)
+        if a.dtype != np.float32 or a.ndim != 2 or a.shape[1] != 2:
+            raise ValueError(f"sound is float32 (n, 2); got {a.dtype} {a.shape}")
         return a
 
 
@@ -261,7 +282,7 @@ class End(_Record):
 
 
 #: Every kind of message, and their union (discriminated by ``type``).
-MESSAGE_TYPES: tuple[type, ...] = (Start, Frame, Action, State, Event, Cues, Marker, Bookmark, Rewind, PromptChange,
+MESSAGE_TYPES: tuple[type, ...] = (Start, Frame, Sound, Action, State, Event, Cues, Marker, Bookmark, Rewind, PromptChange,
                                    Pause, Resume, Notice, Caption, Headset, End)
 Message = Annotated[Union[MESSAGE_TYPES], Field(discriminator="type")]
 
@@ -270,6 +291,7 @@ Message = Annotated[Union[MESSAGE_TYPES], Field(discriminator="type")]
 #: ``seat`` (a frame, a caption for one trainee) goes only to that seat's trainee.
 AUDIENCE: dict[str, frozenset[Role]] = {
     "frame": _EVERYONE,
+    "sound": _EVERYONE,
     "caption": _EVERYONE,
     "end": _EVERYONE,
     **{kind: _STAFF for kind in ("start", "action", "state", "event", "cues", "marker", "bookmark", "rewind",
@@ -457,8 +479,8 @@ _REQUESTS: TypeAdapter = TypeAdapter(Request)
 def to_record(msg: _Record) -> dict:
     """The flat JSON-able record of a message: ``{"type", "tick", ...fields}``. Raises
     ``ProtocolError`` for a :class:`Frame` (frames travel as video or images)."""
-    if isinstance(msg, Frame):
-        raise ProtocolError("a frame has no record form: the recorder writes it to video")
+    if isinstance(msg, (Frame, Sound)):
+        raise ProtocolError(f"a {msg.kind} has no record form: the recorder writes it to the video or sound track")
     d = msg.model_dump(mode="json")
     out = {"type": d.pop("type"), "tick": d.pop("tick")}
     if isinstance(msg, State):

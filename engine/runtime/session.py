@@ -42,7 +42,7 @@ from .opening import open_floor
 from .participants import Participant
 from .protocol import (AUDIENCE, Action, BookmarkRequest, Caption, Cues, End, Event, FireCue, FireEvent, Frame,
                        Headset, HeadsetStatus, Mark, Marker, Message, Notice, Pause, PauseRequest, PromptChange,
-                       Request, Resume,
+                       Request, Resume, Sound,
                        PromptRequest, ResumeRequest, Rewind, RewindRequest, Role, Say, SetAction, Look, Start, State,
                        to_record)
 from .protocol import Bookmark as BookmarkMessage
@@ -179,6 +179,7 @@ class Session:
         if seat_prompts is not None and len(seat_prompts) != len(names):
             raise ValueError(f"{len(seat_prompts)} seat prompts for {len(names)} trainee seats")
         self._seat_prompts = seat_prompts
+        self._audio = self._make_audio()
         #: Every event fired so far, in order.
         self.event_log: list[Event] = []
         #: The timed cues with their due and fired ticks (see :mod:`engine.runtime.control`).
@@ -196,6 +197,15 @@ class Session:
         self._commands: list[Request | _PromptReady] = []
         self._next_id = 1
         self.ended = False
+
+    def _make_audio(self) -> list:
+        """One :class:`~engine.audio.world.WorldAudio` per seat, with the scenario's ``[sounds]``."""
+        from ..audio.world import SoundSettings, WorldAudio
+
+        cfg = getattr(self.scenario, "sounds", None)
+        settings = SoundSettings(**cfg.model_dump()) if cfg is not None else SoundSettings()
+        scene = self.scene if self.scene.room_type != "unknown" else None
+        return [WorldAudio(scene, settings, tick_hz=self.tick_hz, seed=k) for k in range(len(self.participants))]
 
     # ------------------------------------------------------------ seats
     @property
@@ -397,10 +407,14 @@ class Session:
 
     def _publish_frames(self, frames: list[np.ndarray]) -> None:
         """Publish each seat's frame of this tick (seat 0 first)."""
+        from ..audio import SAMPLE_RATE
+
         for p, frame in zip(self.participants, frames):
             p.last_frame = frame
             self._publish(Frame(tick=self.tick, frame=frame, input_seq=p.applied_seq, seat=p.seat,
                                 pose=tuple(float(v) for v in p.pose)))
+            self._publish(Sound(tick=self.tick, samples=self._audio[p.seat].render(self.world_state, p.pose),
+                                sample_rate=SAMPLE_RATE, seat=p.seat))
 
     def _publish_cues(self) -> None:
         self._publish(Cues(tick=max(self.tick, 0), cues=tuple(c.as_dict() for c in self.cues)))
@@ -488,6 +502,7 @@ class Session:
         if prompt.image is not None:  # a new scene: the image opens it (for every seat), the floor plan is unknown
             self.tick += 1
             self.prompt, self.scene = prompt, open_floor()
+            self._audio = self._make_audio()
             for p, pose in zip(self.participants, seat_start_poses(self.scene, len(self.participants))):
                 p.pose = pose
             frames = self._open_views([prompt] * len(self.participants))
@@ -573,6 +588,8 @@ class RecorderSink:
     def __call__(self, msg: Message) -> None:
         if isinstance(msg, Frame):
             self.recorder.seat_recorder(msg.seat).write_frame(msg.tick, msg.frame)
+        elif isinstance(msg, Sound):
+            self.recorder.seat_recorder(msg.seat).write_audio(msg.tick, msg.samples, msg.sample_rate)
         else:
             self.recorder.log(to_record(msg))
 

@@ -179,6 +179,20 @@ class HeadsetSettings(_Model):
     when_removed: Literal["pause", "continue"] = "pause"
 
 
+class SoundSettings(_Model):
+    """The world's sounds (the ``[sounds]`` table; :mod:`engine.audio`): the ``alarm``
+    (``"iec_high"``: the high-priority pattern of IEC 60601-1-8, or ``"off"``), the patient
+    ``monitor``'s beep, whose rate rises as the patient bleeds (unset: where the room has a
+    monitor), the ``room_tone``, ``footsteps`` of a person entering or leaving, and the
+    overall ``volume`` (0–1)."""
+
+    alarm: Literal["iec_high", "off"] = "iec_high"
+    monitor: bool | None = None
+    room_tone: bool = True
+    footsteps: bool = True
+    volume: float = Field(1.0, ge=0.0, le=1.0, allow_inf_nan=False)
+
+
 class ScenarioRole(_Model):
     """A person the scenario involves, with what they should know (shown to the game master).
 
@@ -204,6 +218,7 @@ class Scenario(_Model):
     cues: list[Cue] = []
     roles: list[ScenarioRole] = []
     headset: HeadsetSettings = HeadsetSettings()
+    sounds: SoundSettings = SoundSettings()
 
     _source_path: Path | None = PrivateAttr(None)
 

@@ -1,0 +1,142 @@
+"""The world's sounds: synthesis, spatial panning, the mix a trainee hears, and the sound
+track of the recording (buffer-level: no sound device is needed)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.audio import SAMPLE_RATE
+from engine.audio.sources import Alarm, MonitorBeep, heart_rate_bpm
+from engine.audio.spatial import azimuth, pan_gains, place
+from engine.audio.world import SoundSettings, WorldAudio
+from engine.world.scene import make_scene
+from engine.world.state import WorldState
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _band_energy(x: np.ndarray, freq: float, width: float = 25.0) -> float:
+    """Energy of mono ``x`` within ``freq ± width`` Hz."""
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / SAMPLE_RATE)
+    return float(spec[(f > freq - width) & (f < freq + width)].sum())
+
+
+def _onsets(x: np.ndarray, threshold: float) -> int:
+    above = np.abs(x) > threshold
+    starts = np.flatnonzero(above[1:] & ~above[:-1])
+    # one beep rings ~40 ms: merge crossings closer than 100 ms
+    return int(np.sum(np.diff(np.concatenate([[-10 ** 9], starts])) > 0.1 * SAMPLE_RATE))
+
+
+def test_a_source_on_the_left_is_louder_on_the_left_and_fades_with_distance():
+    head = (0.0, 0.0, 0.0)  # at the origin, looking along −z
+    assert azimuth((-1.0, 0.0), head) == pytest.approx(math.pi / 2)  # −x is on the left
+    left, right = pan_gains((-2.0, 0.0), head)
+    assert left > 3 * right
+    l2, r2 = pan_gains((2.0, 0.0), head)
+    assert r2 > 3 * l2 and l2 == pytest.approx(right)
+    ahead = pan_gains((0.0, -1.0), head)
+    assert ahead[0] == pytest.approx(ahead[1]) and ahead[0] ** 2 + ahead[1] ** 2 == pytest.approx(1.0)  # constant power
+    far = pan_gains((0.0, -4.0), head)
+    assert far[0] == pytest.approx(ahead[0] / 4)  # 1/distance beyond a metre
+    behind = pan_gains((0.0, 1.0), head)
+    assert behind[0] < ahead[0]
+    turned = pan_gains((-2.0, 0.0), (0.0, 0.0, math.pi / 2))  # turning left to face it centres it
+    assert turned[0] == pytest.approx(turned[1])
+    stereo = place(np.ones(10, np.float32), (-2.0, 0.0), head)
+    assert stereo.shape == (10, 2) and stereo[:, 0].mean() > stereo[:, 1].mean()
+
+
+def test_the_monitor_beeps_faster_as_the_patient_bleeds():
+    assert heart_rate_bpm(0.0) == 72 and heart_rate_bpm(1.0) == 140
+    counts = []
+    for bleeding in (0.0, 1.0):
+        beep = MonitorBeep()
+        x = np.concatenate([beep.render(2400, bleeding) for _ in range(200)])  # 10 s in session ticks
+        counts.append(_onsets(x, 0.05))
+    assert counts[0] == pytest.approx(12, abs=1) and counts[1] == pytest.approx(23, abs=1)
+
+
+def test_the_alarm_plays_its_pattern_only_while_on_and_restarts_with_it():
+    alarm = Alarm()
+    assert not alarm.render(2400, False).any()
+    on = np.concatenate([alarm.render(2400, True) for _ in range(100)])  # 5 s: one full pattern
+    assert _onsets(on, 0.05) == 10  # IEC 60601-1-8 high priority: ten pulses
+    assert _band_energy(on, 523.25) > 100 * _band_energy(on, 700.0)
+    alarm.render(2400, False)
+    again = alarm.render(2400, True)
+    np.testing.assert_array_equal(again, on[:2400])  # a new alarm begins at its first pulse
+
+
+def test_the_mix_places_the_monitor_and_footsteps_and_follows_the_settings():
+    scene = make_scene("operating_room", 7)
+    audio = WorldAudio(scene, SoundSettings(room_tone=False))  # the room tone sits in the middle
+    assert audio.has_monitor
+    mx, mz = audio.monitor_xz
+    facing = math.atan2(-(mx - 0.0), -(mz - 0.0))
+    left_of_it = (0.0, 0.0, facing - math.pi / 2)  # turned so the monitor is on the left
+    x = np.concatenate([audio.render(WorldState(alarm=True), left_of_it) for _ in range(40)])
+    assert np.abs(x[:, 0]).mean() > 2 * np.abs(x[:, 1]).mean()
+    quiet = WorldAudio(scene, SoundSettings(alarm="off", monitor=False, room_tone=False, footsteps=True))
+    assert not np.concatenate([quiet.render(WorldState(alarm=True), left_of_it) for _ in range(10)]).any()
+    quiet.render(WorldState(), left_of_it)
+    steps = np.concatenate([quiet.render(WorldState(avatar=True, avatar_pose=(1.0, 0.0, 0.0)), left_of_it)
+                            for _ in range(60)])
+    assert _onsets(steps.mean(1), 0.02) == 6  # six footsteps as the person walks in
+
+
+def test_the_recording_carries_the_alarm_from_its_tick(tmp_path):
+    """A session whose alarm goes on at tick 40: the recording's sound track has the alarm's
+    tone from that tick on and not before (compared with the same session without it), and
+    session.mp4 carries the track as AAC."""
+    import av
+
+    from engine.model.interface import ReferenceWorldModel
+    from engine.recording import read_recording
+    from engine.runtime.protocol import Role
+    from engine.runtime.wiring import open_live_session
+    from engine.scenario import loads_scenario
+
+    base = (ROOT / "scenarios" / "operating_room_bleeding.toml").read_text().split("[[palette]]")[0]
+    energies = {}
+    for alarm in (True, False):
+        scenario = loads_scenario(base + ('[[cues]]\nat = 2.0\nevent = "alarm_on"\n' if alarm else "")
+                                  + "\n[sounds]\nmonitor = false\nroom_tone = false\n")
+        rec = tmp_path / f"rec-{alarm}"
+        live = open_live_session(scenario, ReferenceWorldModel(64), record_dir=rec)
+        live.session.connect(Role.TRAINEE)
+        live.session.start()
+        for _ in range(80):
+            live.session.step()
+        live.close()
+        samples, rate, first = read_recording(rec).audio()
+        assert rate == SAMPLE_RATE and first == 0 and len(samples) == 81 * SAMPLE_RATE // 20
+        cut = 40 * SAMPLE_RATE // 20
+        energies[alarm] = (_band_energy(samples[:cut].mean(1), 523.25), _band_energy(samples[cut:].mean(1), 523.25))
+        with av.open(str(rec / "session.mp4")) as c:
+            assert [s.type for s in c.streams] == ["video", "audio"]
+    before, after = energies[True]
+    assert after > 1000 * max(before, 1e-9) and after > 1000 * energies[False][1]
+
+
+def test_a_killed_session_keeps_what_was_heard(tmp_path):
+    import json
+
+    from engine.recording import Recorder, read_recording
+
+    r = Recorder(tmp_path / "rec", tick_hz=20, scale=2)
+    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(2400) / SAMPLE_RATE)).astype(np.float32)
+    for t in range(10):
+        r.write_frame(t, np.zeros((64, 64, 3), np.uint8))
+        if t != 5:  # a tick without sound becomes silence, so the track stays on the clock
+            r.write_audio(t, np.stack([tone, tone], 1), SAMPLE_RATE)
+    # no close(): as after SIGKILL
+    samples, rate, first = read_recording(tmp_path / "rec").audio()
+    assert len(samples) == 10 * 2400 and not samples[5 * 2400:6 * 2400].any()
+    assert np.abs(samples[:2400, 0] - tone).max() < 1e-3
+    assert json.loads((tmp_path / "rec" / "audio.json").read_text())["format"] == "s16le"
