@@ -24,6 +24,9 @@ def run_xr_check(scenario_path: str | Path, *, seconds: float = 5.0, model=None,
     scenario = load_scenario(scenario_path)
     live = open_live_session(scenario, model, seed=seed, record=False)
     runner = SessionRunner(live.session, paced=True)
+    import time
+
+    t0 = time.monotonic()
     runner.start()
     try:
         presenter = XrPresenter(live.session.connect(Role.TRAINEE), resolution=live.model.resolution,
@@ -37,6 +40,7 @@ def run_xr_check(scenario_path: str | Path, *, seconds: float = 5.0, model=None,
     finally:
         runner.stop()
         runner.join(5)
+        runner_seconds = time.monotonic() - t0
         live.close()
     if presenter.error is not None:
         raise presenter.error
@@ -45,4 +49,7 @@ def run_xr_check(scenario_path: str | Path, *, seconds: float = 5.0, model=None,
         abs(a - c) < 1e-6 and abs(b - d) < 1e-6 for a, b, c, d in presenter.stats.layers)
     figures["seconds"] = seconds
     figures["model"] = live.model.name
+    # the session's own rate over the run, to set beside model_frames (the frames shown)
+    figures["session_ticks_per_s"] = round(len(runner.frame_times) / max(1e-9, runner_seconds), 2)
+    figures["session_missed_ticks"] = runner.missed_ticks
     return figures
