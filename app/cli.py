@@ -262,6 +262,31 @@ def cmd_xr_check(args) -> int:
     return 0
 
 
+def cmd_voice(args) -> int:
+    import soundfile
+
+    from engine.audio.voice import UnknownVoiceError, f0_median, preset, transform
+
+    try:
+        voice = preset(args.voice)
+    except UnknownVoiceError as exc:
+        raise SystemExit(f"ved: error: {exc}") from None
+    try:
+        audio, rate = soundfile.read(args.input, dtype="float32", always_2d=False)
+    except (RuntimeError, OSError) as exc:  # libsndfile's errors: missing or unreadable file
+        raise SystemExit(f"ved: error: {args.input}: cannot read it as sound ({exc}); use a WAV or FLAC file") from None
+    out = transform(audio, rate, voice)
+    soundfile.write(args.output, out, rate)
+    f_in, f_out = f0_median(audio, rate), f0_median(out, rate)
+    ratio = round(f_out / f_in, 3) if f_in and f_out else None
+    print(f"{args.output}: {voice.name} (pitch x{voice.pitch}, formants x{voice.formant}); measured F0 "
+          f"{f_in and round(f_in, 1)} Hz -> {f_out and round(f_out, 1)} Hz", file=sys.stderr)
+    print(json.dumps({"voice": voice.name, "pitch": voice.pitch, "formant": voice.formant, "f0_in_hz": f_in,
+                      "f0_out_hz": f_out, "f0_ratio": ratio, "seconds": round(len(audio) / rate, 2),
+                      "out": str(args.output)}))
+    return 0
+
+
 def cmd_join(args) -> int:
     if not args.headless:
         if not has_display():
@@ -380,6 +405,13 @@ def build_parser() -> argparse.ArgumentParser:
     jn.add_argument("--record", help="record what this client received into this folder")
     jn.add_argument("--xr", action="store_true", help="trainee: in the OpenXR headset (the window mirrors it)")
     jn.set_defaults(func=cmd_join)
+
+    vo = sub.add_parser("voice", help="speak a recording in an avatar's voice (pitch and formant shift), to "
+                        "audition a preset")
+    vo.add_argument("--in", dest="input", required=True, help="a WAV or FLAC file")
+    vo.add_argument("--voice", required=True, help="the preset: deeper, lower, higher, much_higher, same_pitch_darker")
+    vo.add_argument("--out", dest="output", required=True, help="the WAV file to write")
+    vo.set_defaults(func=cmd_voice)
 
     xc = sub.add_parser("xr-check", help="show a session in the OpenXR headset the runtime offers, headless, and "
                         "print its figures (display rate, frames, head-to-view yaw correlation, motion-to-photon)")

@@ -140,3 +140,65 @@ def test_a_killed_session_keeps_what_was_heard(tmp_path):
     assert len(samples) == 10 * 2400 and not samples[5 * 2400:6 * 2400].any()
     assert np.abs(samples[:2400, 0] - tone).max() < 1e-3
     assert json.loads((tmp_path / "rec" / "audio.json").read_text())["format"] == "s16le"
+
+
+# ------------------------------------------------------------------ the avatar's voice
+
+
+def _vowel(f0: float = 130.0, seconds: float = 2.0) -> np.ndarray:
+    """A synthetic /a/: a glottal pulse train (with 2 % vibrato) through three formant
+    resonators at 700, 1220 and 2600 Hz."""
+    from scipy.signal import lfilter
+
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    phase = np.cumsum(f0 * (1 + 0.02 * np.sin(2 * np.pi * 5 * t))) / SAMPLE_RATE
+    x = (np.diff(np.floor(phase), prepend=0) > 0).astype(float)
+    for fc, bw in ((700, 110), (1220, 120), (2600, 160)):
+        r, th = np.exp(-np.pi * bw / SAMPLE_RATE), 2 * np.pi * fc / SAMPLE_RATE
+        x = lfilter([1 - r], [1, -2 * r * np.cos(th), r * r], x)
+    return (x / np.abs(x).max() * 0.5).astype(np.float32)
+
+
+def _centroid(x: np.ndarray) -> float:
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    f = np.fft.rfftfreq(len(x), 1 / SAMPLE_RATE)
+    band = (f > 300) & (f < 4000)
+    return float((spec[band] * f[band]).sum() / spec[band].sum())
+
+
+@pytest.mark.parametrize("name", ["deeper", "lower", "higher", "much_higher", "same_pitch_darker"])
+def test_each_voice_preset_shifts_the_pitch_by_its_setting(name):
+    from engine.audio.voice import VOICE_PRESETS, f0_median, transform
+
+    voice, x = VOICE_PRESETS[name], _vowel()
+    y = transform(x, SAMPLE_RATE, voice)
+    assert y.shape == x.shape
+    ratio = f0_median(y, SAMPLE_RATE) / f0_median(x, SAMPLE_RATE)
+    assert ratio == pytest.approx(voice.pitch, rel=0.05)  # the issue's figure: within 5 %
+
+
+def test_the_formant_shift_moves_the_resonances_not_the_pitch():
+    from engine.audio.voice import VOICE_PRESETS, f0_median, transform
+
+    x = _vowel()
+    darker = transform(x, SAMPLE_RATE, VOICE_PRESETS["same_pitch_darker"])  # formants × 0.85, pitch kept
+    assert f0_median(darker, SAMPLE_RATE) == pytest.approx(f0_median(x, SAMPLE_RATE), rel=0.03)
+    assert _centroid(darker) / _centroid(x) == pytest.approx(0.85, abs=0.07)
+
+
+def test_ved_voice_writes_the_transformed_file_and_its_measured_pitch(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    import soundfile
+
+    soundfile.write(tmp_path / "in.wav", _vowel(150.0), SAMPLE_RATE)
+    r = subprocess.run([sys.executable, "-m", "app.cli", "voice", "--in", str(tmp_path / "in.wav"), "--voice", "deeper",
+                        "--out", str(tmp_path / "out.wav")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout.strip().splitlines()[-1])
+    assert result["f0_ratio"] == pytest.approx(0.75, rel=0.05) and (tmp_path / "out.wav").is_file()
+    bad = subprocess.run([sys.executable, "-m", "app.cli", "voice", "--in", str(tmp_path / "in.wav"), "--voice", "robot",
+                          "--out", str(tmp_path / "x.wav")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert bad.returncode != 0 and "presets: deeper" in bad.stderr

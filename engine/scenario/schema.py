@@ -203,6 +203,19 @@ class ScenarioRole(_Model):
     name: Text
     kind: Literal["trainee", "game_master", "avatar", "observer"]
     brief: str | None = None
+    #: An avatar's voice: a preset of :data:`engine.audio.voice.VOICE_PRESETS` that the game
+    #: master's voice is transformed into when speaking as this avatar.
+    voice: str | None = None
+
+    @field_validator("voice")
+    @classmethod
+    def _known_voice(cls, voice: str | None) -> str | None:
+        from engine.audio.voice import VOICE_PRESETS
+
+        if voice is not None and voice not in VOICE_PRESETS:
+            raise PydanticCustomError("unknown_voice",
+                                      f"{voice!r} is not a voice preset; allowed: {', '.join(VOICE_PRESETS)}")
+        return voice
 
 
 class Scenario(_Model):
