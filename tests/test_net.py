@@ -42,6 +42,22 @@ def raw_connect(uri: str, **kwargs):
                 raise
             time.sleep(0.3)
 
+def receive_raw(ws, seconds: float = 1.5) -> list:
+    """Every message a raw websocket receives for ``seconds``, each frame acknowledged as a
+    client does (so the server keeps sending)."""
+    from engine.net.wire import Ack, decode_frame
+
+    received, end = [], time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            received.append(ws.recv(timeout=0.2))
+        except TimeoutError:
+            continue
+        if isinstance(received[-1], bytes):
+            ws.send(Ack(tick=decode_frame(received[-1]).tick).model_dump_json())
+    return received
+
+
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
     return load_or_make_certificate(tmp_path_factory.mktemp("tls"))
@@ -150,7 +166,7 @@ def test_a_wrong_code_or_a_foreign_certificate_cannot_join(served, certificate, 
 
 def test_the_trainee_socket_carries_frames_and_nothing_of_the_game_master(served):
     """Read the raw messages a trainee's websocket receives while the game master works."""
-    from engine.net.wire import Ack, Hello, decode_frame
+    from engine.net.wire import Hello, decode_frame
 
     server, live = served
     uri, _ = parse_join_url(server.url)
@@ -161,14 +177,7 @@ def test_the_trainee_socket_carries_frames_and_nothing_of_the_game_master(served
         gm.fire("alarm_on", label="SECRET-LABEL")
         gm.mark("SECRET-NOTE")
         gm.bookmark("SECRET-BOOKMARK")
-        received, end = [], time.monotonic() + 1.5
-        while time.monotonic() < end:
-            try:
-                received.append(ws.recv(timeout=0.2))
-            except TimeoutError:
-                continue
-            if isinstance(received[-1], bytes):  # acknowledge each frame, as every client does
-                ws.send(Ack(tick=decode_frame(received[-1]).tick).model_dump_json())
+        received = receive_raw(ws)
     gm.close()
     assert live.session.world_state.alarm
     binary = [m for m in received if isinstance(m, bytes)]

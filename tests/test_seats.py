@@ -201,10 +201,10 @@ def test_every_trainee_seat_has_a_code_and_its_socket_carries_only_its_own_view(
     from engine.net.run import seats_of
     from engine.net.server import SessionServer
     from engine.net.tls import load_or_make_certificate
-    from engine.net.wire import Ack, Hello, decode_frame
+    from engine.net.wire import Hello, decode_frame
     from engine.runtime.session import SessionRunner
     from engine.runtime.wiring import open_live_session
-    from tests.test_net import raw_connect
+    from tests.test_net import raw_connect, receive_raw
 
     live = open_live_session(team_scenario, ReferenceWorldModel(64), record_dir=tmp_path / "rec")
     server = SessionServer(live.session, load_or_make_certificate(tmp_path / "tls"), seats=seats_of(team_scenario)).start()
@@ -224,14 +224,7 @@ def test_every_trainee_seat_has_a_code_and_its_socket_carries_only_its_own_view(
             ws.send(json.dumps({"type": "set_action", "action": [0.05, 0, 0, 0], "seq": 1}))
             gm.say("SECRET-FOR-SURGEON", seat=0)
             gm.say("for the nurse", seat=2)
-            received, end = [], time.monotonic() + 1.5
-            while time.monotonic() < end:
-                try:
-                    received.append(ws.recv(timeout=0.2))
-                except TimeoutError:
-                    continue
-                if isinstance(received[-1], bytes):
-                    ws.send(Ack(tick=decode_frame(received[-1]).tick).model_dump_json())
+            received = receive_raw(ws)
         frames = [decode_frame(m) for m in received if isinstance(m, bytes)]
         text = [json.loads(m) for m in received if isinstance(m, str)]
         assert len(frames) >= 10 and {f.seat for f in frames} == {2}
