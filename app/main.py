@@ -39,7 +39,7 @@ def build_app(scenario, model_obj, record_dir: str | Path | None = None, *, seed
     """
     ensure_app()
     worker = SessionWorker(scenario, model_obj, record_dir, seed=seed, paced=paced)
-    trainee = TraineeWindow()
+    trainee = TraineeWindow(play_sound=True)
     console = GameMasterConsole(scenario)
 
     headset = []
@@ -47,6 +47,8 @@ def build_app(scenario, model_obj, record_dir: str | Path | None = None, *, seed
     def on_ready() -> None:
         trainee.attach(worker.trainee_client)
         console.attach(worker.gm_client)
+        if trainee.sound_note:
+            console.add_note(f"Trainee: {trainee.sound_note}")
         if xr:
             from engine.runtime.session import Role
 

@@ -202,3 +202,47 @@ def test_ved_voice_writes_the_transformed_file_and_its_measured_pitch(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "app.cli", "voice", "--in", str(tmp_path / "in.wav"), "--voice", "robot",
                           "--out", str(tmp_path / "x.wav")], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert bad.returncode != 0 and "presets: deeper" in bad.stderr
+
+
+# ------------------------------------------------------------------ to the device
+
+
+def test_the_jitter_buffer_primes_counts_underruns_and_bounds_latency():
+    from engine.audio.buffer import JitterBuffer
+
+    buf = JitterBuffer(48_000, target_ms=60, max_ms=250)
+    block = np.full((2400, 2), 0.5, np.float32)  # one 50 ms tick
+    buf.push(block)
+    assert not buf.pull(480).any() and buf.underruns == 0  # 50 ms queued: below the target, silence
+    buf.push(block)
+    out = np.concatenate([buf.pull(480) for _ in range(10)])  # 100 ms played of the 100 ms queued
+    assert (out == 0.5).all() and buf.queued == 0
+    assert not buf.pull(480).any() and buf.underruns == 1  # the device ran dry once
+    for _ in range(10):  # a device that stalled while the session went on: at most 250 ms kept
+        buf.push(block)
+    assert buf.queued <= 12_000 + 2400 and buf.dropped_frames > 0
+
+
+def test_no_sound_device_is_a_clear_message_and_the_window_plays_on(qtbot, tmp_path):
+    pytest.importorskip("pytestqt")
+    from app.audio.output import open_output
+    from app.main import build_app
+    from engine.model.interface import ReferenceWorldModel
+    from engine.scenario import load_scenario
+
+    output, note = open_output()
+    if output is not None:
+        output.close()
+        pytest.skip("this machine has a sound output device: the no-device path is not reachable here")
+    assert "goes on silently" in note and "\n" not in note
+    trainee, console, worker = build_app(load_scenario(ROOT / "scenarios" / "operating_room_bleeding.toml"),
+                                         ReferenceWorldModel(64), tmp_path / "rec")
+    qtbot.addWidget(trainee)
+    qtbot.addWidget(console)
+    try:
+        qtbot.waitUntil(lambda: trainee.received_kinds["sound"] > 5 and trainee.frame_message is not None,
+                        timeout=5000)
+        assert trainee.sound_note and "no sound output device" in console.notes_label.text()
+    finally:
+        trainee.close()
+        worker.close()

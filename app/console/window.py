@@ -124,6 +124,9 @@ class GameMasterConsole(QWidget):
         #: Where each trainee sees the world from (a headset, and where they look), when known.
         self.headset_label = QLabel(self)
         self.headset_label.setWordWrap(True)
+        #: Lasting notes for the game master (no sound device, …), under the status line.
+        self.notes_label = QLabel(self)
+        self.notes_label.setWordWrap(True)
         self._headsets: dict[int, Headset] = {}
         left = QVBoxLayout()
         self.view_title = QLabel("Trainee's view" if len(self.seats) == 1 else f"{self.seats[0]}'s view")
@@ -151,6 +154,7 @@ class GameMasterConsole(QWidget):
         left.addWidget(state_box)
         left.addWidget(self.headset_label)
         left.addWidget(self.status_label)
+        left.addWidget(self.notes_label)
         left.addStretch(1)
 
         # right: title, briefing, palette, marker bar, tabs
@@ -263,6 +267,11 @@ class GameMasterConsole(QWidget):
 
     def show_status(self, text: str) -> None:
         self.status_label.setText(text)
+
+    def add_note(self, text: str) -> None:
+        """A note that stays (the status line changes as the session goes)."""
+        lines = [t for t in self.notes_label.text().split("<br>") if t]
+        self.notes_label.setText("<br>".join(lines + [f"<i>{text}</i>"]))
 
     def show_error(self, text: str) -> None:
         """An error for the game master (runner or start-up failure); controls stop working."""

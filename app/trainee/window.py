@@ -15,7 +15,7 @@ from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from engine.runtime.protocol import Caption, End, Frame
+from engine.runtime.protocol import Caption, End, Frame, Sound
 from engine.runtime.session import Client, Role
 
 from .input_map import KeyboardActionMapper
@@ -117,8 +117,14 @@ class TraineeWindow(QWidget):
     GUI poll timer) shows the newest frame of the attached TRAINEE client.
     """
 
-    def __init__(self, mapper: KeyboardActionMapper | None = None, parent: QWidget | None = None):
+    def __init__(self, mapper: KeyboardActionMapper | None = None, parent: QWidget | None = None, *,
+                 play_sound: bool = False):
         super().__init__(parent)
+        #: Play the session's sound on the default output device (:mod:`app.audio.output`).
+        self.play_sound = play_sound
+        self.sound_output = None
+        #: Why there is no sound, when there is none (no device); None otherwise.
+        self.sound_note: str | None = None
         self.setWindowTitle("ved — trainee view")
         #: Called (no arguments) after the window is closed.
         self.closed = Hook()
@@ -145,6 +151,15 @@ class TraineeWindow(QWidget):
             raise ValueError(f"the trainee window takes a trainee client, not a {client.role.value} one")
         self.client = client
         self.view.set_text("")
+        if self.play_sound and self.sound_output is None:
+            import sys
+
+            from ..audio.output import open_output
+
+            self.sound_output, note = open_output()
+            if self.sound_output is None:
+                self.sound_note = note
+                print(f"ved: {note}", file=sys.stderr)
 
     def show_status(self, text: str) -> None:
         """A neutral status line over the view (e.g. while the world model loads)."""
@@ -160,6 +175,9 @@ class TraineeWindow(QWidget):
             self.received_kinds[msg.kind] += 1
             if isinstance(msg, End):
                 self.view.set_text("The session has ended.")
+            elif isinstance(msg, Sound):
+                if self.sound_output is not None:
+                    self.sound_output.push(msg.samples)
             elif isinstance(msg, Caption):
                 self.view.set_caption(msg.text)
                 self._caption_until = time.monotonic() + CAPTION_S
@@ -254,5 +272,8 @@ class TraineeWindow(QWidget):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.release_all()
+        if self.sound_output is not None:
+            self.sound_output.close()
+            self.sound_output = None
         super().closeEvent(event)
         self.closed()
