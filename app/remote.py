@@ -107,7 +107,7 @@ def open_join_window(url: str, code: str, *, xr: bool = False, xr_runtime_factor
     ensure_app()
     client = RemoteClient(url, code, name="ved join")
     if client.role is Role.TRAINEE:
-        window = TraineeWindow()
+        window = TraineeWindow(play_sound=True)
     elif client.role is Role.GAME_MASTER:
         from engine.scenario.loader import loads_scenario
 

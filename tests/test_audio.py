@@ -246,3 +246,50 @@ def test_no_sound_device_is_a_clear_message_and_the_window_plays_on(qtbot, tmp_p
     finally:
         trainee.close()
         worker.close()
+
+
+def test_a_remote_trainee_hears_the_alarm_over_the_network(tmp_path):
+    """Sound travels as Opus: a trainee joined over loopback decodes its seat's sound, and
+    the alarm's tone is in it once the game master turns the alarm on."""
+    pytest.importorskip("websockets")
+    import time
+
+    from engine.model.interface import ReferenceWorldModel
+    from engine.net.client import RemoteClient
+    from engine.net.server import SessionServer
+    from engine.net.tls import load_or_make_certificate
+    from engine.runtime.protocol import Sound
+    from engine.runtime.session import SessionRunner
+    from engine.runtime.wiring import open_live_session
+    from engine.scenario import loads_scenario
+
+    base = (ROOT / "scenarios" / "operating_room_bleeding.toml").read_text().split("[[palette]]")[0]
+    scenario = loads_scenario(base + "\n[sounds]\nmonitor = false\nroom_tone = false\n")
+    live = open_live_session(scenario, ReferenceWorldModel(64), record_dir=tmp_path / "rec")
+    server = SessionServer(live.session, load_or_make_certificate(tmp_path / "tls")).start()
+    runner = SessionRunner(live.session, paced=True)
+    runner.start()
+    try:
+        trainee = RemoteClient(server.url, server.codes()["trainee"])
+        gm = RemoteClient(server.url, server.codes()["game_master"])
+
+        def listen(seconds: float) -> np.ndarray:
+            blocks, end = [], time.monotonic() + seconds
+            while time.monotonic() < end:
+                blocks += [m.samples for m in trainee.poll() if isinstance(m, Sound)]
+                time.sleep(0.02)
+            return np.concatenate(blocks)
+
+        quiet = listen(1.0)
+        gm.fire("alarm_on")
+        time.sleep(0.2)
+        loud = listen(1.5)
+        assert len(quiet) > 0.7 * SAMPLE_RATE and len(loud) > SAMPLE_RATE  # about every tick arrived
+        assert _band_energy(loud.mean(1), 523.25) > 100 * max(_band_energy(quiet.mean(1), 523.25), 1e-6)
+        trainee.close()
+        gm.close()
+    finally:
+        runner.stop()
+        runner.join(5)
+        server.close()
+        live.close()

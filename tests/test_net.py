@@ -53,7 +53,7 @@ def receive_raw(ws, seconds: float = 1.5) -> list:
             received.append(ws.recv(timeout=0.2))
         except TimeoutError:
             continue
-        if isinstance(received[-1], bytes):
+        if isinstance(received[-1], bytes) and received[-1][:1] == b"F":
             ws.send(Ack(tick=decode_frame(received[-1]).tick).model_dump_json())
     return received
 
@@ -135,7 +135,7 @@ def test_a_trainee_and_a_game_master_on_other_connections(served):
         gm_msgs = _collect(gm, lambda ms: any(isinstance(m, Event) for m in ms))
         assert any(m.event == "alarm_on" and m.label == "monitor alarm" for m in gm_msgs if isinstance(m, Event))
         assert live.session.world_state.alarm
-        assert {m.kind for m in trainee.poll()} <= {"end"}  # frames arrive as images; no game-master record
+        assert {m.kind for m in trainee.poll()} <= {"end", "sound"}  # frames arrive as images; no game-master record
         # a trainee cannot steer: refused locally, and by the server when sent anyway
         with pytest.raises(PermissionError):
             trainee.fire("bleeding_start")
@@ -180,10 +180,15 @@ def test_the_trainee_socket_carries_frames_and_nothing_of_the_game_master(served
         received = receive_raw(ws)
     gm.close()
     assert live.session.world_state.alarm
+    from engine.net.sound import decode_sound_message
+
     binary = [m for m in received if isinstance(m, bytes)]
     text = [m for m in received if isinstance(m, str)]
-    assert len(binary) >= 10 and not text  # frames only
-    assert all(isinstance(decode_frame(m), Frame) for m in binary)
+    assert not text  # frames and sound only
+    frames = [decode_frame(m) for m in binary if m[:1] == b"F"]
+    sounds = [decode_sound_message(m) for m in binary if m[:1] == b"S"]
+    assert len(frames) >= 10 and len(sounds) >= 10 and len(frames) + len(sounds) == len(binary)
+    assert all(isinstance(f, Frame) for f in frames) and all(seat == 0 and packets for _, seat, packets in sounds)
     blob = b"".join(binary)
     assert not any(s in blob for s in (b"SECRET", b"alarm", b"event", b"marker"))
 

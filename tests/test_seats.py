@@ -225,7 +225,11 @@ def test_every_trainee_seat_has_a_code_and_its_socket_carries_only_its_own_view(
             gm.say("SECRET-FOR-SURGEON", seat=0)
             gm.say("for the nurse", seat=2)
             received = receive_raw(ws)
-        frames = [decode_frame(m) for m in received if isinstance(m, bytes)]
+        frames = [decode_frame(m) for m in received if isinstance(m, bytes) and m[:1] == b"F"]
+        from engine.net.sound import decode_sound_message
+
+        sound_seats = {decode_sound_message(m)[1] for m in received if isinstance(m, bytes) and m[:1] == b"S"}
+        assert sound_seats == {2}  # what the nurse hears, nobody else's
         text = [json.loads(m) for m in received if isinstance(m, str)]
         assert len(frames) >= 10 and {f.seat for f in frames} == {2}
         assert [t["text"] for t in text] == ["for the nurse"]  # its own caption, nothing else

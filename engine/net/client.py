@@ -20,8 +20,9 @@ from collections import deque
 from urllib.parse import parse_qs, urlsplit
 
 from ..runtime.client_api import ClientRequests
-from ..runtime.protocol import End, Frame, Message, Notice, ProtocolError, Request, Role, dumps, loads
+from ..runtime.protocol import End, Frame, Message, Notice, ProtocolError, Request, Role, Sound, dumps, loads
 from .tls import check_pin, pinned_client_context
+from .sound import SoundDecoder, decode_sound_message
 from .wire import MAX_SERVER_MESSAGE, Ack, Hello, Refused, Welcome, decode_frame
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class RemoteClient(ClientRequests):
         #: Wall-clock arrival time (``time.perf_counter()``) of each frame's tick, newest 1000.
         self.frame_arrivals: deque[tuple[int, float]] = deque(maxlen=1000)
         self._queue: deque[Message] = deque(maxlen=maxlen)
+        self._sound_decoders: dict = {}
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read_loop, name="ved-remote-client", daemon=True)
         self._reader.start()
@@ -115,6 +117,17 @@ class RemoteClient(ClientRequests):
         try:
             for raw in self._ws:
                 self.bytes_received += len(raw)
+                if isinstance(raw, bytes) and raw[:1] == b"S":  # sound: Opus packets of one tick
+                    tick, seat, packets = decode_sound_message(raw)
+                    dec = self._sound_decoders.get(seat)
+                    if dec is None:
+                        dec = self._sound_decoders[seat] = SoundDecoder()
+                    samples = dec.decode(packets)
+                    if len(samples):
+                        with self._lock:
+                            self._queue.append(Sound(tick=tick, samples=samples, sample_rate=dec.sample_rate,
+                                                     seat=seat))
+                    continue
                 if isinstance(raw, bytes):
                     frame = decode_frame(raw)
                     self._ws.send(Ack(tick=frame.tick).model_dump_json())  # lets the server send the next

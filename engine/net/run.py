@@ -121,9 +121,14 @@ def join_headless(url: str, code: str, *, frames: int, actions_file=None, record
                 raise ConnectionError(f"the session ended before {frames} frames: {client.ended_reason}")
             frame = client.latest_frame
             for msg in client.poll():
-                if recorder is not None:
-                    from ..runtime.protocol import to_record
+                if recorder is None:
+                    continue
+                from ..runtime.protocol import Sound, to_record
 
+                if isinstance(msg, Sound):  # what this client heard: the recording's sound track
+                    if msg.seat == (client.seat_index or 0):
+                        recorder.write_audio(msg.tick, msg.samples, msg.sample_rate)
+                else:
                     recorder.log(to_record(msg))
             if frame is None or frame.tick == last_tick:
                 time.sleep(0.002)

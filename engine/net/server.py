@@ -50,13 +50,22 @@ RATE_BURST = 240
 OUTBOX_RECORDS = 20_000
 
 
+#: Sound messages kept for a connection that does not keep up (0.5 s; older ones are dropped).
+OUTBOX_SOUNDS = 10
+
+
 class _Outbox:
     """What the session thread hands a connection: records in order, the newest frame of
-    each trainee seat only."""
+    each trainee seat only, and the sound (Opus, encoded once per tick for everyone) in
+    order, the last half second at most, sent only while the connection keeps up with its
+    frames."""
 
-    def __init__(self) -> None:
+    def __init__(self, sound_wire=None) -> None:
         self._cond = threading.Condition()
         self._records: deque[str] = deque(maxlen=OUTBOX_RECORDS)
+        self._sounds: deque[bytes] = deque(maxlen=OUTBOX_SOUNDS)
+        self._sound_wire = sound_wire
+        self.sounds_dropped = 0
         self._frames: dict[int, Frame] = {}  # seat -> newest frame not yet sent
         self.closed = False
         self.frames_skipped = 0
@@ -64,7 +73,13 @@ class _Outbox:
 
     def put(self, msg) -> None:  # session thread: never blocks on the network
         if isinstance(msg, Sound):
-            return  # sound does not travel over the network yet (the recording keeps it)
+            if self._sound_wire is None:
+                return
+            data = self._sound_wire.message(msg)
+            with self._cond:
+                self._sounds.append(data)
+                self._cond.notify()
+            return
         with self._cond:
             if isinstance(msg, Frame):
                 self.frames_skipped += msg.seat in self._frames
@@ -73,22 +88,29 @@ class _Outbox:
                 self._records.append(dumps(msg))
             self._cond.notify()
 
-    def take(self, timeout: float = 0.5) -> tuple[list[str], list[Frame]]:
-        """The records queued and the newest frames (one per seat, oldest first) the
-        connection may have now (while fewer than :data:`~engine.net.wire.MAX_IN_FLIGHT` are
-        unacknowledged; the rest stay here, to be replaced by newer ones)."""
+    def take(self, timeout: float = 0.5) -> tuple[list[str], list[Frame], list[bytes]]:
+        """The records queued, the newest frames (one per seat, oldest first) the connection
+        may have now (while fewer than :data:`~engine.net.wire.MAX_IN_FLIGHT` are
+        unacknowledged; the rest stay here, to be replaced by newer ones) and the sound
+        messages queued."""
         with self._cond:
-            if not self._records and (not self._frames or self.in_flight >= MAX_IN_FLIGHT) and not self.closed:
+            if (not self._records and not self._sounds and (not self._frames or self.in_flight >= MAX_IN_FLIGHT)
+                    and not self.closed):
                 self._cond.wait(timeout)
             records = list(self._records)
             self._records.clear()
+            # Sound yields to frames: a link that has frames waiting for acknowledgement
+            # (it is not keeping up) drops the sound rather than queue it in the network.
+            sounds = list(self._sounds) if self.in_flight < MAX_IN_FLIGHT // 2 else []
+            self.sounds_dropped += len(self._sounds) - len(sounds)
+            self._sounds.clear()
             frames = []
             for seat in sorted(self._frames, key=lambda k: self._frames[k].tick):
                 if self.in_flight >= MAX_IN_FLIGHT:
                     break
                 frames.append(self._frames.pop(seat))
                 self.in_flight += 1
-            return records, frames
+            return records, frames, sounds
 
     def ack(self) -> None:
         with self._cond:
@@ -143,6 +165,9 @@ class SessionServer:
         self.session, self.certificate, self.host = session, certificate, host
         self.resolution = resolution or int(getattr(session.model, "resolution", 0))
         self.codebook = CodeBook(seats or [("trainee", Role.TRAINEE), ("game_master", Role.GAME_MASTER)])
+        from .sound import SoundWire
+
+        self._sound_wire = SoundWire()
         self.refusals: dict[str, int] = {}
         self.connections = 0
         self._lock = threading.Lock()
@@ -229,7 +254,7 @@ class SessionServer:
                     del self._seat_ws[seat.name]
 
     def _serve_seat(self, ws, seat: Seat, who: str) -> None:
-        outbox = _Outbox()
+        outbox = _Outbox(self._sound_wire)
         client = self.session.connect(seat.role, seat=seat.index, on_message=outbox.put)
         with self._lock:
             self.connections += 1
@@ -286,9 +311,11 @@ class SessionServer:
     def _send_loop(ws, outbox: _Outbox) -> None:
         try:
             while not outbox.closed:
-                records, frames = outbox.take()
+                records, frames, sounds = outbox.take()
                 for text in records:
                     ws.send(text)
+                for data in sounds:
+                    ws.send(data)
                 for frame in frames:
                     ws.send(encode_frame(frame))
         except Exception:  # noqa: BLE001 - the receive side notices the close and cleans up
