@@ -532,3 +532,24 @@ def test_the_headset_settings_are_edited_and_preview_in_headset_is_offered(qtbot
     e.vignette_combo.setCurrentIndex(0)  # back to the usual: the key goes away
     assert window.save() and "vignette" not in path.read_text()
     assert window.headset_action in window.menuBar().actions()[-1].menu().actions()
+
+
+def test_the_sounds_are_chosen_and_previewed_in_the_designer(qtbot, make_window, library):
+    import numpy as np
+
+    from engine.scenario import load_scenario
+
+    path = library / "operating_room_bleeding.toml"
+    window = make_window(path)
+    e = window.editor
+    loud = e.sound_sample(1.0)
+    assert loud.shape == (20 * 2400, 2) and np.abs(loud).max() > 0.05  # the alarm and the monitor
+    e.alarm_sound.setCurrentIndex(1)  # silent alarm
+    e.monitor_sound.setCurrentIndex(2)  # never
+    e.room_tone_sound.setCurrentIndex(1)
+    assert not e.sound_sample(1.0).any()  # what the preview plays follows the choices
+    assert window.save()
+    s = load_scenario(path)
+    assert (s.sounds.alarm, s.sounds.monitor, s.sounds.room_tone) == ("off", False, False)
+    e.preview_sounds()  # without a sound device it says so; with one it plays
+    assert e.sound_preview_status.text()

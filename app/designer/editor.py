@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtWidgets import (QButtonGroup, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QRadioButton, QScrollArea,
-                               QSizePolicy, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QButtonGroup, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QRadioButton,
+                               QScrollArea, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget)
 
 from engine.scenario.document import ScenarioDocument
 from engine.scenario.schema import PALETTE_KEYS, ROLE_KINDS
@@ -73,6 +73,7 @@ class ScenarioEditor(QScrollArea):
         layout.addWidget(self._about_box())
         layout.addWidget(self._world_box())
         layout.addWidget(self._headset_box())
+        layout.addWidget(self._sounds_box())
         self.palette_table = self._table_box(layout, "palette", "Game-master buttons", (
             "The buttons on the game master's console, in this order. Each one sets off an event in the "
             "world; a key lets the game master press it without the mouse."), [
@@ -149,6 +150,73 @@ class ScenarioEditor(QScrollArea):
         form.addRow("Comfort vignette", self.vignette_combo)
         form.addRow("Headset taken off", self.removed_combo)
         return box
+
+    def _sounds_box(self) -> QGroupBox:
+        box = QGroupBox("Sounds")
+        form = QFormLayout(box)
+        self.alarm_sound = self._field(
+            ChoiceCombo([("off", "Silent", "The alarm event changes the world but makes no sound")],
+                        none_text="Medical alarm, high priority (IEC 60601-1-8)"),
+            ("sounds", "alarm"), "the alarm's sound", "What the trainee hears while the alarm is on")
+        self.monitor_sound = self._field(
+            ChoiceCombo([(True, "Always", "The monitor beeps even in a room without one"),
+                         (False, "Never", "No monitor beep")],
+                        none_text="Where the room has a patient monitor (usual)"),
+            ("sounds", "monitor"), "the monitor's beep",
+            "The patient monitor beeps with each heartbeat, faster as the patient bleeds")
+        self.room_tone_sound = self._field(
+            ChoiceCombo([(False, "Off", "Silence between the sounds")], none_text="On (usual)"),
+            ("sounds", "room_tone"), "the room tone", "The room's background sound (ventilation, hum)")
+        self.footsteps_sound = self._field(
+            ChoiceCombo([(False, "Off", "The person comes and goes without a sound")], none_text="On (usual)"),
+            ("sounds", "footsteps"), "the footsteps", "Footsteps when the person (avatar) walks in or out")
+        self.sound_preview_button = QPushButton("Listen…")
+        set_help(self.sound_preview_button, "Play three seconds of these sounds (the alarm on, the patient "
+                                            "bleeding) on this computer's speakers")
+        self.sound_preview_button.clicked.connect(self.preview_sounds)
+        self.sound_preview_status = QLabel()
+        row = QHBoxLayout()
+        row.addWidget(self.sound_preview_button)
+        row.addWidget(self.sound_preview_status, 1)
+        form.addRow("Alarm", self.alarm_sound)
+        form.addRow("Patient monitor", self.monitor_sound)
+        form.addRow("Room tone", self.room_tone_sound)
+        form.addRow("Footsteps", self.footsteps_sound)
+        form.addRow("", row)
+        return box
+
+    def sound_sample(self, seconds: float = 3.0):
+        """float32 ``(n, 2)``: ``seconds`` of the scenario's sounds as set now, with the alarm
+        on and the patient bleeding, heard from the room's start (what *Listen…* plays)."""
+        import numpy as np
+
+        from engine.audio.world import SoundSettings, WorldAudio
+        from engine.world.scene import make_scene
+        from engine.world.state import WorldState
+
+        doc = self.edits.document()
+        room = doc.get(("world", "room"))
+        scene = make_scene(room, doc.get(("world", "seed"), 0)) if room else None
+        values = {k: doc.get(("sounds", k)) for k in ("alarm", "monitor", "room_tone", "footsteps", "volume")}
+        audio = WorldAudio(scene, SoundSettings(**{k: v for k, v in values.items() if v is not None}))
+        pose = (*scene.start_pose, 0.0) if scene is not None else (0.0, 0.0, 0.0, 0.0)
+        state = WorldState(alarm=True, bleeding=0.8, bleeding_active=True)
+        return np.concatenate([audio.render(state, pose) for _ in range(int(seconds * 20))])
+
+    def preview_sounds(self) -> None:
+        """Play :meth:`sound_sample` on the default output device (or say why not)."""
+        from ..audio.output import open_output
+
+        output, note = open_output()
+        if output is None:
+            self.sound_preview_status.setText(note)
+            return
+        output.push(self.sound_sample())
+        self.sound_preview_status.setText("playing 3 s…")
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(3500, output.close)
+        QTimer.singleShot(3500, lambda: self.sound_preview_status.setText(""))
 
     def _opening_box(self) -> QGroupBox:
         self.opening_box = QGroupBox()
@@ -318,7 +386,9 @@ class ScenarioEditor(QScrollArea):
                   "world": self.opening_box, "world.prompt": self.prompt_edit, "world.room": self.room_combo,
                   "world.seed": self.seed_spin, "world.image": self.image_field.thumbnail,
                   "world.lights": self.lights.spin, "headset.vignette": self.vignette_combo,
-                  "headset.when_removed": self.removed_combo, "palette": self.palette_table.table,
+                  "headset.when_removed": self.removed_combo, "sounds.alarm": self.alarm_sound,
+                  "sounds.monitor": self.monitor_sound, "sounds.room_tone": self.room_tone_sound,
+                  "sounds.footsteps": self.footsteps_sound, "palette": self.palette_table.table,
                   "cues": self.cues_table.table, "roles": self.roles_table.table}
         while field:
             if field in simple:
