@@ -241,8 +241,8 @@ def test_ved_xr_check_without_a_runtime_exits_non_zero_with_the_reason():
     r = subprocess.run([sys.executable, "-m", "app.cli", "xr-check", "--seconds", "1"], capture_output=True, text=True,
                        cwd=ROOT, timeout=120)
     assert r.returncode != 0
-    lines = [ln for ln in r.stderr.strip().splitlines() if ln.startswith("ved:")]
-    assert lines and "OpenXR runtime" in lines[-1]
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ved: no OpenXR runtime") and "SteamVR" in lines[0]
 
 
 # ------------------------------------------------------------------ a real runtime

@@ -59,6 +59,11 @@ class XrRuntime:
         """Instance, system, GL context, session, spaces, a ``resolution``² swapchain and the
         action set. Raises :class:`XrUnavailable` (no runtime, no headset, no usable
         graphics binding) or ``xr`` errors for anything else."""
+        import os
+
+        # The OpenXR loader prints its own errors on stderr when there is no runtime; the
+        # one line below says it for the user (XR_LOADER_DEBUG=error brings them back).
+        os.environ.setdefault("XR_LOADER_DEBUG", "none")
         import xr
 
         try:
