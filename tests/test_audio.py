@@ -293,3 +293,39 @@ def test_a_remote_trainee_hears_the_alarm_over_the_network(tmp_path):
         runner.join(5)
         server.close()
         live.close()
+
+
+def test_an_unplugged_output_is_reopened_and_the_sound_goes_on(qtbot, monkeypatch):
+    """The device layer stood in for by a fake (no sound card here): when the device goes,
+    the window drops it, retries, and plays on the new one; frames never stop."""
+    pytest.importorskip("pytestqt")
+    import app.audio.output as output
+    import app.trainee.window as tw
+    from app.trainee.window import TraineeWindow
+
+    class FakeOutput:
+        opened = []
+
+        def __init__(self):
+            self.healthy, self.blocks = True, []
+            FakeOutput.opened.append(self)
+
+        def push(self, samples):
+            self.blocks.append(samples)
+
+        def close(self):
+            self.healthy = False
+
+    monkeypatch.setattr(output, "open_output", lambda device=None: (FakeOutput(), ""))
+    monkeypatch.setattr(tw, "SOUND_RETRY_S", 0.0)
+    w = TraineeWindow(play_sound=True)
+    qtbot.addWidget(w)
+    w.sound_output = FakeOutput()
+    block = np.zeros((2400, 2), np.float32)
+    w._play(block)
+    first = w.sound_output
+    first.healthy = False  # unplugged
+    w._play(block)
+    w._play(block)
+    assert len(FakeOutput.opened) == 2 and w.sound_output is FakeOutput.opened[1] and w.sound_output.blocks
+    assert len(first.blocks) == 1  # nothing was pushed to the dead device after it went

@@ -32,6 +32,11 @@ class SoundOutput:
     def push(self, samples: np.ndarray) -> None:
         self.buffer.push(samples)
 
+    @property
+    def healthy(self) -> bool:
+        """False once the device has gone (unplugged): PortAudio stops the stream."""
+        return bool(self._stream.active)
+
     def close(self) -> None:
         self._stream.stop()
         self._stream.close()

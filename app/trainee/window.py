@@ -101,6 +101,8 @@ class FrameView(QWidget):
 
 #: Seconds a caption from the game master stays on the trainee's view.
 CAPTION_S = 6.0
+#: Seconds between attempts to reopen a sound device that went away.
+SOUND_RETRY_S = 2.0
 
 
 class TraineeWindow(QWidget):
@@ -176,8 +178,7 @@ class TraineeWindow(QWidget):
             if isinstance(msg, End):
                 self.view.set_text("The session has ended.")
             elif isinstance(msg, Sound):
-                if self.sound_output is not None:
-                    self.sound_output.push(msg.samples)
+                self._play(msg.samples)
             elif isinstance(msg, Caption):
                 self.view.set_caption(msg.text)
                 self._caption_until = time.monotonic() + CAPTION_S
@@ -188,6 +189,29 @@ class TraineeWindow(QWidget):
             self.frame_message = latest
             self.view.set_frame(latest.frame)
         self.push_input()
+
+    def _play(self, samples) -> None:
+        """Queue a tick's sound; a device that went away (unplugged) is reopened every
+        :data:`SOUND_RETRY_S` seconds, and the session goes on silently meanwhile."""
+        import time
+
+        out = self.sound_output
+        if out is not None and not out.healthy:
+            try:
+                out.close()
+            except Exception:  # noqa: BLE001 - the device is gone already
+                pass
+            self.sound_output = out = None
+            self._sound_retry_at = time.monotonic()
+        if out is None and self.play_sound and time.monotonic() >= getattr(self, "_sound_retry_at", float("inf")):
+            from ..audio.output import open_output
+
+            self.sound_output, note = open_output()
+            self.sound_note = note or None
+            self._sound_retry_at = time.monotonic() + SOUND_RETRY_S
+            out = self.sound_output
+        if out is not None:
+            out.push(samples)
 
     def push_input(self) -> None:
         """Send the held keys to the session if they changed since the last push, and the
