@@ -348,13 +348,19 @@ def _insert_key(table: Container | Table, key: str, item: Item, order: tuple[str
               and not isinstance(table[k], (Table, AoT))]  # a plain key goes before any table
     after = [k for k in present if k not in order or order.index(k) > rank]
     container = table.value if isinstance(table, Table) else table
-    # tomlkit has no public positional insert; these two keep its key map consistent.
-    if before and not isinstance(item, (Table, AoT)):
-        container._insert_after(before[-1], key, item)
+    # tomlkit has no public positional insert; ``_insert_at`` keeps its key map consistent
+    # (``_insert_after`` is gone since tomlkit 0.15.3, so it is not used).
+    def index(k: str, last: bool) -> int:
+        where = container._map[tomlkit.key(k)]
+        return where if isinstance(where, int) else (max(where) if last else min(where))
+
+    if before and not isinstance(item, (Table, AoT)) and index(before[-1], True) + 1 < len(container.body):
+        container._insert_at(index(before[-1], True) + 1, key, item)
+    elif before and not isinstance(item, (Table, AoT)):
+        table.append(key, item)  # after the last entry: the end
+        return
     elif after:
-        first = min(container._map[k] if isinstance(container._map[k], int) else min(container._map[k])
-                    for k in map(tomlkit.key, after))
-        container._insert_at(first, key, item)
+        container._insert_at(min(index(k, False) for k in after), key, item)
     else:
         table.append(key, item)
         return
