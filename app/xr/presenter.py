@@ -112,7 +112,6 @@ class XrPresenter(threading.Thread):
         self.body_yaw: float | None = None
         self._stop_requested = threading.Event()
         self._shown = None  # the Frame message on the layer
-        self._shown_orientation: tuple[float, float] | None = None  # its (yaw, pitch) in the reference space
         self._sent_action = np.zeros(4, np.float32)
         self._last_look = self._last_status = 0.0
         self._head = None
@@ -196,7 +195,6 @@ class XrPresenter(threading.Thread):
             if should_render and self.body_yaw is not None:
                 rt.upload(self.vignette.apply(np.asarray(msg.frame)))
                 self._shown = msg
-                self._shown_orientation = (wrap_angle(msg.pose[2] - self.body_yaw), float(msg.pose[3]))
                 self.stats.model_frames += 1
                 self.motion_to_photon.displayed(msg.input_seq, rt.to_monotonic(display_time))
         if head is not None and self.body_yaw is not None:
@@ -215,8 +213,9 @@ class XrPresenter(threading.Thread):
             if now - self._last_status >= 1.0 / STATUS_HZ:
                 self._status(self.lifecycle.state, self.lifecycle.worn)
         layer = None
-        if should_render and self._shown_orientation is not None:
-            yaw, pitch = self._shown_orientation
+        if should_render and self._shown is not None:
+            # the frame's generation orientation in the reference space (a snap turn moves it at once)
+            yaw, pitch = wrap_angle(self._shown.pose[2] - self.body_yaw), float(self._shown.pose[3])
             position = self._head[2] if self._head is not None else (0.0, 0.0, 0.0)
             orientation, centre = layer_pose(yaw, pitch, position)
             layer = (orientation, centre, LAYER_WIDTH_M, LAYER_WIDTH_M)

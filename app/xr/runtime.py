@@ -81,10 +81,9 @@ class XrRuntime:
             self.graphics = "wgl"
         else:
             self.graphics = "glx"
-        for ext in ("XR_KHR_convert_timespec_time", "XR_KHR_win32_convert_performance_counter_time"):
-            if ext in offered and (ext.endswith("timespec_time") != (sys.platform == "win32")):
-                exts.append(ext)
-                self._convert_time = True
+        if sys.platform != "win32" and "XR_KHR_convert_timespec_time" in offered:
+            exts.append("XR_KHR_convert_timespec_time")  # XrTime → the monotonic clock, for motion-to-photon
+            self._convert_time = True
         try:
             self.instance = xr.create_instance(xr.InstanceCreateInfo(
                 application_info=xr.ApplicationInfo(application_name=self.app_name, application_version=1,
@@ -293,7 +292,7 @@ class XrRuntime:
         """An XrTime as ``time.monotonic()`` seconds (through XR_KHR_convert_timespec_time
         where the runtime has it; else the runtime's clock is taken to be the monotonic
         clock, which it is for Monado and SteamVR on Linux)."""
-        if self._convert_time and sys.platform != "win32":
+        if self._convert_time:
             import xr
 
             ts = xr.convert_time_to_timespec_time_khr(self.instance, display_time)

@@ -35,6 +35,7 @@ from ..actions import ACTION_LIMITS, TICK_HZ, sanitize_action
 from ..world.motion import apply_action
 from ..world.scene import Scene
 from ..world.state import WorldState, check_event
+from ..audio import SAMPLE_RATE
 from ..world.seats import others_seen_by, seat_start_poses
 from .client_api import ClientRequests
 from .control import Bookmark, CueState, cue_states, reschedule
@@ -406,9 +407,7 @@ class Session:
         return frames[0]
 
     def _publish_frames(self, frames: list[np.ndarray]) -> None:
-        """Publish each seat's frame of this tick (seat 0 first)."""
-        from ..audio import SAMPLE_RATE
-
+        """Publish each seat's frame and sound of this tick (seat 0 first)."""
         for p, frame in zip(self.participants, frames):
             p.last_frame = frame
             self._publish(Frame(tick=self.tick, frame=frame, input_seq=p.applied_seq, seat=p.seat,
