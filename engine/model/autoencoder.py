@@ -33,6 +33,12 @@ class AutoencoderConfig:
     res_from_width: int = 32
     #: Residual blocks at the latent's scale at the start of the decoder.
     mid_blocks: int = 2
+    #: Channels of the scene layout the decoder is modulated by (0: a plain decoder; else
+    #: engine.world.layout.LAYOUT_DIM, see engine.model.layout_decoder), the width of its
+    #: layout features, and its extra modulated blocks at full resolution.
+    layout: int = 0
+    layout_hidden: int = 32
+    layout_blocks: int = 1
 
     @property
     def downsample(self) -> int:
@@ -81,23 +87,42 @@ class Autoencoder(nn.Module):
                 enc.append(ResBlock(b))
         enc += [nn.GroupNorm(8, w[-1]), nn.SiLU(), nn.Conv2d(w[-1], config.latent_channels, 1)]
         self.encoder = nn.Sequential(*enc)
-        dec: list[nn.Module] = [nn.Conv2d(config.latent_channels, w[-1], 3, padding=1)]
-        dec += [ResBlock(w[-1]) for _ in range(config.mid_blocks)]
-        for a, b in zip(w[::-1][:-1], w[::-1][1:]):
-            dec += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(a, b, 3, padding=1)]
-            dec.append(ResBlock(b) if b >= config.res_from_width else nn.SiLU())
-        dec += [nn.GroupNorm(8, w[0]), nn.SiLU(), nn.Conv2d(w[0], 3, 3, padding=1)]
-        self.decoder = nn.Sequential(*dec)
+        self.decoder = build_decoder(config)
+        if config.layout:
+            from .layout_decoder import LayoutDecoder
+
+            self.decoder = LayoutDecoder(self.decoder, hidden=config.layout_hidden, extra_blocks=config.layout_blocks)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x * 2 - 1)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z) * 0.5 + 0.5
+    def decode(self, z: torch.Tensor, layout: torch.Tensor | None = None) -> torch.Tensor:
+        """Latents ``(B, C, h, w)`` → frames ``(B, 3, H, W)`` (about [0, 1]). ``layout``
+        float32 ``(B, LAYOUT_DIM, H, W)`` (:func:`engine.model.layout_decoder.decoder_layout`)
+        is read by a layout decoder only; None gives it the empty layout."""
+        if not self.config.layout:
+            return self.decoder(z) * 0.5 + 0.5
+        if layout is None:
+            from .layout_decoder import empty_decoder_layout
+
+            layout = empty_decoder_layout(z.shape[0], self.config.resolution, z.device)
+        return self.decoder(z, layout.to(z.dtype)) * 0.5 + 0.5
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.encode(x)
         return self.decode(z), z
+
+
+def build_decoder(config: AutoencoderConfig) -> nn.Sequential:
+    """The plain decoder of ``config``: latent ``(B, C, h, w)`` → frame in [-1, 1]."""
+    w = config.widths
+    dec: list[nn.Module] = [nn.Conv2d(config.latent_channels, w[-1], 3, padding=1)]
+    dec += [ResBlock(w[-1]) for _ in range(config.mid_blocks)]
+    for a, b in zip(w[::-1][:-1], w[::-1][1:]):
+        dec += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(a, b, 3, padding=1)]
+        dec.append(ResBlock(b) if b >= config.res_from_width else nn.SiLU())
+    dec += [nn.GroupNorm(8, w[0]), nn.SiLU(), nn.Conv2d(w[0], 3, 3, padding=1)]
+    return nn.Sequential(*dec)
 
 
 def frames_to_tensor(frames) -> torch.Tensor:

@@ -129,6 +129,7 @@ class LatentWorldModel:
         self._scene = None  # the room preset's scene graph, for the bleed site (entity models)
         self._layout_renderer = None  # draws the scene layout of a view (layout models)
         self._layout_scene = None
+        self._decoder_renderer = None  # the same at half the output size (a layout decoder)
         self.tick = 0
 
     # The first participant's rollout, as a one-trainee session knows it.
@@ -166,11 +167,42 @@ class LatentWorldModel:
         with torch.inference_mode():
             return ((self.ae.encode(frames_to_tensor(frames).to(self.device)) - self.mean) / self.std).contiguous()
 
-    def decode(self, z: torch.Tensor) -> np.ndarray:
-        """Normalised latents ``(N, C, h, w)`` → uint8 ``(N, H, W, 3)``."""
+    def decode(self, z: torch.Tensor, layout: torch.Tensor | None = None) -> np.ndarray:
+        """Normalised latents ``(N, C, h, w)`` → uint8 ``(N, H, W, 3)``. ``layout`` float32
+        ``(N, LAYOUT_DIM, H, W)`` is the views' scene layout, read by a layout decoder only
+        (:mod:`engine.model.layout_decoder`; None: the empty layout)."""
         with torch.inference_mode():
             z = (z * self.std + self.mean).contiguous(memory_format=torch.channels_last)
-            return tensor_to_frames(self.ae.decode(z))
+            if layout is not None:
+                layout = layout.contiguous(memory_format=torch.channels_last)
+            return tensor_to_frames(self.ae.decode(z, layout))
+
+    def _viewer(self, viewer_pose, rel_pose, origin: np.ndarray) -> np.ndarray:
+        """The world pose ``(x, z, yaw, pitch)`` of a view: ``viewer_pose`` when known, else
+        the opening pose ``origin`` composed with the dead-reckoned ``rel_pose``."""
+        if viewer_pose is None:
+            return compose(origin, rel_pose)
+        return np.asarray(viewer_pose, np.float32)
+
+    def _decoder_layouts(self, viewers: list, states: list[WorldState]) -> torch.Tensor | None:
+        """The full-resolution layouts ``(B, LAYOUT_DIM, H, W)`` a layout decoder reads, of
+        the views from world poses ``viewers``; None for a plain decoder or without a scene
+        graph (the decoder then gets the empty layout)."""
+        if not self.ae.config.layout or self._scene is None:
+            return None
+        from ..world.layout import LayoutRenderer
+        from .layout_decoder import decoder_layout
+
+        if self._decoder_renderer is None:
+            self._decoder_renderer = LayoutRenderer(self.resolution // 2)
+            self._decoder_scene = None
+        if self._decoder_scene is not self._scene:
+            self._decoder_renderer.set_scene(self._scene)
+            self._decoder_scene = self._scene
+        maps = [self._decoder_renderer(v, st) for v, st in zip(viewers, states)]
+        classes = torch.from_numpy(np.stack([c for c, _ in maps]))
+        inv = torch.from_numpy(np.stack([d for _, d in maps]))
+        return decoder_layout(classes, inv).to(self.device)
 
     def _entities(self, state: WorldState, viewer_pose, rel_pose, origin: np.ndarray) -> tuple | None:
         """Entity inputs ``(coverage (1, 1, S, P), features (1, 1, S, F))`` of the view from
@@ -181,10 +213,7 @@ class LatentWorldModel:
             return None
         from ..world.entities import GEOMETRY_DIM, entity_table, project_entities
 
-        if viewer_pose is None:
-            viewer = compose(origin, rel_pose)
-        else:
-            viewer = np.asarray(viewer_pose, np.float32)
+        viewer = self._viewer(viewer_pose, rel_pose, origin)
         cov, feat = project_entities(entity_table(state, self._scene), viewer, grid=self.dyn.cfg.grid,
                                      colours=self.dyn.cfg.entity_features > GEOMETRY_DIM)
         parts = [cov, feat]
@@ -419,7 +448,7 @@ class LatentWorldModel:
                                                  pos0, None, None, entities=ent, t=[0.0])
         self._set_pending(view, z, zero, state, zero, entities=ent)
         view.last_latent = z
-        shown = self.decode(z)[0]
+        shown = self.decode(z, self._decoder_layouts([view.origin], [state]))[0]
         # what a pixel_warp model warps into the next view: the opening image itself if given
         view.frame = shown if prompt.image is None else np.asarray(prompt.image)
         return shown
@@ -515,7 +544,11 @@ class LatentWorldModel:
                 xs = [x - (t - t_next) * self._combine(v[b * R:(b + 1) * R]) for b, x in enumerate(xs)]
         self.tick += 1
         z_all = torch.cat([x[:, 0] for x in xs], 0)
-        shown = self.decode(z_all)
+        layouts = None
+        if self.ae.config.layout and self._scene is not None:
+            viewers = [self._viewer(vp, pose, v.origin) for vp, pose, v in zip(viewer_poses, poses, views)]
+            layouts = self._decoder_layouts(viewers, states)
+        shown = self.decode(z_all, layouts)
         out = []
         for b, view in enumerate(views):
             # Slide: at most context-2 cached frames, so pending + new fill the window exactly.

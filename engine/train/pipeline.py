@@ -103,6 +103,14 @@ class TrainConfig:
     decoder_steps: int = 600
     decoder_rollouts: int = 600
     decoder_horizon: int = 8
+    #: The layout-modulated decoder (engine.train.layout_decoder; needs dynamics.layout):
+    #: steps (0 = a plain decoder), its batch, the open-loop rollouts generated for it and
+    #: their length in ticks, and the real frames mixed in.
+    layout_decoder_steps: int = 0
+    layout_decoder_batch: int = 16
+    layout_decoder_rollouts: int = 150
+    layout_decoder_horizon: int = 32
+    layout_decoder_real: int = 3000
     #: Steps of the regressor baseline (same batch as the dynamics; 0 = no baseline). Fewer
     #: than the dynamics model's in the full budget, to stay within 8 CPU-hours: the card and
     #: docs/benchmarks.md say so beside every comparison.
@@ -258,6 +266,8 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
     """
     from .distributed import setup
 
+    if config.layout_decoder_steps and not config.dynamics.layout:
+        raise ValueError("layout_decoder_steps needs a layout model: set dynamics.layout=true as well")
     job = setup()
     out = Path(out).resolve()
     if DEFAULT_MODEL_DIR.resolve() in (out, out / "model") and not overwrite_default:
@@ -384,6 +394,12 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
             ae = _finetune_decoder(ae, dyn, mean, std, ds, frames, latents, config, seed=seed, ckpt=ckpt,
                                    progress=progress, log=log, device=device)
         timings["decoder_finetune_s"] = time.perf_counter() - t0
+    if config.layout_decoder_steps and job.main:
+        t0 = time.perf_counter()
+        with stage("layout_decoder"):
+            ae = _train_layout_decoder(ae, dyn, mean, std, ds, latents, config, seed=seed, ckpt=ckpt,
+                                       progress=progress, log=log, device=device)
+        timings["layout_decoder_s"] = time.perf_counter() - t0
     regressor = None
     if config.regressor_steps:
         t0 = time.perf_counter()
@@ -428,7 +444,9 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
                        + (", the people and blood pool in view" if dyn_cfg.entities else "")
                        + (" and a text prompt" if dyn_cfg.text_dim else "")
                        + (", with a pose-indexed frame memory" if dyn_cfg.memory else "")
-                       + ("; adversarially trained decoder" if config.ae_gan_start < 1 else "") + ".",
+                       + ("; adversarially trained decoder" if config.ae_gan_start < 1 else "")
+                       + ("; the decoder modulated by the scene layout at full resolution"
+                          if ae.config.layout else "") + ".",
         "seed": seed,
         "sampling": asdict(config.sampling),
         "objective": "rectified flow (velocity prediction, clean-latent loss) with diffusion forcing; "
@@ -452,6 +470,9 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
                      "global_batch": config.dyn_batch * job.world, "final_dyn_loss": getattr(dyn, "final_loss", None),
                      "regressor_steps": config.regressor_steps, "rollout_steps": config.rollout_steps,
                      "decoder_steps": config.decoder_steps, "decoder_rollouts": config.decoder_rollouts,
+                     "layout_decoder_steps": config.layout_decoder_steps,
+                     "layout_decoder_rollouts": config.layout_decoder_rollouts,
+                     "layout_decoder_horizon": config.layout_decoder_horizon,
                      "cond_drop": config.cond_drop,
                      "anchor_gen": config.anchor_gen, "text_variants": config.text_variants,
                      "command": f"ved train --budget {config.budget} --out DIR --seed {seed}",
@@ -493,6 +514,31 @@ def _finetune_decoder(ae, dyn, mean, std, ds: Dataset, frames: np.ndarray, laten
     return finetune_decoder(ae, pairs, latents[real], frames[real], steps=config.decoder_steps, batch=config.ae_batch,
                             seed=seed, checkpoint=ckpt / "decoder.pt", disc_state=ae_state.get("disc"),
                             gan_weight=config.ae_gan_weight, progress=progress, log=log, device=device)
+
+
+def _train_layout_decoder(ae, dyn, mean, std, ds: Dataset, latents: torch.Tensor, config: TrainConfig, *, seed: int,
+                          ckpt: Path, progress: bool, log, device):
+    """The decoder wrapped and trained to read the scene layout (:mod:`engine.train.layout_decoder`);
+    its training samples are cached in ``ckpt``."""
+    from ..model.world_model import LatentWorldModel
+    from .layout_decoder import layout_autoencoder, layout_pairs, train_layout_decoder
+
+    key = (config.layout_decoder_rollouts, config.layout_decoder_horizon, config.layout_decoder_real)
+    cached = load_checkpoint(ckpt / "layout_pairs.pt")
+    if cached is None or tuple(cached["key"]) != key:
+        model = LatentWorldModel(ae, dyn, mean, std, sampling=config.sampling, seed=seed)
+        pairs = layout_pairs(model, ds, latents, rollouts=key[0], horizon=key[1], real=key[2], seed=seed + 29,
+                             progress=progress)
+        save_checkpoint(ckpt / "layout_pairs.pt", pairs=pairs, key=list(key))
+    else:
+        pairs = cached["pairs"]
+    ae_state = load_checkpoint(ckpt / "autoencoder.pt") or {}
+    log(f"layout decoder on {int((pairs['horizons'] > 0).sum())} generated latents "
+        f"(+{int((pairs['horizons'] == 0).sum())} real frames' latents)")
+    return train_layout_decoder(layout_autoencoder(ae), pairs, steps=config.layout_decoder_steps,
+                                batch=config.layout_decoder_batch, seed=seed, checkpoint=ckpt / "layout_decoder.pt",
+                                disc_state=ae_state.get("disc"), gan_weight=config.ae_gan_weight, progress=progress,
+                                log=log, device=device)
 
 
 def write_text_seed(model_dir: Path) -> Path:
