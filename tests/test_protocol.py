@@ -46,9 +46,9 @@ def test_a_state_record_is_flat_as_the_recordings_have_it():
     assert record == {"type": "state", "tick": 4, "light": 0.5, "alarm": 1.0}
 
 
-def test_every_kind_has_an_audience_and_the_trainee_gets_only_frames_captions_and_the_end():
+def test_every_kind_has_an_audience_and_the_trainee_gets_only_frames_sound_captions_and_the_end():
     assert {cls.model_fields["type"].default for cls in P.MESSAGE_TYPES} == set(P.AUDIENCE)
-    assert {k for k, roles in P.AUDIENCE.items() if Role.TRAINEE in roles} == {"frame", "sound", "caption", "end"}
+    assert {k for k, roles in P.AUDIENCE.items() if Role.TRAINEE in roles} == {"frame", "sound", "voice", "caption", "end"}
     assert all(Role.OBSERVER in roles for roles in P.AUDIENCE.values())
 
 

@@ -33,6 +33,11 @@ class JitterBuffer:
         self.dropped_frames = 0
 
     @property
+    def primed(self) -> bool:
+        """True while playing (the target was reached and no underrun since)."""
+        return self._primed
+
+    @property
     def queued(self) -> int:
         """Frames (sample pairs) waiting."""
         return self._queued

@@ -20,7 +20,7 @@ from collections import deque
 from urllib.parse import parse_qs, urlsplit
 
 from ..runtime.client_api import ClientRequests
-from ..runtime.protocol import End, Frame, Message, Notice, ProtocolError, Request, Role, Sound, dumps, loads
+from ..runtime.protocol import End, Frame, Message, Notice, ProtocolError, Request, Role, Sound, Voice, dumps, loads
 from .tls import check_pin, pinned_client_context
 from .sound import SoundDecoder, decode_sound_message
 from .wire import MAX_SERVER_MESSAGE, Ack, Hello, Refused, Welcome, decode_frame
@@ -117,16 +117,16 @@ class RemoteClient(ClientRequests):
         try:
             for raw in self._ws:
                 self.bytes_received += len(raw)
-                if isinstance(raw, bytes) and raw[:1] == b"S":  # sound: Opus packets of one tick
+                if isinstance(raw, bytes) and raw[:1] in (b"S", b"V"):  # sound of a tick, or the voice
                     tick, seat, packets = decode_sound_message(raw)
-                    dec = self._sound_decoders.get(seat)
+                    kind = Voice if raw[:1] == b"V" else Sound
+                    dec = self._sound_decoders.get((kind, seat))
                     if dec is None:
-                        dec = self._sound_decoders[seat] = SoundDecoder()
+                        dec = self._sound_decoders[(kind, seat)] = SoundDecoder()
                     samples = dec.decode(packets)
                     if len(samples):
                         with self._lock:
-                            self._queue.append(Sound(tick=tick, samples=samples, sample_rate=dec.sample_rate,
-                                                     seat=seat))
+                            self._queue.append(kind(tick=tick, samples=samples, sample_rate=dec.sample_rate, seat=seat))
                     continue
                 if isinstance(raw, bytes):
                     frame = decode_frame(raw)

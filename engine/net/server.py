@@ -32,7 +32,7 @@ from collections import deque
 
 from pydantic import ValidationError
 
-from ..runtime.protocol import Frame, ProtocolError, Role, Sound, dumps, loads
+from ..runtime.protocol import Frame, ProtocolError, Role, Sound, Voice, dumps, loads
 from ..runtime.session import Session
 from ..world.state import UnknownEventError
 from .codes import CodeBook, Seat
@@ -72,7 +72,7 @@ class _Outbox:
         self.in_flight = 0  # frames sent and not yet acknowledged
 
     def put(self, msg) -> None:  # session thread: never blocks on the network
-        if isinstance(msg, Sound):
+        if isinstance(msg, (Sound, Voice)):
             if self._sound_wire is None:
                 return
             data = self._sound_wire.message(msg)

@@ -4,7 +4,9 @@ Opus at 64 kbit/s carries a tick's stereo block in two or three packets of 20 ms
 8 KB/s per listener, as much as the frames). The server encodes each seat's sound once, for
 every connection that may hear it; each client decodes with its own decoder per seat.
 A binary sound message is ``b"S"``, the tick (uint32), the seat (uint8), the number of
-packets (uint8), then each packet as its length (uint16) and its bytes.
+packets (uint8), then each packet as its length (uint16) and its bytes. The game master's
+voice (:class:`~engine.runtime.protocol.Voice`, sent as it is spoken, not per tick) travels
+the same way under ``b"V"``, with an encoder of its own per seat.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import threading
 
 import numpy as np
 
-from ..runtime.protocol import ProtocolError, Sound
+from ..runtime.protocol import ProtocolError, Sound, Voice
 
 _HEADER = struct.Struct(">cIBB")
 _LEN = struct.Struct(">H")
@@ -68,17 +70,18 @@ class SoundDecoder:
         return np.concatenate(out) if out else np.zeros((0, 2), np.float32)
 
 
-def encode_sound_message(tick: int, seat: int, packets: list[bytes]) -> bytes:
-    parts = [_HEADER.pack(b"S", tick, seat, len(packets))]
+def encode_sound_message(tick: int, seat: int, packets: list[bytes], tag: bytes = b"S") -> bytes:
+    """A binary sound (``tag`` ``b"S"``) or voice (``b"V"``) message."""
+    parts = [_HEADER.pack(tag, tick, seat, len(packets))]
     for p in packets:
         parts += [_LEN.pack(len(p)), p]
     return b"".join(parts)
 
 
 def decode_sound_message(data: bytes) -> tuple[int, int, list[bytes]]:
-    """``(tick, seat, packets)`` of a binary sound message. Raises ``ProtocolError``."""
-    if len(data) < _HEADER.size or data[:1] != b"S":
-        raise ProtocolError("a sound message is b'S', the tick, the seat, a packet count and the packets")
+    """``(tick, seat, packets)`` of a binary sound or voice message. Raises ``ProtocolError``."""
+    if len(data) < _HEADER.size or data[:1] not in (b"S", b"V"):
+        raise ProtocolError("a sound message is b'S' (or b'V'), the tick, the seat, a packet count and the packets")
     _, tick, seat, count = _HEADER.unpack_from(data)
     packets, pos = [], _HEADER.size
     for _ in range(count):
@@ -96,19 +99,21 @@ class SoundWire:
     many connections send it (the last few are remembered)."""
 
     def __init__(self) -> None:
-        self._encoders: dict[int, SoundEncoder] = {}
+        self._encoders: dict[tuple[bool, int], SoundEncoder] = {}
         self._done: dict[int, tuple[Sound, bytes]] = {}
         self._lock = threading.Lock()
 
-    def message(self, sound: Sound) -> bytes:
+    def message(self, sound: Sound | Voice) -> bytes:
         with self._lock:
             hit = self._done.get(id(sound))
             if hit is not None and hit[0] is sound:
                 return hit[1]
-            enc = self._encoders.get(sound.seat)
+            voice = isinstance(sound, Voice)
+            key = (voice, sound.seat)
+            enc = self._encoders.get(key)
             if enc is None:
-                enc = self._encoders[sound.seat] = SoundEncoder(sound.sample_rate)
-            data = encode_sound_message(sound.tick, sound.seat, enc.encode(sound.samples))
+                enc = self._encoders[key] = SoundEncoder(sound.sample_rate)
+            data = encode_sound_message(sound.tick, sound.seat, enc.encode(sound.samples), b"V" if voice else b"S")
             if len(self._done) >= 8:
                 self._done.pop(next(iter(self._done)))
             self._done[id(sound)] = (sound, data)

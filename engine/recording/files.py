@@ -27,6 +27,12 @@ SUMMARY_NAME = "summary.json"
 #: like the log), described by ``audio.json`` (sample rate, channels, the tick it starts at).
 AUDIO_NAME = "audio.pcm"
 AUDIO_META_NAME = "audio.json"
+#: The game master's raw microphone (push-to-talk stretches, before any voice transform):
+#: mono 16-bit PCM while the session runs, a WAV file once it is closed, and its index
+#: (sample rate, and where each utterance starts: sample offset, session tick, mode).
+MICROPHONE_NAME = "gm_microphone.pcm"
+MICROPHONE_WAV_NAME = "gm_microphone.wav"
+MICROPHONE_META_NAME = "gm_microphone.json"
 #: Where the views of trainee seats 1, 2, … go (``seats/seat-1/``, each a recording of its
 #: own with video, index and summary; seat 0's view is the main recording's).
 SEATS_DIR = "seats"

@@ -16,7 +16,7 @@ import av
 import numpy as np
 
 from .contact_sheet import SHEET_MAX_TILES, render_contact_sheet
-from .files import (AUDIO_META_NAME, AUDIO_NAME, FORMAT, INDEX_NAME, LOG_NAME, META_NAME, SEATS_DIR, SESSION_NAME,
+from .files import (AUDIO_META_NAME, AUDIO_NAME, FORMAT, MICROPHONE_META_NAME, MICROPHONE_NAME, MICROPHONE_WAV_NAME, INDEX_NAME, LOG_NAME, META_NAME, SEATS_DIR, SESSION_NAME,
                     SHEET_NAME, SUMMARY_NAME, VIDEO_DIR, seat_dir_name)
 from .files import _dumps, _write_json_atomic
 
@@ -188,6 +188,10 @@ class Recorder:
         self._audio_first_tick: int | None = None
         self._audio_samples = 0  # sample frames written (silence for missed ticks included)
         self._seat_recorders: dict[int, Recorder] = {}  # trainee seats 1, 2, …: a recording each
+        self._mic_f = None  # gm_microphone.pcm, opened with the first stretch
+        self._mic = {"sample_rate": 0, "channels": 1, "format": "s16le", "utterances": []}
+        self._mic_samples = 0
+        self._mic_last: tuple[int, str] | None = None  # (tick, mode) of the last stretch
 
     # ------------------------------------------------------------------ API
 
@@ -243,6 +247,36 @@ class Recorder:
             pcm = np.clip(np.round(samples * 32767.0), -32768, 32767).astype("<i2")
             self._audio_f.write(pcm.tobytes())
             self._audio_samples += len(pcm)
+
+    def write_microphone(self, samples: np.ndarray, sample_rate: int, mode: str, tick: int) -> None:
+        """Append a stretch of the game master's raw microphone (float32 mono ``(n,)``, before
+        any voice transform), spoken in ``mode`` at session ``tick``, to ``gm_microphone.pcm``
+        at once (a killed session keeps it); a stretch more than a tick after the last, or
+        in another mode, starts a new utterance in ``gm_microphone.json``. At close the
+        samples become ``gm_microphone.wav``. Raises ``RuntimeError`` when closed."""
+        pcm = np.clip(np.round(np.asarray(samples, np.float32).reshape(-1) * 32767), -32768, 32767).astype("<i2")
+        with self._lock:
+            self._check_open()
+            if self._mic_f is None:
+                self._mic["sample_rate"] = int(sample_rate)
+                self._mic_f = open(self.directory / MICROPHONE_NAME, "ab", buffering=0)
+            if self._mic_last is None or self._mic_last[1] != mode or tick > self._mic_last[0] + 1:
+                self._mic["utterances"].append({"sample": self._mic_samples, "tick": int(tick), "mode": mode})
+                _write_json_atomic(self.directory / MICROPHONE_META_NAME, self._mic)
+            self._mic_last = (int(tick), mode)
+            self._mic_f.write(pcm.tobytes())
+            self._mic_samples += len(pcm)
+
+    def _finish_microphone(self) -> None:
+        """``gm_microphone.pcm`` → ``gm_microphone.wav`` (the PCM is kept if that fails)."""
+        if self._mic_f is None:
+            return
+        self._mic_f.close()
+        import soundfile
+
+        pcm = np.fromfile(self.directory / MICROPHONE_NAME, "<i2")
+        soundfile.write(self.directory / MICROPHONE_WAV_NAME, pcm, self._mic["sample_rate"], subtype="PCM_16")
+        (self.directory / MICROPHONE_NAME).unlink()
 
     def write_frame(self, tick: int, frame: np.ndarray) -> None:
         """Append one frame.
@@ -373,6 +407,10 @@ class Recorder:
                 self._index_f.close()
                 if self._audio_f is not None:
                     self._audio_f.close()
+                try:
+                    self._finish_microphone()
+                except Exception:  # noqa: BLE001 - the raw PCM stays beside its index
+                    _log.exception("could not write %s", self.directory / MICROPHONE_WAV_NAME)
 
             session: Path | None = None
             if self._frames:

@@ -137,6 +137,23 @@ class Sound(_Record):
         return a
 
 
+class Voice(_Record):
+    """The game master's voice as trainee seat ``seat`` hears it, sent as it is spoken (not
+    once a tick, so it is not held back to the tick's 50 ms block): float32 ``(n, 2)``
+    samples at ``sample_rate`` Hz, already in the avatar's voice when the game master speaks
+    as the avatar, and placed where the speaker is (the avatar's place, or in the ears for
+    the game master's own voice). ``tick``: the session tick when it was sent. Not a JSON
+    record (the recorder mixes it into the sound track)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    type: Literal["voice"] = "voice"
+    samples: Any = Field(repr=False)
+    sample_rate: int = Field(default=48_000, gt=0)
+    seat: int = Field(default=0, ge=0, lt=MAX_SEATS)
+
+    _stereo = field_validator("samples")(Sound._stereo.__func__)
+
+
 class Action(_Record):
     """The action of the trainee in seat ``seat`` applied at ``tick``: ``(forward, strafe,
     yaw, pitch)`` in metres and radians per tick (:mod:`engine.actions`)."""
@@ -282,7 +299,7 @@ class End(_Record):
 
 
 #: Every kind of message, and their union (discriminated by ``type``).
-MESSAGE_TYPES: tuple[type, ...] = (Start, Frame, Sound, Action, State, Event, Cues, Marker, Bookmark, Rewind, PromptChange,
+MESSAGE_TYPES: tuple[type, ...] = (Start, Frame, Sound, Voice, Action, State, Event, Cues, Marker, Bookmark, Rewind, PromptChange,
                                    Pause, Resume, Notice, Caption, Headset, End)
 Message = Annotated[Union[MESSAGE_TYPES], Field(discriminator="type")]
 
@@ -292,6 +309,7 @@ Message = Annotated[Union[MESSAGE_TYPES], Field(discriminator="type")]
 AUDIENCE: dict[str, frozenset[Role]] = {
     "frame": _EVERYONE,
     "sound": _EVERYONE,
+    "voice": _EVERYONE,
     "caption": _EVERYONE,
     "end": _EVERYONE,
     **{kind: _STAFF for kind in ("start", "action", "state", "event", "cues", "marker", "bookmark", "rewind",
@@ -405,6 +423,47 @@ class Say(_Request):
     seat: int | None = Field(default=None, ge=0, lt=MAX_SEATS)
 
 
+#: The two ways the game master can speak: as themselves, or as the scenario's avatar (the
+#: voice transformed into the avatar role's preset; the trainee never hears it untransformed).
+SPEAK_MODES = ("own", "avatar")
+
+
+class Speak(_Request):
+    """Game master: the next stretch of their microphone (push-to-talk), ``pcm``: base64 of
+    mono 16-bit little-endian samples at 48 kHz, at most 200 ms. ``mode`` is ``"own"`` or
+    ``"avatar"``; ``seat`` the trainee who hears it (None: every trainee); ``final`` marks
+    the end of an utterance (the key released: the transform's tail is flushed)."""
+
+    type: Literal["speak"] = "speak"
+    pcm: str = Field(max_length=25_600)
+    mode: Literal["own", "avatar"] = "own"
+    seat: int | None = Field(default=None, ge=0, lt=MAX_SEATS)
+    final: bool = False
+
+    def samples(self) -> np.ndarray:
+        """The samples, float32 ``(n,)`` in −1…1. Raises ``ValueError`` when ``pcm`` is not
+        base64 of whole 16-bit samples."""
+        import base64
+        import binascii
+
+        try:
+            raw = base64.b64decode(self.pcm, validate=True)
+        except binascii.Error as exc:
+            raise ValueError(f"speak: the pcm is not base64 ({exc})") from None
+        if len(raw) % 2:
+            raise ValueError("speak: the pcm holds half a sample; send 16-bit samples")
+        return np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
+
+    @classmethod
+    def from_samples(cls, samples: np.ndarray, mode: str = "own", seat: int | None = None,
+                     final: bool = False) -> "Speak":
+        """A request carrying float32 mono ``samples`` (−1…1, 48 kHz, at most 200 ms)."""
+        import base64
+
+        pcm = np.clip(np.round(np.asarray(samples, np.float32).reshape(-1) * 32767), -32768, 32767).astype("<i2")
+        return cls(pcm=base64.b64encode(pcm.tobytes()).decode("ascii"), mode=mode, seat=seat, final=final)
+
+
 class PromptRequest(_Request):
     """Game master: change the world prompt to ``text``; with ``image`` (a PNG or WebP file,
     base64, at most 48 KB encoded; the session decodes only those two formats) the image
@@ -457,7 +516,7 @@ class PromptRequest(_Request):
 
 #: Every kind of request, and their union (discriminated by ``type``).
 REQUEST_TYPES: tuple[type, ...] = (SetAction, Look, HeadsetStatus, FireEvent, FireCue, Mark, BookmarkRequest, RewindRequest,
-                                   PauseRequest, ResumeRequest, PromptRequest, Say)
+                                   PauseRequest, ResumeRequest, PromptRequest, Say, Speak)
 Request = Annotated[Union[REQUEST_TYPES], Field(discriminator="type")]
 
 #: Which roles may send each kind of request (observers send none).
@@ -467,7 +526,7 @@ SENDERS: dict[str, frozenset[Role]] = {
     "headset_status": frozenset({Role.TRAINEE}),
     **{kind: frozenset({Role.GAME_MASTER}) for kind in ("fire_event", "fire_cue", "mark", "bookmark_request",
                                                         "rewind_request", "pause_request", "resume_request",
-                                                        "prompt_request", "say")},
+                                                        "prompt_request", "say", "speak")},
 }
 
 # ------------------------------------------------------------------ the codec
@@ -479,7 +538,7 @@ _REQUESTS: TypeAdapter = TypeAdapter(Request)
 def to_record(msg: _Record) -> dict:
     """The flat JSON-able record of a message: ``{"type", "tick", ...fields}``. Raises
     ``ProtocolError`` for a :class:`Frame` (frames travel as video or images)."""
-    if isinstance(msg, (Frame, Sound)):
+    if isinstance(msg, (Frame, Sound, Voice)):
         raise ProtocolError(f"a {msg.kind} has no record form: the recorder writes it to the video or sound track")
     d = msg.model_dump(mode="json")
     out = {"type": d.pop("type"), "tick": d.pop("tick")}

@@ -43,7 +43,7 @@ from .opening import open_floor
 from .participants import Participant
 from .protocol import (AUDIENCE, Action, BookmarkRequest, Caption, Cues, End, Event, FireCue, FireEvent, Frame,
                        Headset, HeadsetStatus, Mark, Marker, Message, Notice, Pause, PauseRequest, PromptChange,
-                       Request, Resume, Sound,
+                       Request, Resume, Sound, Speak, Voice,
                        PromptRequest, ResumeRequest, Rewind, RewindRequest, Role, Say, SetAction, Look, Start, State,
                        to_record)
 from .protocol import Bookmark as BookmarkMessage
@@ -181,6 +181,12 @@ class Session:
             raise ValueError(f"{len(seat_prompts)} seat prompts for {len(names)} trainee seats")
         self._seat_prompts = seat_prompts
         self._audio = self._make_audio()
+        from ..audio.gm_voice import GameMasterVoice
+
+        self._gm_voice = GameMasterVoice(self._avatar_voice())
+        #: Called with each stretch of the game master's raw microphone ``(samples float32
+        #: (n,), sample_rate, mode, tick)`` as it arrives (the recorder keeps it as a file of its own).
+        self.microphone_sinks: list = []
         #: Every event fired so far, in order.
         self.event_log: list[Event] = []
         #: The timed cues with their due and fired ticks (see :mod:`engine.runtime.control`).
@@ -207,6 +213,34 @@ class Session:
         settings = SoundSettings(**cfg.model_dump()) if cfg is not None else SoundSettings()
         scene = self.scene if self.scene.room_type != "unknown" else None
         return [WorldAudio(scene, settings, tick_hz=self.tick_hz, seed=k) for k in range(len(self.participants))]
+
+    def _avatar_voice(self) -> str | None:
+        """The voice preset of the scenario's (first) avatar role that names one."""
+        for role in getattr(self.scenario, "roles", None) or []:
+            if getattr(role, "kind", None) == "avatar" and getattr(role, "voice", None):
+                return role.voice
+        return None
+
+    def _speak(self, request: Speak) -> None:
+        """The game master's microphone, as it arrives (on the sender's thread, not at a
+        tick): kept raw for the recording, transformed in avatar mode, placed, and sent to
+        the trainee seat(s) as :class:`Voice` at once."""
+        self._check_seat(request.seat)
+        raw = request.samples()
+        for sink in list(self.microphone_sinks):
+            try:
+                sink(raw, SAMPLE_RATE, request.mode, max(self.tick, 0))
+            except Exception:  # noqa: BLE001 - a recorder that has closed never stops the voice
+                _log.exception("the game master's microphone could not be kept")
+        from ..audio.gm_voice import heard
+
+        avatar_xz = tuple(self.world_state.avatar_pose[:2])
+        seats = self.participants if request.seat is None else [self.participants[request.seat]]
+        tick = max(self.tick, 0)
+        for mode, mono in self._gm_voice.speak(raw, request.mode, final=request.final):
+            for p in seats:
+                self._publish(Voice(tick=tick, samples=heard(mode, mono, p.pose, avatar_xz), sample_rate=SAMPLE_RATE,
+                                    seat=p.seat))
 
     # ------------------------------------------------------------ seats
     @property
@@ -290,6 +324,8 @@ class Session:
             self._check_seat(request.seat)
             with self._lock:
                 self._commands.append(request)
+        elif isinstance(request, Speak):
+            self._speak(request)
         elif isinstance(request, HeadsetStatus):
             self._check_seat(seat)
             with self._lock:
@@ -582,13 +618,31 @@ class RecorderSink:
 
     def __init__(self, session: Session, recorder):
         self.recorder = recorder
+        self._voice: dict[int, np.ndarray] = {}  # per seat: the game master's voice not yet in the track
+        self._voice_lock = threading.Lock()
         self.client = session.connect(Role.OBSERVER, on_message=self)
+        session.microphone_sinks.append(recorder.write_microphone)
 
     def __call__(self, msg: Message) -> None:
         if isinstance(msg, Frame):
             self.recorder.seat_recorder(msg.seat).write_frame(msg.tick, msg.frame)
         elif isinstance(msg, Sound):
-            self.recorder.seat_recorder(msg.seat).write_audio(msg.tick, msg.samples, msg.sample_rate)
+            samples = msg.samples
+            with self._voice_lock:  # the game master's voice heard since the last tick, mixed in
+                voice = self._voice.pop(msg.seat, None)
+                if voice is not None and len(voice) > len(samples):
+                    self._voice[msg.seat] = voice[len(samples):]
+            if voice is not None and len(voice):
+                n = min(len(voice), len(samples))
+                samples = samples.copy()
+                samples[:n] += voice[:n]
+                np.clip(samples, -1.0, 1.0, out=samples)
+            self.recorder.seat_recorder(msg.seat).write_audio(msg.tick, samples, msg.sample_rate)
+        elif isinstance(msg, Voice):
+            with self._voice_lock:
+                old = self._voice.get(msg.seat)
+                voice = msg.samples if old is None else np.concatenate([old, msg.samples])
+                self._voice[msg.seat] = voice[-msg.sample_rate:]  # at most a second waits (a paused clock)
         else:
             self.recorder.log(to_record(msg))
 
