@@ -181,6 +181,18 @@ def cmd_bench(args) -> int:
               f"closing the session {se['close_ms']} ms")
         print(json.dumps(r))
         return 0
+    if args.voice:
+        from app.audio.voice_bench import run_voice_bench
+
+        r = run_voice_bench(args.scenario, mode=args.voice, net=args.net, seconds=args.seconds, model=args.model,
+                            seed=args.seed)
+        where = "over loopback network" if args.net else "on one machine, in process"
+        print(f"game master's microphone to the trainee's ears ({r['mode']} voice, {where}, {r['model']}): median "
+              f"{r['latency_median_ms']} ms, p95 {r['latency_p95_ms']} ms, max {r['latency_max_ms']} ms over "
+              f"{r['clicks_heard']}/{r['clicks']} clicks; the world's sound: {r['world_sound_underruns']} underruns "
+              f"in {r['seconds']} s ({r['missed_ticks']} missed ticks)")
+        print(json.dumps(r))
+        return 0
     if args.net:
         from engine.net.bench import run_net_bench
 
@@ -436,6 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--game-masters", type=int, default=1, help="--net: game-master clients (default 1)")
     b.add_argument("--observers", type=int, default=1, help="--net: observer clients (default 1)")
     b.add_argument("--runs", type=int, default=5, help="--gui: start-up runs (default 5)")
+    b.add_argument("--voice", choices=("own", "avatar"), help="the game master's voice instead: microphone-to-ear "
+                   "latency of clicks spoken in this mode, and underruns of the trainee's sound, with stand-in "
+                   "devices driving the real path (with --net: over loopback); --seconds sets the length")
     b.set_defaults(func=cmd_bench)
     return p
 

@@ -188,6 +188,17 @@ class GameMasterConsole(QWidget):
             self.address.hide()
             address_row.itemAt(0).widget().hide()
 
+        from .voice import VoiceBox
+
+        avatar = next((r for r in getattr(scenario, "roles", []) if getattr(r, "kind", None) == "avatar"), None)
+        self.voice_box = VoiceBox(getattr(avatar, "voice", None), getattr(avatar, "name", None), self)
+        self.voice_box.talk_pressed.connect(self._talk)
+        self.voice_box.talk_released.connect(self._stop_talking)
+        #: The microphone and push-to-talk (app.audio.microphone), from attach() on.
+        self.push_to_talk = None
+        #: Opens the microphone: ``(on_block) -> (microphone or None, reason)`` (tests replace it).
+        self.open_microphone = None
+
         self.marker_bar = MarkerBar(self)
         self.cue_panel = CuePanel(self)
         self.bookmark_panel = BookmarkPanel(self)
@@ -217,6 +228,7 @@ class GameMasterConsole(QWidget):
         right.addWidget(briefing)
         right.addWidget(palette_box)
         right.addLayout(address_row)
+        right.addWidget(self.voice_box)
         right.addWidget(self.marker_bar)
         right.addWidget(self.tabs, 1)
 
@@ -224,7 +236,7 @@ class GameMasterConsole(QWidget):
         root.addLayout(left)
         root.addLayout(right, 1)
         self._controls = [*self.palette_buttons, self.pause_button, self.marker_bar, self.cue_panel,
-                          self.bookmark_panel, self.prompt_panel, self.address, self.say_edit]
+                          self.bookmark_panel, self.prompt_panel, self.address, self.say_edit, self.voice_box]
         self._set_controls(False)  # until the session runs
         self._update_clock()
         self.state_label.setText(state_text(self.state))
@@ -264,6 +276,34 @@ class GameMasterConsole(QWidget):
         self.cue_panel.tick_hz = self.bookmark_panel.tick_hz = self.tick_hz
         self._set_controls(True)
         self.status_label.setText("Session running.")
+        from ..audio.microphone import PushToTalk, open_microphone
+
+        self.push_to_talk = PushToTalk(client.send, self.open_microphone or open_microphone)
+        self.voice_box.set_note(self.push_to_talk.note)
+
+    def _talk(self, mode: str) -> None:
+        if self.push_to_talk is not None:
+            self.push_to_talk.press(mode, self.address.seat)
+
+    def _stop_talking(self) -> None:
+        if self.push_to_talk is not None:
+            self.push_to_talk.release()
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - the talk key, held
+        from .voice import TALK_KEY
+
+        if event.key() == TALK_KEY and not event.isAutoRepeat():
+            self.voice_box.press()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:  # noqa: N802
+        from .voice import TALK_KEY
+
+        if event.key() == TALK_KEY and not event.isAutoRepeat():
+            self.voice_box.release()
+            return
+        super().keyReleaseEvent(event)
 
     def show_status(self, text: str) -> None:
         self.status_label.setText(text)
@@ -317,6 +357,11 @@ class GameMasterConsole(QWidget):
 
     def refresh(self) -> None:
         """Apply what the client received since the last call. GUI thread only."""
+        if self.push_to_talk is not None:  # a microphone unplugged, or plugged in
+            note = self.push_to_talk.check()
+            if note != getattr(self, "_voice_note", None):
+                self._voice_note = note
+                self.voice_box.set_note(note)
         if self.client is None:
             return
         for msg in self.client.poll():
@@ -409,5 +454,8 @@ class GameMasterConsole(QWidget):
         self.clock_label.setText(f"tick {self.tick:>6}   {clock_text(self.tick, self.tick_hz)}{total}{paused}")
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        if self.push_to_talk is not None:
+            self.push_to_talk.close()
+            self.push_to_talk = None
         super().closeEvent(event)
         self.closed()

@@ -15,7 +15,7 @@ from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from engine.runtime.protocol import Caption, End, Frame, Sound
+from engine.runtime.protocol import Caption, End, Frame, Sound, Voice
 from engine.runtime.session import Client, Role
 
 from .input_map import KeyboardActionMapper
@@ -179,6 +179,8 @@ class TraineeWindow(QWidget):
                 self.view.set_text("The session has ended.")
             elif isinstance(msg, Sound):
                 self._play(msg.samples)
+            elif isinstance(msg, Voice):
+                self._play(msg.samples, voice=True)
             elif isinstance(msg, Caption):
                 self.view.set_caption(msg.text)
                 self._caption_until = time.monotonic() + CAPTION_S
@@ -190,8 +192,8 @@ class TraineeWindow(QWidget):
             self.view.set_frame(latest.frame)
         self.push_input()
 
-    def _play(self, samples) -> None:
-        """Queue a tick's sound; a device that went away (unplugged) is reopened every
+    def _play(self, samples, voice: bool = False) -> None:
+        """Queue a tick's sound (or, with ``voice``, a stretch of the game master's voice); a device that went away (unplugged) is reopened every
         :data:`SOUND_RETRY_S` seconds, and the session goes on silently meanwhile."""
         import time
 
@@ -211,7 +213,7 @@ class TraineeWindow(QWidget):
             self._sound_retry_at = time.monotonic() + SOUND_RETRY_S
             out = self.sound_output
         if out is not None:
-            out.push(samples)
+            (out.push_voice if voice else out.push)(samples)
 
     def push_input(self) -> None:
         """Send the held keys to the session if they changed since the last push, and the
