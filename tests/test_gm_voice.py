@@ -257,3 +257,31 @@ def test_a_remote_trainee_hears_the_game_masters_voice_over_the_network(tmp_path
         runner.join(5)
         server.close()
         live.close()
+
+
+def test_the_device_dialog_offers_the_default_and_keeps_the_choice(qtbot, monkeypatch):
+    pytest.importorskip("pytestqt")
+    import app.audio.devices as devices
+    from app.console.voice import DevicesDialog
+
+    store = {}
+
+    class Settings:
+        def value(self, key, default=""):
+            return store.get(key, default)
+
+        def setValue(self, key, value):  # noqa: N802 - Qt's name
+            store[key] = value
+
+    monkeypatch.setattr(devices, "_settings", Settings)
+    monkeypatch.setattr(devices, "list_devices", lambda kind: (
+        [devices.AudioDevice(3, "USB headset", "ALSA", 1, 2)], ""))
+    dialog = DevicesDialog()
+    qtbot.addWidget(dialog)
+    assert [dialog.boxes["output"].itemText(i) for i in range(2)] == ["System default", "USB headset (ALSA)"]
+    dialog.boxes["input"].setCurrentIndex(1)
+    dialog.accept()
+    assert store == {"input": "USB headset", "output": ""}
+    assert devices.chosen_device("input") == "USB headset" and devices.chosen_device("output") is None
+    monkeypatch.setattr(devices, "list_devices", lambda kind: ([], "no input device found: plug one in"))
+    assert devices.chosen_device("input") is None  # unplugged: the default again
