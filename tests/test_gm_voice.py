@@ -285,3 +285,70 @@ def test_the_device_dialog_offers_the_default_and_keeps_the_choice(qtbot, monkey
     assert devices.chosen_device("input") == "USB headset" and devices.chosen_device("output") is None
     monkeypatch.setattr(devices, "list_devices", lambda kind: ([], "no input device found: plug one in"))
     assert devices.chosen_device("input") is None  # unplugged: the default again
+
+
+def _recording_with_sound(folder: Path) -> np.ndarray:
+    """A 40-tick recording whose sound is a 440 Hz tone on ticks 10–19 and silence
+    elsewhere; returns the samples written."""
+    from engine.recording import Recorder
+
+    r = Recorder(folder, tick_hz=20, scale=2)
+    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(2400) / SAMPLE_RATE)).astype(np.float32)
+    written = []
+    for t in range(40):
+        r.write_frame(t, np.full((32, 32, 3), 6 * t, np.uint8))
+        block = np.stack([tone, tone], 1) if 10 <= t < 20 else np.zeros((2400, 2), np.float32)
+        r.write_audio(t, block, SAMPLE_RATE)
+        written.append(block)
+    r.close()
+    return np.concatenate(written)
+
+
+def test_an_exported_clip_keeps_the_sound_of_its_ticks(tmp_path):
+    import av
+
+    from engine.recording import read_recording
+    from engine.recording.debrief import export_video
+
+    _recording_with_sound(tmp_path / "rec")
+    clip = export_video(read_recording(tmp_path / "rec"), tmp_path / "clip.mp4", start_tick=15, end_tick=24)
+    with av.open(str(clip)) as c:
+        assert [s.type for s in c.streams] == ["video", "audio"]
+        audio = np.concatenate([f.to_ndarray()[0] for f in c.decode(audio=0)])  # planar: the left channel
+    rate = SAMPLE_RATE
+    # ticks 15–19 carry the tone, 20–24 are silent: the first half of the clip is loud
+    first, second = audio[: int(0.2 * rate)], audio[int(0.3 * rate): int(0.45 * rate)]
+    assert np.sqrt((first ** 2).mean()) > 0.2 and np.sqrt((second ** 2).mean()) < 0.01
+
+
+def test_the_debrief_plays_the_sound_with_the_frames(qtbot, tmp_path):
+    pytest.importorskip("pytestqt")
+    from app.debrief.window import DebriefWindow
+
+    written = _recording_with_sound(tmp_path / "rec")
+
+    class FakeOutput:
+        def __init__(self):
+            self.blocks = []
+
+        def push(self, samples):
+            self.blocks.append(np.array(samples))
+
+        def clear(self):
+            self.blocks.append(None)
+
+        def close(self):
+            pass
+
+    w = DebriefWindow(tmp_path / "rec")
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: w.data is not None, timeout=10_000)
+    w.sound_output = FakeOutput()
+    w.seek(10)
+    w.toggle_play()
+    qtbot.waitUntil(lambda: not w.playing, timeout=5_000)  # ticks 10..39 at 20 Hz
+    blocks = w.sound_output.blocks
+    assert blocks[0] is None  # cleared when play started
+    played = np.concatenate([b for b in blocks[1:] if b is not None])
+    np.testing.assert_allclose(played, written[10 * 2400: 10 * 2400 + len(played)], atol=1e-4)
+    assert len(played) >= 29 * 2400  # the sound up to the end

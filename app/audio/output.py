@@ -46,6 +46,11 @@ class SoundOutput:
         """Queue a tick's world sound, float32 ``(n, 2)``."""
         self.buffer.push(samples)
 
+    def clear(self) -> None:
+        """Drop what is queued (a player that seeks or pauses)."""
+        self.buffer.clear()
+        self.voice.clear()
+
     def push_voice(self, samples: np.ndarray) -> None:
         """Queue a stretch of the game master's voice, float32 ``(n, 2)``."""
         self.voice.push(samples)

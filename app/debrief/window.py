@@ -45,6 +45,9 @@ KIND_COLOURS: dict[str, QColor] = {
 _OTHER_COLOUR = QColor(120, 120, 120)
 #: Longest side of the contact sheet thumbnail, pixels.
 SHEET_THUMB_PX = 180
+#: How far ahead of the shown frame the player queues the sound (seconds): a little more
+#: than the output's jitter buffer, so a slow GUI tick does not starve it.
+SOUND_LEAD_S = 0.15
 
 #: Save-path chooser: ``(caption, default path, file filter) -> chosen path or None``.
 SavePathProvider = Callable[[str, str, str], "str | None"]
@@ -59,6 +62,8 @@ class DebriefData:
     frames: FrameIndex
     items: list[TimelineItem]
     summary: dict
+    #: What the trainee heard: ``(float32 (n, 2), sample rate, first tick)``, None without sound.
+    sound: tuple | None = None
 
 
 def load_debrief(directory: Path, progress: Callable[..., None], seat: int = 0) -> DebriefData:
@@ -75,7 +80,8 @@ def load_debrief(directory: Path, progress: Callable[..., None], seat: int = 0) 
     recording = read_recording(directory).seat(seat)
     frames = FrameIndex.load(recording, progress=lambda f=None, t=None: progress(None if f is None else 0.9 * f, t))
     progress(0.9, "summarising")
-    return DebriefData(recording, frames, timeline(recording), session_summary(recording, frames=frames))
+    sound = recording.audio()
+    return DebriefData(recording, frames, timeline(recording), session_summary(recording, frames=frames), sound)
 
 
 def item_tooltip(item: TimelineItem) -> str:
@@ -227,6 +233,10 @@ class DebriefWindow(QWidget):
         self.frame_tick: int | None = None
         self._player_tick = 0
         self.save_path_provider: SavePathProvider = self._ask_save_path
+        #: Whether playing plays the recording's sound; the output (app.audio.output), opened on first play.
+        self.play_sound = True
+        self.sound_output = None
+        self._sound_pos = 0  # the next sample of the recording's sound to queue
         self._build()
         self._play_timer = QTimer(self)
         self._play_timer.timeout.connect(self._advance)
@@ -463,6 +473,7 @@ class DebriefWindow(QWidget):
         if self.playing:
             self._play_origin = self._player_tick
             self._play_clock.restart()
+            self._start_sound(self._player_tick)
 
     def _show(self, tick: int) -> None:
         if self.data is None:
@@ -490,6 +501,8 @@ class DebriefWindow(QWidget):
         if self.playing:
             self._play_timer.stop()
             self.play_button.setText("Play")
+            if self.sound_output is not None:
+                self.sound_output.clear()
             return
         if self._player_tick >= int(self.data.frames.ticks[-1]):
             self._show(int(self.data.frames.ticks[0]))
@@ -497,12 +510,41 @@ class DebriefWindow(QWidget):
         self._play_clock.start()
         self._play_timer.start(max(1, 1000 // self._hz))
         self.play_button.setText("Pause")
+        self._start_sound(self._player_tick)
+
+    def _start_sound(self, tick: int) -> None:
+        """Play the recording's sound from ``tick`` with the frames (the output opened on
+        first use; without a device a note says so and the frames play on)."""
+        if self.data is None or self.data.sound is None:
+            return
+        if self.sound_output is None and self.play_sound:
+            from ..audio.output import open_output
+
+            self.sound_output, note = open_output()
+            if note:
+                self.summary_label.setText(self.summary_label.text() + f"<br><i>{_esc(note)}</i>")
+                self.play_sound = False
+        if self.sound_output is not None:
+            self.sound_output.clear()
+        samples, rate, first = self.data.sound
+        self._sound_pos = max(0, round((tick - first) * rate / self._hz))
+
+    def _feed_sound(self, tick: int) -> None:
+        """Queue the sound up to :data:`SOUND_LEAD_S` ahead of ``tick``."""
+        if self.data is None or self.data.sound is None or self.sound_output is None:
+            return
+        samples, rate, first = self.data.sound
+        end = min(len(samples), max(0, round((tick - first) * rate / self._hz + SOUND_LEAD_S * rate)))
+        if end > self._sound_pos:
+            self.sound_output.push(samples[self._sound_pos:end])
+            self._sound_pos = end
 
     def _advance(self) -> None:
         assert self.data is not None
         last = int(self.data.frames.ticks[-1])
         tick = self._play_origin + self._play_clock.elapsed() * self._hz // 1000
         self._show(min(tick, last))
+        self._feed_sound(tick)
         if tick >= last:
             self.toggle_play()
 
@@ -609,6 +651,9 @@ class DebriefWindow(QWidget):
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         """Stop playing and cancel running jobs (an export removes its partial file)."""
         self._play_timer.stop()
+        if self.sound_output is not None:
+            self.sound_output.close()
+            self.sound_output = None
         for job in (self.load_job, self.export_job):
             if job is not None and job.running:
                 job.cancel()

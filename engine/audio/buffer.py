@@ -54,6 +54,13 @@ class JitterBuffer:
             if self._queued >= self.target:
                 self._primed = True
 
+    def clear(self) -> None:
+        """Drop everything queued; the buffer primes again before playing."""
+        with self._lock:
+            self._blocks.clear()
+            self._queued = 0
+            self._primed = False
+
     def pull(self, n: int) -> np.ndarray:
         """``n`` frames, float32 ``(n, 2)``: what is queued, silence for the rest (an
         underrun once primed)."""

@@ -455,7 +455,9 @@ def export_video(
     progress: ProgressFn = null_progress,
 ) -> Path:
     """Write the recording, or the frames with ``start_tick <= tick <= end_tick``, as an
-    H.264 MP4 (libx264, yuv420p, frames at the recorded size, e.g. 256x256).
+    H.264 MP4 (libx264, yuv420p, frames at the recorded size, e.g. 256x256), with the
+    sound of the same ticks as an AAC track when the recording has sound (what the trainee
+    heard, the game master's voice included).
 
     Timestamps are ``(tick - first exported tick) / tick_hz`` seconds, as in the recorder's
     ``session.mp4``: a missed tick or a gap shows as a longer frame. The file is written
@@ -491,11 +493,12 @@ def export_video(
     path = Path(path)
     part = path.with_name(path.name + ".part")
     tb = Fraction(1, recording.tick_hz)
+    sound = recording.audio()
     progress(0.0, "finding the first frame")
     try:
         written = 0
         with av.open(str(part), mode="w", format="mp4") as out:
-            stream = None
+            stream = audio_stream = None
             for i, (tick, frame) in enumerate(recording.frames()):
                 if tick < first:
                     if i % 20 == 0:
@@ -510,6 +513,9 @@ def export_video(
                     stream.pix_fmt = "yuv420p"
                     stream.codec_context.time_base = tb
                     stream.time_base = tb
+                    if sound is not None:
+                        audio_stream = out.add_stream("aac", rate=sound[1], layout="stereo")
+                        audio_stream.bit_rate = 128_000
                 vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
                 vf.pts, vf.time_base = tick - first, tb
                 for packet in stream.encode(vf):
@@ -519,6 +525,8 @@ def export_video(
             if stream is not None:
                 for packet in stream.encode(None):
                     out.mux(packet)
+            if audio_stream is not None:
+                _encode_sound(out, audio_stream, sound, first, last + 1, recording.tick_hz)
         if not written:
             raise ValueError(f"no readable frames between tick {first} and tick {last}")
         os.replace(part, path)
@@ -526,6 +534,26 @@ def export_video(
         part.unlink(missing_ok=True)
         raise
     return path
+
+
+def _encode_sound(out, stream, sound: tuple[np.ndarray, int, int], first: int, end: int, tick_hz: int) -> None:
+    """Encode the sound of ticks ``first`` … ``end - 1`` (``sound``: :meth:`Recording.audio`)
+    into ``stream``, its first sample at time 0."""
+    samples, rate, first_tick = sound
+    per_tick = rate / tick_hz
+    lo, hi = round((first - first_tick) * per_tick), round((end - first_tick) * per_tick)
+    pad = max(0, -lo)  # sound that starts after the first exported tick: silence before it
+    clip = samples[max(lo, 0):max(hi, 0)]
+    pcm = np.clip(np.round(clip * 32767), -32768, 32767).astype("<i2")
+    step = 1024
+    for i in range(0, len(pcm), step):
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm[i:i + step].reshape(1, -1)), format="s16",
+                                           layout="stereo")
+        frame.sample_rate, frame.pts, frame.time_base = rate, pad + i, Fraction(1, rate)
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode(None):
+        out.mux(packet)
 
 
 def comparison_strip(recording: Recording, other: Recording, path: str | os.PathLike, *, columns: int = 8,
