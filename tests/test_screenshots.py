@@ -1,6 +1,7 @@
 """Screenshots of the designer, the game-master console and the debrief view, for the
-README's user guide. Written to ``$VED_SCREENSHOTS`` (default ``docs/screenshots/``) by every
-test run, from the real widgets in a realistic state (the shipped model, a played session)."""
+README's user guide, from the real widgets in a realistic state (the shipped model, a played
+session). Every test run takes them into a temporary folder, so a clean checkout stays
+clean; ``VED_SCREENSHOTS=docs/screenshots`` refreshes the committed ones."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ OR_SCENARIO = ROOT / "scenarios" / "operating_room_bleeding.toml"
 
 
 @pytest.fixture(scope="module")
-def shots() -> Path:
-    out = Path(os.environ.get("VED_SCREENSHOTS", ROOT / "docs" / "screenshots"))
+def shots(tmp_path_factory) -> Path:
+    out = Path(os.environ["VED_SCREENSHOTS"]) if os.environ.get("VED_SCREENSHOTS") else \
+        tmp_path_factory.mktemp("screenshots")
     out.mkdir(parents=True, exist_ok=True)
     return out
 
