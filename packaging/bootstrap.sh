@@ -7,10 +7,15 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VED_VENV:-$ROOT/.venv}"
 PY="${PYTHON:-python3}"
 
-# System libraries: EGL/Mesa (reference world), xkbcommon/fontconfig/dbus/glib (Qt),
-# PortAudio (sound devices).
+# System libraries: EGL/Mesa (reference world), xkbcommon/fontconfig/dbus/glib (Qt), the
+# xcb libraries Qt 6.5+ needs to open windows on an X display (its "xcb" platform plugin;
+# check with QT_DEBUG_PLUGINS=1), PortAudio (sound devices).
 SYSTEM_PACKAGES=(libegl1 libgl1 libgl1-mesa-dri libxkbcommon0 libxkbcommon-x11-0 libfontconfig1
-                 libdbus-1-3 libglib2.0-0 libportaudio2)
+                 libdbus-1-3 libglib2.0-0
+                 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
+                 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-util1 libxcb-xfixes0
+                 libxcb-xkb1
+                 libportaudio2)
 if command -v dpkg >/dev/null 2>&1; then
   missing=()
   for p in "${SYSTEM_PACKAGES[@]}"; do
