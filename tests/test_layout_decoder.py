@@ -157,3 +157,16 @@ def test_layout_decoder_steps_need_a_layout_model(tmp_path):
     cfg = replace(TrainConfig.tiny(), layout_decoder_steps=2)
     with pytest.raises(ValueError, match="dynamics.layout"):
         run_training(tmp_path / "run", cfg, seed=1, progress=False, log=lambda *a: None)
+
+
+def test_the_cards_command_carries_every_setting_that_differs_from_its_budget():
+    from engine.train.pipeline import TrainConfig, apply_overrides, config_overrides, train_command
+
+    items = ["ae_steps=1500", "autoencoder.widths=[16,32,64]", "dynamics.layout=true", "dyn_steps=3000",
+             "layout_decoder_steps=1500", "sampling.ctx_noise=0"]
+    config = apply_overrides(TrainConfig.for_budget("quick"), items)
+    assert sorted(config_overrides(config)) == sorted(items)
+    assert apply_overrides(TrainConfig.for_budget("quick"), config_overrides(config)) == config
+    assert train_command(config, 0).startswith("ved train --budget quick --out DIR --seed 0 --set ")
+    assert "--set 'autoencoder.widths=[16,32,64]'" in train_command(config, 0)
+    assert config_overrides(TrainConfig.for_budget("quick")) == []

@@ -475,7 +475,7 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
                      "layout_decoder_horizon": config.layout_decoder_horizon,
                      "cond_drop": config.cond_drop,
                      "anchor_gen": config.anchor_gen, "text_variants": config.text_variants,
-                     "command": f"ved train --budget {config.budget} --out DIR --seed {seed}",
+                     "command": train_command(config, seed),
                      "from_scratch": from_scratch,
                      "timings_s": {k: round(v, 1) for k, v in timings.items()},
                      "machine": machine,
@@ -582,6 +582,32 @@ def apply_overrides(config: TrainConfig, items: list[str]) -> TrainConfig:
         else:
             config = replace(config, **{head: tuple(value) if isinstance(value, list) else value})
     return config
+
+
+def config_overrides(config: TrainConfig) -> list[str]:
+    """The ``--set KEY=VALUE`` items that turn budget ``config.budget``'s configuration into
+    ``config`` (the inverse of :func:`apply_overrides`): what a model card's command needs
+    to reproduce the run."""
+    base = TrainConfig.for_budget(config.budget) if config.budget in BUDGETS else TrainConfig()
+    mine, ref = _jsonable(asdict(config)), _jsonable(asdict(base))
+    out = []
+    for key, value in mine.items():
+        if key == "budget":
+            continue
+        if isinstance(value, dict):
+            out += [f"{key}.{sub}={json.dumps(v, separators=(',', ':'))}" for sub, v in value.items()
+                    if v != ref[key].get(sub)]
+        elif value != ref.get(key):
+            out.append(f"{key}={json.dumps(value, separators=(',', ':'))}")
+    return out
+
+
+def train_command(config: TrainConfig, seed: int) -> str:
+    """The ``ved train`` command line that reproduces a run of ``config`` from ``seed``."""
+    import shlex
+
+    sets = "".join(f" --set {shlex.quote(item)}" for item in config_overrides(config))
+    return f"ved train --budget {config.budget} --out DIR --seed {seed}{sets}"
 
 
 def reuse_run(source: str | Path, out: str | Path) -> None:
