@@ -442,6 +442,8 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
                        "first-person rooms at a 20 Hz tick), conditioned on actions, the dead-reckoned camera pose, "
                        "game-master world state"
                        + (", the people and blood pool in view" if dyn_cfg.entities else "")
+                       + (", the scene layout of each view (rendered from the room's scene graph)"
+                          if dyn_cfg.layout else "")
                        + (" and a text prompt" if dyn_cfg.text_dim else "")
                        + (", with a pose-indexed frame memory" if dyn_cfg.memory else "")
                        + ("; adversarially trained decoder" if config.ae_gan_start < 1 else "")
