@@ -213,9 +213,12 @@ def test_an_injected_image_opens_a_new_scene(learned, tmp_path):
     frame = s.step()
     rec = next(m for m in gm.poll() if m.kind == "prompt")
     assert rec.tick == 4 and rec.image == "scene.png" and rec.applied
-    # the new opening frame is the image through the autoencoder: red left, blue right
-    assert frame[:, :24, 0].mean() > frame[:, :24, 2].mean() + 60
-    assert frame[:, 40:, 2].mean() > frame[:, 40:, 0].mean() + 60
+    # the new opening frame is the image (resized to the model's size) through the
+    # autoencoder: red left, blue right
+    r = frame.shape[1]
+    left, right = frame[:, : 3 * r // 8], frame[:, 5 * r // 8:]
+    assert left[..., 0].mean() > left[..., 2].mean() + 60
+    assert right[..., 2].mean() > right[..., 0].mean() + 60
     s.step()  # and the session goes on from it
 
 
