@@ -219,12 +219,27 @@ def test_export_video_errors_and_cancel(rec_dir: Path, tmp_path: Path) -> None:
 def test_frame_index_seeks_to_frame_on_screen(rec_dir: Path) -> None:
     index = FrameIndex.load(read_recording(rec_dir))
     assert index.ticks.tolist() == FRAME_TICKS
-    assert index.frames.shape == (60, 64, 64, 3) and index.frames.dtype == np.uint8
-    assert index.nbytes == 60 * 64 * 64 * 3
+    assert index.nbytes == 0  # nothing decoded until shown
+    assert index.frame(0).shape == (64, 64, 3) and index.frame(0).dtype == np.uint8
     assert index.frame_at(12)[0] == 12
     assert same_frame(index.frame_at(12)[1], 12)
     assert index.frame_at(35)[0] == 29  # during the pause the last frame stays on screen
     assert index.frame_at(-5)[0] == 0 and index.frame_at(999)[0] == 69
+
+
+def test_frame_index_memory_is_bounded_by_a_few_segments(rec_dir: Path) -> None:
+    """Showing every frame in turn (a session played through) keeps at most the cached
+    segments in memory, and every frame shown is the one recorded at its tick."""
+    rec = read_recording(rec_dir)
+    index = FrameIndex.load(rec, cached_segments=2)
+    per_segment = rec.segment_ticks()
+    assert len(per_segment) > 2
+    decoded = list(rec.frames(native=True))  # everything, in order, as the old index held it
+    for i, (tick, frame) in enumerate(decoded):
+        assert index.ticks[i] == tick and np.array_equal(index.frame(i), frame)
+        assert index.cached_segments <= 2
+    assert index.nbytes <= 2 * max(len(s) for s in per_segment) * 64 * 64 * 3
+    assert same_frame(index.frame_at(0)[1], 0)  # back to the start: decoded again
 
 
 def test_incomplete_recording(rec_dir: Path, tmp_path: Path) -> None:

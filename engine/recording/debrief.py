@@ -7,7 +7,8 @@ behind by a killed process — and turns its log into things a person reviews:
   rewinds, prompt changes, pauses) as :class:`TimelineItem` with plain-words labels;
 - :func:`session_summary`: the figures of the session as a JSON-ready dict;
 - :func:`export_events_csv` and :func:`export_video`: files to hand on;
-- :class:`FrameIndex`: every frame decoded once, for a player that seeks.
+- :class:`FrameIndex`: where every frame is, decoded a segment at a time for a player that
+  seeks (memory bounded by a few segments, whatever the session's length).
 
 Times are *session time*: ``tick / tick_hz`` seconds from tick 0 (the session start).
 Ticks keep increasing across rewinds; the session clock stands still while paused, so a
@@ -23,6 +24,8 @@ import json
 import logging
 import os
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -211,57 +214,53 @@ def timeline(recording: Recording) -> list[TimelineItem]:
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class FrameIndex:
-    """Every readable frame of a recording, decoded once and kept in memory at native size.
+    """Where every readable frame of a recording is, for a player that seeks: the frames are
+    decoded a video segment (1 s) at a time when first shown, at native size, and the last
+    :data:`CACHED_SEGMENTS` decoded segments are kept. Memory is bounded whatever the
+    session's length (8 segments of 20 frames at 128×128: 7.9 MB), and opening a 60-minute
+    recording reads only its index; showing a frame of a segment not in memory decodes that
+    segment (20 frames, a few ms each).
 
     Attributes:
         ticks: int64 array ``(N,)``, increasing: the tick of each frame.
-        frames: uint8 array ``(N, H, W, 3)`` RGB at the model's native size (e.g. 64x64;
-            the recording's ``scale`` undone by block averaging).
         tick_hz: session tick rate (Hz).
-
-    Memory: ``N * H * W * 3`` bytes: 12 KiB per 64x64 frame, about 14.7 MB per minute at
-    20 Hz (a 5-minute session: ~74 MB; a 50-minute one: ~740 MB). Decoding costs a few ms
-    of one core per frame.
     """
 
-    ticks: np.ndarray
-    frames: np.ndarray
-    tick_hz: int
+    def __init__(self, recording: Recording | None, segments: list[list[int]], tick_hz: int,
+                 cached_segments: int = 8):
+        self.recording, self.tick_hz = recording, tick_hz
+        self.ticks = np.asarray([t for seg in segments for t in seg], np.int64)
+        self._seg = np.repeat(np.arange(len(segments)), [len(seg) for seg in segments]).astype(np.int64)
+        self._start = np.cumsum([0] + [len(seg) for seg in segments])[:-1].astype(np.int64)
+        self._cache: OrderedDict[int, list[np.ndarray]] = OrderedDict()
+        self._max = max(1, int(cached_segments))
+        self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, recording: Recording, *, progress: ProgressFn = null_progress) -> "FrameIndex":
-        """Decode all frames of ``recording`` (readable segments only).
-
-        Reports ``progress(fraction, text)`` every 10 frames; raises
-        :class:`engine.progress.Cancelled` from it when cancelled.
-        """
-        expected = recording.frame_count
-        ticks: list[int] = []
-        frames: np.ndarray | None = None
-        progress(0.0, "decoding frames")
-        for i, (tick, frame) in enumerate(recording.frames(native=True)):
-            if frames is None:
-                frames = np.empty((max(expected, 1),) + frame.shape, np.uint8)
-            if i >= len(frames):  # more frames than the index promised: grow
-                frames = np.concatenate([frames, np.empty_like(frames)])
-            frames[i] = frame
-            ticks.append(tick)
-            if i % 10 == 0:
-                progress(i / max(expected, 1), f"decoding frame {i + 1} of {expected}")
-        n = len(ticks)
-        progress(1.0, f"{n} frames decoded")
-        data = frames[:n] if frames is not None else np.zeros((0, 1, 1, 3), np.uint8)
-        return cls(np.asarray(ticks, np.int64), data, recording.tick_hz)
+    def load(cls, recording: Recording, *, progress: ProgressFn = null_progress,
+             cached_segments: int = 8) -> "FrameIndex":
+        """Index the readable frames of ``recording`` (nothing is decoded yet). Reports
+        ``progress(fraction, text)``; raises :class:`engine.progress.Cancelled` from it."""
+        progress(0.0, "reading the frame index")
+        segments = recording.segment_ticks()
+        n = sum(len(seg) for seg in segments)
+        progress(1.0, f"{n} frames indexed")
+        return cls(recording, segments, recording.tick_hz, cached_segments)
 
     def __len__(self) -> int:
         return len(self.ticks)
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the frames, bytes."""
-        return int(self.frames.nbytes)
+        """Memory held by the decoded frames now in memory, bytes."""
+        with self._lock:
+            return int(sum(f.nbytes for seg in self._cache.values() for f in seg))
+
+    @property
+    def cached_segments(self) -> int:
+        """How many decoded segments are in memory now."""
+        return len(self._cache)
 
     def position(self, tick: int) -> int:
         """Index of the frame on screen at ``tick``: the last frame at or before it (the
@@ -270,16 +269,29 @@ class FrameIndex:
             raise IndexError("the recording has no frames")
         return max(0, int(np.searchsorted(self.ticks, tick, side="right")) - 1)
 
+    def frame(self, i: int) -> np.ndarray:
+        """Frame ``i`` (0 … N−1), uint8 ``(H, W, 3)``, decoding its segment if needed. A frame
+        its segment failed to decode (a damaged file) is the nearest earlier one there."""
+        seg, off = int(self._seg[i]), i - int(self._start[self._seg[i]])
+        with self._lock:
+            frames = self._cache.get(seg)
+            if frames is not None:
+                self._cache.move_to_end(seg)
+        if frames is None:
+            frames = self.recording.segment_frames(seg, native=True) if self.recording is not None else []
+            if not frames:
+                raise IndexError(f"frame {i}: its video segment could not be decoded")
+            with self._lock:
+                self._cache[seg] = frames
+                while len(self._cache) > self._max:
+                    self._cache.popitem(last=False)
+        return frames[min(off, len(frames) - 1)]
+
     def frame_at(self, tick: int) -> tuple[int, np.ndarray]:
         """``(tick of the frame shown, frame uint8 (H, W, 3))`` at session tick ``tick``
         (see :meth:`position`). Raises IndexError when there are no frames."""
         i = self.position(tick)
-        return int(self.ticks[i]), self.frames[i]
-
-
-# --------------------------------------------------------------------------
-# Summary
-# --------------------------------------------------------------------------
+        return int(self.ticks[i]), self.frame(i)
 
 
 def _when(tick: int, tick_hz: int) -> dict:
@@ -294,7 +306,7 @@ def _contact_sheet(recording: Recording, frames: FrameIndex | None, path: Path) 
         return None
     picks = sorted({int(round(k)) for k in np.linspace(0, len(ticks) - 1, min(SHEET_MAX_TILES, len(ticks)))})
     if frames is not None:
-        chosen = [(ticks[i], frames.frames[i]) for i in picks]
+        chosen = [(ticks[i], frames.frame(i)) for i in picks]
     else:
         wanted, chosen = set(picks), []
         for i, (tick, frame) in enumerate(recording.frames(native=True)):
@@ -499,13 +511,14 @@ def export_video(
         written = 0
         with av.open(str(part), mode="w", format="mp4") as out:
             stream = audio_stream = None
-            for i, (tick, frame) in enumerate(recording.frames()):
-                if tick < first:
-                    if i % 20 == 0:
-                        progress(0.0, "finding the first frame")
+            # only the segments that hold the range are decoded (a clip from the end of a
+            # long session does not decode the session before it)
+            segments = recording.segment_ticks()
+            wanted = [k for k, ticks in enumerate(segments) if ticks[0] <= last and ticks[-1] >= first]
+            pairs = ((t, f) for k in wanted for t, f in zip(segments[k], recording.segment_frames(k)))
+            for tick, frame in pairs:
+                if tick < first or tick > last:
                     continue
-                if tick > last:
-                    break
                 if stream is None:
                     stream = out.add_stream("libx264", rate=recording.tick_hz,
                                             options={"preset": EXPORT_PRESET, "crf": str(EXPORT_CRF)})

@@ -157,6 +157,18 @@ class Recording:
         """Number of frames :meth:`frames` yields (readable segments only)."""
         return sum(len(ticks) for _, ticks in self._readable_segments())
 
+    def segment_ticks(self) -> list[list[int]]:
+        """The ticks of each readable video segment, in order (what :meth:`frames` yields,
+        a segment at a time; :meth:`segment_frames` decodes one)."""
+        return [list(ticks) for _, ticks in self._readable_segments()]
+
+    def segment_frames(self, k: int, *, native: bool = False) -> list[np.ndarray]:
+        """The frames of readable segment ``k`` (see :meth:`segment_ticks`), decoded: as
+        :meth:`frames` yields them; fewer when the segment fails mid-way. Raises
+        ``IndexError`` for a segment that does not exist."""
+        path, ticks = self._readable_segments()[k]
+        return [frame for _, frame in self._decode(path, ticks, native)]
+
     def frames(self, *, native: bool = False) -> Iterator[tuple[int, np.ndarray]]:
         """Decode the video segments in order.
 
@@ -169,32 +181,35 @@ class Recording:
         writing) is skipped; one that fails mid-way ends early.
         """
         for path, ticks in self._readable_segments():
+            yield from self._decode(path, ticks, native)
+
+    def _decode(self, path: Path, ticks: list[int], native: bool) -> Iterator[tuple[int, np.ndarray]]:
+        try:
+            container = av.open(str(path))
+        except (av.FFmpegError, OSError) as exc:
+            _log.info("skipping unreadable segment %s (%s)", path, exc)
+            return
+        with container:
+            it = iter(ticks)
             try:
-                container = av.open(str(path))
-            except (av.FFmpegError, OSError) as exc:
-                _log.info("skipping unreadable segment %s (%s)", path, exc)
-                continue
-            with container:
-                it = iter(ticks)
-                try:
-                    for vf in container.decode(video=0):
-                        tick = next(it, None)
-                        if tick is None:
-                            break
-                        arr = vf.to_ndarray(format="rgb24")
-                        if native and self.scale > 1:
-                            s = self.scale
-                            h, w = arr.shape[0] // s, arr.shape[1] // s
-                            arr = (
-                                arr[: h * s, : w * s]
-                                .reshape(h, s, w, s, 3)
-                                .mean(axis=(1, 3))
-                                .round()
-                                .astype(np.uint8)
-                            )
-                        yield tick, arr
-                except av.FFmpegError as exc:
-                    _log.warning("segment %s ends early (%s)", path, exc)
+                for vf in container.decode(video=0):
+                    tick = next(it, None)
+                    if tick is None:
+                        break
+                    arr = vf.to_ndarray(format="rgb24")
+                    if native and self.scale > 1:
+                        s = self.scale
+                        h, w = arr.shape[0] // s, arr.shape[1] // s
+                        arr = (
+                            arr[: h * s, : w * s]
+                            .reshape(h, s, w, s, 3)
+                            .mean(axis=(1, 3))
+                            .round()
+                            .astype(np.uint8)
+                        )
+                    yield tick, arr
+            except av.FFmpegError as exc:
+                _log.warning("segment %s ends early (%s)", path, exc)
 
     def __repr__(self) -> str:
         state = "complete" if self.complete else "incomplete"
