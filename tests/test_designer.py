@@ -554,3 +554,16 @@ def test_the_sounds_are_chosen_and_previewed_in_the_designer(qtbot, make_window,
     assert (s.sounds.alarm, s.sounds.monitor, s.sounds.room_tone) == ("off", False, False)
     e.preview_sounds()  # without a sound device it says so; with one it plays
     assert e.sound_preview_status.text()
+
+
+def test_the_first_run_page_says_what_the_model_shows_and_where_things_go(make_window, tmp_path):
+    window = make_window(record_root=None)
+    banner = window.first_run
+    assert banner is not None and banner.isVisibleTo(window)
+    assert "128×128" in banner.text and "operating_room" in banner.text  # from the shipped model's card
+    assert str(window.user_folder) in banner.text and str(window.record_root) in banner.text
+    assert window.record_root.name == "recordings" and "ved" in window.record_root.parts  # the user's data folder
+    banner.dismiss()
+    assert not banner.isVisibleTo(window)
+    again = make_window()  # the same settings: seen once is enough
+    assert again.first_run is None

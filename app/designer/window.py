@@ -67,7 +67,8 @@ class DesignerWindow(QMainWindow):
         autosave_dir: the autosave folder (default ``<user data>/ved/autosave``).
         autosave_interval_s: autosave period while there are unsaved changes.
         model: the preview's world model: None (shipped), ``"reference"`` or a folder.
-        record_root: where previews are recorded.
+        record_root: where previews are recorded (default: ``recordings`` in the user's data
+            folder, ``~/.local/share/ved/recordings`` on Linux; never the app's own folder).
         open_debrief: called with a recording folder by *Open debrief*.
         dialogs: answers the designer's questions (tests pass canned answers).
         recover_on_start: offer autosaves left by a crash once the window is up.
@@ -76,14 +77,16 @@ class DesignerWindow(QMainWindow):
     def __init__(self, path: str | Path | None = None, *, library_folders: list[tuple[str, Path]] | None = None,
                  settings: QSettings | None = None, autosave_dir: str | Path | None = None,
                  autosave_interval_s: float = AUTOSAVE_INTERVAL_S, model=None,
-                 record_root: str | Path = "recordings", open_debrief: Callable[[Path], object] | None = None,
+                 record_root: str | Path | None = None, open_debrief: Callable[[Path], object] | None = None,
                  dialogs: Dialogs | None = None, recover_on_start: bool = True, parent: QWidget | None = None):
         super().__init__(parent)
         self.folders = library_folders or default_library_folders()
         self.user_folder = Path(self.folders[-1][1])
-        self.recent = RecentFiles(settings or QSettings("ved", "designer"))
+        self.settings = settings or QSettings("ved", "designer")
+        self.recent = RecentFiles(self.settings)
         self.autosaves = AutosaveStore(autosave_dir or user_data_folder() / "autosave")
-        self.model, self.record_root = model, Path(record_root)
+        self.model = model
+        self.record_root = Path(record_root) if record_root is not None else user_data_folder() / "recordings"
         self.open_debrief = open_debrief or self._show_debrief
         self.dialogs = dialogs or Dialogs(self)
         #: The problems found by the last check (see :meth:`validate_now`).
@@ -105,6 +108,13 @@ class DesignerWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
+        from .first_run import FirstRunBanner
+
+        #: What the shipped model can show and where things are kept, until dismissed once.
+        self.first_run = None
+        if FirstRunBanner.wanted(self.settings):
+            self.first_run = FirstRunBanner(self.settings, scenarios=self.user_folder, recordings=self.record_root)
+            layout.addWidget(self.first_run)
         layout.addWidget(self.recording_bar)
         layout.addWidget(self.editor, 1)
         self.setCentralWidget(central)
