@@ -85,7 +85,9 @@ class DesignerWindow(QMainWindow):
         self.settings = settings or QSettings("ved", "designer")
         self.recent = RecentFiles(self.settings)
         self.autosaves = AutosaveStore(autosave_dir or user_data_folder() / "autosave")
-        self.model = model
+        #: The world model previews play on: ``model`` if given, else the one chosen under
+        #: Preview → World model… (kept in the settings), else the shipped default (None).
+        self.model = model if model is not None else self._chosen_model()
         self.record_root = Path(record_root) if record_root is not None else user_data_folder() / "recordings"
         self.open_debrief = open_debrief or self._show_debrief
         self.dialogs = dialogs or Dialogs(self)
@@ -206,6 +208,9 @@ class DesignerWindow(QMainWindow):
         preview_menu.addAction(self.preview_action)
         preview_menu.addAction(self.headset_action)
         preview_menu.addAction(self.host_action)
+        preview_menu.addSeparator()
+        preview_menu.addAction(self._action("World model…", self.choose_model,
+                                            tip="The world model previews play on; install one trained elsewhere"))
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -449,6 +454,28 @@ class DesignerWindow(QMainWindow):
                 self.autosaves.remove(recovery.file)
 
     # ------------------------------------------------------------ preview
+    def _chosen_model(self) -> Path | None:
+        from .models import SETTINGS_KEY
+
+        value = str(self.settings.value(SETTINGS_KEY, "") or "")
+        return Path(value) if value and (Path(value) / "model_card.json").is_file() else None
+
+    def models_folder(self) -> Path:
+        """Where installed models live (``models`` in the user's data folder)."""
+        return user_data_folder() / "models"
+
+    def choose_model(self, ask_folder=None):
+        """*Preview → World model…*: returns the dialog after it closes."""
+        from .models import SETTINGS_KEY, ModelsDialog
+
+        current = Path(self.model) if isinstance(self.model, (str, Path)) and self.model != "reference" else None
+        dialog = ModelsDialog(self.models_folder(), current, ask_folder=ask_folder, parent=self)
+        if dialog.exec():
+            self.model = dialog.chosen
+            self.settings.setValue(SETTINGS_KEY, str(dialog.chosen) if dialog.chosen else "")
+            self.statusBar().showMessage(f"Previews play on {dialog.chosen or 'the shipped model'}", 8000)
+        return dialog
+
     def start_preview(self, xr: bool = False):
         """Play the scenario in the trainee window and the game-master console, recorded under
         ``record_root``; while one runs, stop it. With ``xr`` the trainee is also put in the
