@@ -181,6 +181,17 @@ def cmd_bench(args) -> int:
               f"closing the session {se['close_ms']} ms")
         print(json.dumps(r))
         return 0
+    if args.debrief:
+        from engine.recording.bench import run_debrief_bench
+
+        r = run_debrief_bench(args.minutes)
+        print(f"{r['minutes']} min session: recorded in {r['record']['seconds']} s (peak +{r['record']['peak_above_start_mb']} "
+              f"MB), opened for the debrief in {r['open']['seconds']} s (+{r['open']['peak_above_start_mb']} MB), "
+              f"seek median {r['seek']['median_ms']} ms, a minute played +{r['play_a_minute']['peak_above_start_mb']} MB, "
+              f"last minute exported in {r['export_last_minute']['seconds']} s "
+              f"(+{r['export_last_minute']['peak_above_start_mb']} MB)")
+        print(json.dumps(r))
+        return 0
     if args.voice:
         from app.audio.voice_bench import run_voice_bench
 
@@ -448,6 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--game-masters", type=int, default=1, help="--net: game-master clients (default 1)")
     b.add_argument("--observers", type=int, default=1, help="--net: observer clients (default 1)")
     b.add_argument("--runs", type=int, default=5, help="--gui: start-up runs (default 5)")
+    b.add_argument("--debrief", action="store_true", help="a long synthetic session recorded, opened for the "
+                   "debrief, sought, played and its last minute exported: time and peak memory of each step")
+    b.add_argument("--minutes", type=float, default=60.0, help="--debrief: the session's length (default 60)")
     b.add_argument("--voice", choices=("own", "avatar"), help="the game master's voice instead: microphone-to-ear "
                    "latency of clicks spoken in this mode, and underruns of the trainee's sound, with stand-in "
                    "devices driving the real path (with --net: over loopback); --seconds sets the length")

@@ -218,6 +218,12 @@ def test_the_jitter_buffer_primes_counts_underruns_and_bounds_latency():
     out = np.concatenate([buf.pull(480) for _ in range(10)])  # 100 ms played of the 100 ms queued
     assert (out == 0.5).all() and buf.queued == 0
     assert not buf.pull(480).any() and buf.underruns == 1  # the device ran dry once
+    assert buf.target == 80 * 48  # and the buffer waits 20 ms longer from then on
+    for _ in range(5):  # more stalls: it grows to its ceiling, no further
+        for _ in range(4):
+            buf.push(block)
+        buf.pull(2400 * 5)
+    assert buf.underruns == 6 and buf.target == 140 * 48
     for _ in range(10):  # a device that stalled while the session went on: at most 250 ms kept
         buf.push(block)
     assert buf.queued <= 12_000 + 2400 and buf.dropped_frames > 0

@@ -30,7 +30,7 @@ class SoundOutput:
         import sounddevice as sd
 
         self.buffer = JitterBuffer(sample_rate)
-        self.voice = JitterBuffer(sample_rate, target_ms=VOICE_TARGET_MS, max_ms=200.0)
+        self.voice = JitterBuffer(sample_rate, target_ms=VOICE_TARGET_MS, max_ms=200.0, grow_ms=0.0)
         self._stream = sd.OutputStream(samplerate=sample_rate, channels=2, dtype="float32", device=device,
                                        blocksize=sample_rate // 100, latency="low", callback=self._callback)
         self._stream.start()

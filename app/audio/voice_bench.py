@@ -113,7 +113,7 @@ def run_voice_bench(scenario_path: str, *, mode: str = "avatar", net: bool = Fal
         from app.audio.output import VOICE_TARGET_MS
 
         out.buffer = JitterBuffer(SAMPLE_RATE)
-        out.voice = JitterBuffer(SAMPLE_RATE, target_ms=VOICE_TARGET_MS, max_ms=200.0)
+        out.voice = JitterBuffer(SAMPLE_RATE, target_ms=VOICE_TARGET_MS, max_ms=200.0, grow_ms=0.0)
         onsets: list[float] = []  # when the voice the speaker played rose above the threshold
         buf = np.zeros((BLOCK, 2), np.float32)
         now = [0.0]

@@ -6,7 +6,9 @@ network, of the link); the device asks for a few milliseconds at a time on its o
 much has arrived (so one late block does not click), counts an *underrun* each time the
 device asks for more than is queued (filling the gap with silence), and drops the oldest
 sound when more than ``max_ms`` piles up (a device slower than the session), so latency
-stays bounded.
+stays bounded. It adapts, as a VoIP jitter buffer does: each underrun raises the target
+by ``grow_ms`` (up to ``max_target_ms``), so a machine whose ticks stall now and then
+trades a little latency for no further gaps.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ class JitterBuffer:
     """Stereo float32 blocks in (:meth:`push`), any number of frames out (:meth:`pull`).
     Thread-safe: the session's side and the device's callback may be different threads."""
 
-    def __init__(self, sample_rate: int = 48_000, *, target_ms: float = 60.0, max_ms: float = 250.0):
+    def __init__(self, sample_rate: int = 48_000, *, target_ms: float = 80.0, max_ms: float = 250.0,
+                 grow_ms: float = 20.0, max_target_ms: float = 140.0):
         self.sample_rate = sample_rate
         self.target = int(sample_rate * target_ms / 1000)
         self.max = int(sample_rate * max_ms / 1000)
+        self._grow = int(sample_rate * grow_ms / 1000)
+        self._max_target = max(self.target, int(sample_rate * max_target_ms / 1000))
         self._blocks: deque[np.ndarray] = deque()
         self._queued = 0
         self._primed = False
@@ -82,4 +87,5 @@ class JitterBuffer:
             if i < n:
                 self.underruns += 1
                 self._primed = False  # wait for the target again before playing on
+                self.target = min(self.target + self._grow, self._max_target)
         return out

@@ -66,19 +66,19 @@ class Recording:
         """Log records with ``"type": "action"`` of trainee seat ``seat``, in order."""
         return [r for r in self.log if r.get("type") == "action" and r.get("seat", 0) == seat]
 
-    def audio(self) -> tuple[np.ndarray, int, int] | None:
-        """What the trainee heard: ``(float32 (n, 2) samples in −1…1, sample rate Hz, the
-        tick the first sample belongs to)``, read from ``audio.pcm`` (whole even when the
-        session was killed: at most the last block is torn); None without sound."""
+    def audio(self) -> tuple["PcmTrack", int, int] | None:
+        """What the trainee heard: ``(samples, sample rate Hz, the tick the first sample
+        belongs to)``, read from ``audio.pcm`` (whole even when the session was killed: at
+        most the last block is torn); None without sound. ``samples`` is a
+        :class:`PcmTrack` over the file (memory-mapped: a slice is read when taken, so an
+        hour of sound costs no memory until played); ``np.asarray(samples)`` reads it all."""
         from .files import AUDIO_META_NAME, AUDIO_NAME
 
         meta_path, pcm_path = self.directory / AUDIO_META_NAME, self.directory / AUDIO_NAME
         if not meta_path.is_file() or not pcm_path.is_file():
             return None
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        pcm = np.fromfile(pcm_path, "<i2")
-        pcm = pcm[: len(pcm) // 2 * 2].reshape(-1, 2)
-        return pcm.astype(np.float32) / 32767.0, int(meta["sample_rate"]), int(meta["first_tick"])
+        return PcmTrack(pcm_path), int(meta["sample_rate"]), int(meta["first_tick"])
 
     @property
     def seats(self) -> list[str]:
@@ -214,6 +214,44 @@ class Recording:
     def __repr__(self) -> str:
         state = "complete" if self.complete else "incomplete"
         return f"Recording({str(self.directory)!r}, {state}, log={len(self.log)} records)"
+
+
+class PcmTrack:
+    """Stereo 16-bit PCM in a file, read as float32 ``(n, 2)`` in −1…1 a slice at a time:
+    ``track[a:b]`` reads those samples from the file (an hour of sound is never in memory at
+    once); ``len(track)`` and ``track.shape`` read nothing; ``np.asarray(track)`` reads it
+    all. A track sees the samples the file held when it was made."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._n = self.path.stat().st_size // 4  # whole stereo frames
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self._n, 2)
+
+    def __getitem__(self, index) -> np.ndarray:
+        if isinstance(index, tuple):
+            rows, rest = index[0], index[1:]
+            return self[rows][(slice(None), *rest)] if isinstance(rows, slice) else np.asarray(self)[index]
+        if not isinstance(index, slice):
+            return np.asarray(self)[index]
+        start, stop, step = index.indices(self._n)
+        count = max(0, stop - start)
+        with open(self.path, "rb") as f:
+            f.seek(4 * start)
+            pcm = np.fromfile(f, "<i2", count=2 * count).reshape(-1, 2)
+        return (pcm.astype(np.float32) / 32767.0)[::step] if step != 1 else pcm.astype(np.float32) / 32767.0
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+    def mean(self, axis=None):
+        return self[:].mean(axis)
 
 
 def read_recording(directory: str | os.PathLike) -> Recording:

@@ -560,18 +560,24 @@ class Recorder:
     def _mux_audio(self, out, stream, first_tick: int) -> None:
         """Encode ``audio.pcm`` as AAC into ``stream`` of ``out``, starting at its tick."""
         rate = self._audio_rate
-        pcm = np.fromfile(self.directory / AUDIO_NAME, "<i2")
-        pcm = pcm[: len(pcm) // 2 * 2].reshape(-1, 2)
+        path = self.directory / AUDIO_NAME
         start = round((self._audio_first_tick - first_tick) * rate / self.tick_hz)
-        step = 1024
-        for i in range(0, len(pcm), step):
-            chunk = np.ascontiguousarray(pcm[i:i + step].reshape(1, -1))  # packed s16: L R L R …
-            frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout="stereo")
-            frame.sample_rate = rate
-            frame.pts = start + i
-            frame.time_base = Fraction(1, rate)
-            for packet in stream.encode(frame):
-                out.mux(packet)
+        step, done = 1024, 0
+        with open(path, "rb") as f:  # read a second at a time: an hour of sound is never in memory at once
+            while True:
+                pcm = np.fromfile(f, "<i2", count=2 * 48 * step)
+                pcm = pcm[: len(pcm) // 2 * 2].reshape(-1, 2)
+                if not len(pcm):
+                    break
+                for i in range(0, len(pcm), step):
+                    chunk = np.ascontiguousarray(pcm[i:i + step].reshape(1, -1))  # packed s16: L R L R …
+                    frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout="stereo")
+                    frame.sample_rate = rate
+                    frame.pts = start + done + i
+                    frame.time_base = Fraction(1, rate)
+                    for packet in stream.encode(frame):
+                        out.mux(packet)
+                done += len(pcm)
         for packet in stream.encode(None):
             out.mux(packet)
 
