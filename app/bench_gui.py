@@ -49,7 +49,9 @@ def measure_startup(runs: int = 5) -> dict:
     times, heavy = [], set()
     for _ in range(runs):
         t0 = time.time()
-        out = subprocess.run([sys.executable, "-m", "app.bench_gui", "--startup-child", str(DEFAULT_SCENARIO)],
+        from . import ved_command
+
+        out = subprocess.run([*ved_command("app.bench_gui"), "--startup-child", str(DEFAULT_SCENARIO)],
                              cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
         if out.returncode != 0:
             raise RuntimeError(f"the start-up probe failed:\n{out.stderr[-2000:]}")

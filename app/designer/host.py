@@ -10,7 +10,6 @@ the recording is closed properly). Closing the dialog stops it too.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from PySide6.QtCore import QProcess, Qt
@@ -79,7 +78,9 @@ class HostSessionDialog(QDialog):
     # ------------------------------------------------------------ the server process
     def command(self) -> list[str]:
         """The ``ved serve`` command line this dialog runs."""
-        cmd = [sys.executable, "-m", "app.cli", "serve", str(self.scenario_path)]
+        from .. import ved_command
+
+        cmd = [*ved_command(), "serve", str(self.scenario_path)]
         if self.lan_box.isChecked():
             cmd += ["--host", "0.0.0.0"]
         if self.model:
