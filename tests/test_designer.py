@@ -464,11 +464,16 @@ def test_an_unsaved_scenario_previews_with_its_relative_picture(tmp_path, make_w
 
 
 # ---------------------------------------------------------------- start-up
-def test_the_designer_module_does_not_import_heavy_modules():
-    code = ("import sys; import app.designer; "
+def test_the_designer_module_does_not_import_heavy_modules(tmp_path):
+    """Neither importing the designer nor opening its window (first-run banner, the chosen
+    model from the settings) loads torch and the like: they come with the first preview."""
+    code = ("import sys; import app.designer; from app.qtapp import ensure_app; app_ = ensure_app(); "
+            "from app.designer.window import DesignerWindow; w = DesignerWindow(None, recover_on_start=False); "
             "heavy = [m for m in ('torch', 'moderngl', 'av', 'sentence_transformers', 'engine.runtime') "
             "if m in sys.modules]; assert not heavy, heavy")
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path),
+           "XDG_DATA_HOME": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, env=env)
 
 
 # ---------------------------------------------------------------- screenshot for the README

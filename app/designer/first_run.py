@@ -15,7 +15,7 @@ SEEN_KEY = "first_run_seen"
 
 def model_summary(model_dir: Path | None = None) -> str:
     """One paragraph on the shipped model, from its card (read as JSON: no torch needed)."""
-    from engine.model.io import DEFAULT_MODEL_DIR
+    from engine.model.paths import DEFAULT_MODEL_DIR
 
     try:
         card = json.loads(((model_dir or DEFAULT_MODEL_DIR) / "model_card.json").read_text())

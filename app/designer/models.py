@@ -11,10 +11,11 @@ from typing import Callable
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
                                QPushButton, QVBoxLayout, QWidget)
 
-from engine.model.install import ModelInfo, card_summary, inspect_model, install_model, installed_models
-from engine.model.io import DEFAULT_MODEL_DIR, ModelError
+from engine.model.paths import DEFAULT_MODEL_DIR
 
 SETTINGS_KEY = "model"
+# engine.model.install (and with it torch) is imported when the dialog opens, not with the
+# designer: the app starts without torch.
 
 
 class ModelsDialog(QDialog):
@@ -55,6 +56,8 @@ class ModelsDialog(QDialog):
         self.refresh(current)
 
     def refresh(self, select: Path | None = None) -> None:
+        from engine.model.install import installed_models
+
         self.list.clear()
         for info in installed_models(self.models_root):
             item = QListWidgetItem(f"{info.name}  ({info.path})")
@@ -67,7 +70,9 @@ class ModelsDialog(QDialog):
             self.list.setCurrentRow(0)
 
     def _show(self, item: QListWidgetItem | None) -> None:
-        info: ModelInfo | None = item.data(256) if item is not None else None
+        from engine.model.install import card_summary
+
+        info = item.data(256) if item is not None else None
         self.details.setText("<br>".join(card_summary(info.card)) if info else "")
 
     def _ask_folder(self) -> str | None:
@@ -75,8 +80,13 @@ class ModelsDialog(QDialog):
 
         return QFileDialog.getExistingDirectory(self, "A model folder (with model_card.json)") or None
 
-    def install(self) -> ModelInfo | None:
-        """Ask for a folder, check it, and install it; the outcome is shown (never raised)."""
+    def install(self):
+        """Ask for a folder, check it, and install it (returns its
+        :class:`~engine.model.install.ModelInfo`, None when not installed); the outcome is
+        shown, never raised."""
+        from engine.model.install import card_summary, inspect_model, install_model
+        from engine.model.io import ModelError
+
         folder = self.ask_folder()
         if not folder:
             return None
@@ -93,6 +103,6 @@ class ModelsDialog(QDialog):
 
     def accept(self) -> None:
         item = self.list.currentItem()
-        info: ModelInfo | None = item.data(256) if item is not None else None
+        info = item.data(256) if item is not None else None
         self.chosen = None if info is None or info.path == DEFAULT_MODEL_DIR else info.path
         super().accept()

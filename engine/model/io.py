@@ -23,7 +23,7 @@ from .dynamics import DynamicsConfig, DynamicsModel
 
 FORMAT = "ved-model/2"
 READABLE_FORMATS = ("ved-model/1", FORMAT)
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "assets" / "models" / "default"
+from .paths import DEFAULT_MODEL_DIR  # noqa: E402 - re-exported: engine.model.io.DEFAULT_MODEL_DIR
 FILES = ("autoencoder.safetensors", "dynamics.safetensors")
 REGRESSOR_FILE = "baseline_regressor.safetensors"
 #: Embeddings of the shipped scenarios' prompts and the event phrases (engine.model.text.write_seed).
