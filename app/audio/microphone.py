@@ -23,6 +23,8 @@ import numpy as np
 
 from engine.audio import SAMPLE_RATE
 
+from .stream import PortAudioStream
+
 #: Samples per microphone block (10 ms) and per Speak request (20 ms).
 MIC_BLOCK = SAMPLE_RATE // 100
 SPEAK_BLOCK = 2 * MIC_BLOCK
@@ -30,7 +32,7 @@ SPEAK_BLOCK = 2 * MIC_BLOCK
 REOPEN_S = 2.0
 
 
-class Microphone:
+class Microphone(PortAudioStream):
     """A mono float32 input stream on ``device`` (None: the chosen or default one);
     ``on_block(samples float32 (n,), captured)`` is called on PortAudio's thread, with
     ``captured`` the ``time.perf_counter()`` when the block's first sample was taken."""
@@ -48,14 +50,6 @@ class Microphone:
         now = time.perf_counter()
         self._on_block(np.array(indata[:, 0], np.float32), now - frames / self.sample_rate)
 
-    @property
-    def healthy(self) -> bool:
-        """False once the device has gone (unplugged): PortAudio stops the stream."""
-        return bool(self._stream.active)
-
-    def close(self) -> None:
-        self._stream.stop()
-        self._stream.close()
 
 
 def open_microphone(on_block, device=None) -> tuple[Microphone | None, str]:

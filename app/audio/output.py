@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from engine.audio import SAMPLE_RATE
+
+from .stream import PortAudioStream
 from engine.audio.buffer import JitterBuffer
 
 
@@ -20,7 +22,7 @@ from engine.audio.buffer import JitterBuffer
 VOICE_TARGET_MS = 30.0
 
 
-class SoundOutput:
+class SoundOutput(PortAudioStream):
     """Plays stereo float32 blocks at ``sample_rate`` on ``device`` (None: the default; a
     PortAudio device index or name): the world's sound a tick at a time (:meth:`push`) and
     the game master's voice as it is spoken (:meth:`push_voice`), each through a jitter
@@ -55,14 +57,6 @@ class SoundOutput:
         """Queue a stretch of the game master's voice, float32 ``(n, 2)``."""
         self.voice.push(samples)
 
-    @property
-    def healthy(self) -> bool:
-        """False once the device has gone (unplugged): PortAudio stops the stream."""
-        return bool(self._stream.active)
-
-    def close(self) -> None:
-        self._stream.stop()
-        self._stream.close()
 
 
 def open_output(device=None) -> tuple[SoundOutput | None, str]:

@@ -26,8 +26,8 @@ import torch
 from torch.nn import functional as F
 
 from ..model.autoencoder import Autoencoder, frames_to_tensor
-from .common import load_checkpoint, lr_at, save_checkpoint
-from .discriminator import PatchDiscriminator, adversarial_terms, discriminator_step, gradient_loss
+from .common import lr_at
+from .discriminator import DecoderAdversary, adversarial_terms, discriminator_step, gradient_loss
 
 
 @torch.no_grad()
@@ -70,31 +70,17 @@ def finetune_decoder(ae: Autoencoder, pairs, real_latents: torch.Tensor, real_fr
     ae = ae.to(device)
     for p in ae.encoder.parameters():
         p.requires_grad_(False)
-    disc = PatchDiscriminator().to(device)
-    if disc_state is not None:
-        disc.load_state_dict(disc_state)
     opt = torch.optim.AdamW(ae.decoder.parameters(), lr=lr, weight_decay=1e-4)
-    opt_d = torch.optim.AdamW(disc.parameters(), lr=lr, betas=(0.5, 0.9))
-    g = torch.Generator().manual_seed(seed + 11)
-    start = 0
-    state = load_checkpoint(checkpoint) if checkpoint else None
-    if state is not None:
-        ae.decoder.load_state_dict(state["decoder"])
-        disc.load_state_dict(state["disc"])
-        opt.load_state_dict(state["opt"])
-        opt_d.load_state_dict(state["opt_d"])
-        g.set_state(state["rng"])
-        start = int(state["step"])
-        log(f"decoder fine-tune: resumed from {checkpoint} at step {start}")
+    adv = DecoderAdversary(ae.decoder, opt, lr=lr, seed=seed + 11, disc_state=disc_state, device=device)
+    disc, opt_d, g = adv.disc, adv.opt_d, adv.g
+    start = adv.resume(checkpoint, log, "decoder fine-tune")
     gen_lat, gen_frames, gen_h = pairs
     n_real = batch // 4
     last = ae.decoder[-1].weight
     ae.decoder.train()
 
     def save(step):
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, decoder=ae.decoder.state_dict(), disc=disc.state_dict(), opt=opt.state_dict(),
-                            opt_d=opt_d.state_dict(), rng=g.get_state(), step=step)
+        adv.save(checkpoint, step)
 
     bar = tqdm(range(start, steps), desc="decoder fine-tune", unit="step", disable=not progress, initial=start,
                total=steps)

@@ -106,3 +106,42 @@ def discriminator_step(disc: PatchDiscriminator, opt: torch.optim.Optimizer, rea
     d_loss.backward()
     opt.step()
     return d_loss
+
+
+class DecoderAdversary:
+    """What a decoder's adversarial training keeps besides the decoder: the discriminator
+    (continued from ``disc_state``, the autoencoder's, when given), both optimisers (the
+    decoder's is ``opt``), a random generator seeded with ``seed``, and their checkpoint.
+    Shared by the decoder fine-tune and the layout decoder's training."""
+
+    def __init__(self, decoder: nn.Module, opt: torch.optim.Optimizer, *, lr: float, seed: int,
+                 disc_state: dict | None = None, device: str | torch.device = "cpu"):
+        self.decoder, self.opt = decoder, opt
+        self.disc = PatchDiscriminator().to(device)
+        if disc_state is not None:
+            self.disc.load_state_dict(disc_state)
+        self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=lr, betas=(0.5, 0.9))
+        self.g = torch.Generator().manual_seed(seed)
+
+    def resume(self, checkpoint, log, what: str) -> int:
+        """Load ``checkpoint`` if there is one; returns the step to go on from (0 without)."""
+        from .common import load_checkpoint
+
+        state = load_checkpoint(checkpoint) if checkpoint else None
+        if state is None:
+            return 0
+        self.decoder.load_state_dict(state["decoder"])
+        self.disc.load_state_dict(state["disc"])
+        self.opt.load_state_dict(state["opt"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.g.set_state(state["rng"])
+        log(f"{what}: resumed from {checkpoint} at step {int(state['step'])}")
+        return int(state["step"])
+
+    def save(self, checkpoint, step: int) -> None:
+        from .common import save_checkpoint
+
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, decoder=self.decoder.state_dict(), disc=self.disc.state_dict(),
+                            opt=self.opt.state_dict(), opt_d=self.opt_d.state_dict(), rng=self.g.get_state(),
+                            step=step)

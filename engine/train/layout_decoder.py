@@ -32,8 +32,8 @@ import torch
 from ..model.autoencoder import Autoencoder, frames_to_tensor
 from ..model.layout_decoder import LayoutDecoder, decoder_layout, empty_decoder_layout
 from ..world.layout import LAYOUT_DIM
-from .common import load_checkpoint, lr_at, save_checkpoint
-from .discriminator import PatchDiscriminator, adversarial_terms, discriminator_step, gradient_loss
+from .common import lr_at
+from .discriminator import DecoderAdversary, adversarial_terms, discriminator_step, gradient_loss
 
 
 def layout_autoencoder(ae: Autoencoder) -> Autoencoder:
@@ -142,21 +142,9 @@ def train_layout_decoder(ae: Autoencoder, pairs: dict, *, steps: int, batch: int
     groups = [{"params": [p for p in dec.parameters() if id(p) in new], "scale": 1.0},
               {"params": [p for p in dec.parameters() if id(p) not in new], "scale": 0.25}]
     opt = torch.optim.AdamW(groups, lr=lr, weight_decay=1e-4)
-    disc = PatchDiscriminator().to(device)
-    if disc_state is not None:
-        disc.load_state_dict(disc_state)
-    opt_d = torch.optim.AdamW(disc.parameters(), lr=lr, betas=(0.5, 0.9))
-    g = torch.Generator().manual_seed(seed + 23)
-    start = 0
-    state = load_checkpoint(checkpoint) if checkpoint else None
-    if state is not None:
-        dec.load_state_dict(state["decoder"])
-        disc.load_state_dict(state["disc"])
-        opt.load_state_dict(state["opt"])
-        opt_d.load_state_dict(state["opt_d"])
-        g.set_state(state["rng"])
-        start = int(state["step"])
-        log(f"layout decoder: resumed from {checkpoint} at step {start}")
+    adv = DecoderAdversary(dec, opt, lr=lr, seed=seed + 23, disc_state=disc_state, device=device)
+    disc, opt_d, g = adv.disc, adv.opt_d, adv.g
+    start = adv.resume(checkpoint, log, "layout decoder")
     lat, frames, hs = pairs["latents"], pairs["frames"], pairs["horizons"]
     classes, inv = pairs["classes"], pairs["inv_depth"]
     gen_idx = torch.nonzero(hs > 0).flatten()
@@ -166,9 +154,7 @@ def train_layout_decoder(ae: Autoencoder, pairs: dict, *, steps: int, batch: int
     dec.train()
 
     def save(step):
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, decoder=dec.state_dict(), disc=disc.state_dict(), opt=opt.state_dict(),
-                            opt_d=opt_d.state_dict(), rng=g.get_state(), step=step)
+        adv.save(checkpoint, step)
 
     bar = tqdm(range(start, steps), desc="layout decoder", unit="step", disable=not progress, initial=start,
                total=steps)
