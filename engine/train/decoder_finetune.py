@@ -23,11 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from ..model.autoencoder import Autoencoder, frames_to_tensor
 from .common import lr_at
-from .discriminator import DecoderAdversary, adversarial_terms, discriminator_step, gradient_loss
+from .discriminator import DecoderAdversary
 
 
 @torch.no_grad()
@@ -72,7 +71,7 @@ def finetune_decoder(ae: Autoencoder, pairs, real_latents: torch.Tensor, real_fr
         p.requires_grad_(False)
     opt = torch.optim.AdamW(ae.decoder.parameters(), lr=lr, weight_decay=1e-4)
     adv = DecoderAdversary(ae.decoder, opt, lr=lr, seed=seed + 11, disc_state=disc_state, device=device)
-    disc, opt_d, g = adv.disc, adv.opt_d, adv.g
+    g = adv.g
     start = adv.resume(checkpoint, log, "decoder fine-tune")
     gen_lat, gen_frames, gen_h = pairs
     n_real = batch // 4
@@ -87,23 +86,14 @@ def finetune_decoder(ae: Autoencoder, pairs, real_latents: torch.Tensor, real_fr
     for step in bar:
         for group in opt.param_groups:
             group["lr"] = lr_at(step, steps, lr, warmup=min(50, steps // 5 + 1))
-        for group in opt_d.param_groups:  # two time-scale updates: the discriminator keeps up
+        for group in adv.opt_d.param_groups:  # two time-scale updates: the discriminator keeps up
             group["lr"] = 2 * lr
         gi = torch.randint(0, len(gen_lat), (batch - n_real,), generator=g)
         ri = torch.randint(0, len(real_latents), (n_real,), generator=g)
         z = torch.cat([gen_lat[gi], real_latents[ri]]).to(device)
         x = frames_to_tensor(np.concatenate([gen_frames[gi.numpy()], real_frames[ri.numpy()]])).to(device)
         w = torch.cat([gen_h[gi].float().rsqrt(), torch.ones(n_real)]).to(device)[:, None, None, None]
-        rec = ae.decode(z)
-        pix = (w * ((rec - x).abs() + (rec - x).pow(2))).mean()
-        rec_loss = pix + gradient_loss(w * rec, w * x)
-        adv_loss, _ = adversarial_terms(disc, rec, x, rec_loss, last, gan_weight, fm_weight)
-        loss = rec_loss + adv_loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(ae.decoder.parameters(), 1.0)
-        opt.step()
-        d_loss = discriminator_step(disc, opt_d, x, rec)
+        rec_loss, d_loss, _ = adv.update(ae.decode(z), x, w, last, gan_weight, fm_weight)
         if step % 20 == 0:
             bar.set_postfix(rec=f"{rec_loss.item():.4f}", d=f"{d_loss.item():.3f}")
         if (step + 1) % checkpoint_every == 0:

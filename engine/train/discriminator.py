@@ -138,6 +138,23 @@ class DecoderAdversary:
         log(f"{what}: resumed from {checkpoint} at step {int(state['step'])}")
         return int(state["step"])
 
+    def update(self, rec: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, last_layer: torch.Tensor,
+               gan_weight: float, fm_weight: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One step of both players on decoded frames ``rec`` against ``target`` ``(B, 3, H,
+        W)``: the decoder's loss is the pixel (L1 + L2) and gradient terms weighted per sample
+        by ``weight`` ``(B, 1, 1, 1)``, plus the adaptively weighted adversarial and
+        feature-matching terms; then the discriminator's hinge step. Returns ``(reconstruction
+        loss, discriminator loss, adversarial weight)``, detached."""
+        pix = (weight * ((rec - target).abs() + (rec - target).pow(2))).mean()
+        rec_loss = pix + gradient_loss(weight * rec, weight * target)
+        adv_loss, adv_w = adversarial_terms(self.disc, rec, target, rec_loss, last_layer, gan_weight, fm_weight)
+        self.opt.zero_grad(set_to_none=True)
+        (rec_loss + adv_loss).backward()
+        torch.nn.utils.clip_grad_norm_(self.decoder.parameters(), 1.0)
+        self.opt.step()
+        d_loss = discriminator_step(self.disc, self.opt_d, target, rec)
+        return rec_loss.detach(), d_loss.detach(), adv_w
+
     def save(self, checkpoint, step: int) -> None:
         from .common import save_checkpoint
 

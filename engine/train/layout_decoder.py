@@ -33,7 +33,7 @@ from ..model.autoencoder import Autoencoder, frames_to_tensor
 from ..model.layout_decoder import LayoutDecoder, decoder_layout, empty_decoder_layout
 from ..world.layout import LAYOUT_DIM
 from .common import lr_at
-from .discriminator import DecoderAdversary, adversarial_terms, discriminator_step, gradient_loss
+from .discriminator import DecoderAdversary
 
 
 def layout_autoencoder(ae: Autoencoder) -> Autoencoder:
@@ -143,7 +143,7 @@ def train_layout_decoder(ae: Autoencoder, pairs: dict, *, steps: int, batch: int
               {"params": [p for p in dec.parameters() if id(p) not in new], "scale": 0.25}]
     opt = torch.optim.AdamW(groups, lr=lr, weight_decay=1e-4)
     adv = DecoderAdversary(dec, opt, lr=lr, seed=seed + 23, disc_state=disc_state, device=device)
-    disc, opt_d, g = adv.disc, adv.opt_d, adv.g
+    g = adv.g
     start = adv.resume(checkpoint, log, "layout decoder")
     lat, frames, hs = pairs["latents"], pairs["frames"], pairs["horizons"]
     classes, inv = pairs["classes"], pairs["inv_depth"]
@@ -162,7 +162,7 @@ def train_layout_decoder(ae: Autoencoder, pairs: dict, *, steps: int, batch: int
         peak = lr_at(step, steps, lr, warmup=min(50, steps // 5 + 1))
         for group in opt.param_groups:
             group["lr"] = peak * group["scale"]
-        for group in opt_d.param_groups:  # two time-scale updates: the discriminator keeps up
+        for group in adv.opt_d.param_groups:  # two time-scale updates: the discriminator keeps up
             group["lr"] = 2 * lr
         pick = [gen_idx[torch.randint(0, len(gen_idx), (batch - n_real,), generator=g)]]
         if n_real:
@@ -175,16 +175,7 @@ def train_layout_decoder(ae: Autoencoder, pairs: dict, *, steps: int, batch: int
         if drop.any():
             layout[drop] = empty_decoder_layout(int(drop.sum()), layout.shape[-1], device)
         w = hs[idx].clamp_min(1).float().rsqrt().to(device)[:, None, None, None]
-        rec = ae.decode(z, layout)
-        pix = (w * ((rec - x).abs() + (rec - x).pow(2))).mean()
-        rec_loss = pix + gradient_loss(w * rec, w * x)
-        adv_loss, adv_w = adversarial_terms(disc, rec, x, rec_loss, last, gan_weight, fm_weight)
-        loss = rec_loss + adv_loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(dec.parameters(), 1.0)
-        opt.step()
-        d_loss = discriminator_step(disc, opt_d, x, rec)
+        rec_loss, d_loss, adv_w = adv.update(ae.decode(z, layout), x, w, last, gan_weight, fm_weight)
         if step % 10 == 0:
             bar.set_postfix(rec=f"{rec_loss.item():.4f}", d=f"{d_loss.item():.3f}", w=f"{adv_w.item():.2f}")
         if step % 50 == 0 and not progress:
