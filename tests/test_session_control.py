@@ -267,3 +267,25 @@ def test_the_runner_stands_still_while_paused_and_serves_requests(reference):
         runner.join(5)
     kinds = _kinds(gm.poll())
     assert kinds.index("pause") < kinds.index("bookmark") < kinds.index("resume")
+
+
+def test_a_running_session_keeps_the_garbage_collector_off_the_models_objects(reference):
+    """While a runner ticks, the objects that existed at its start are frozen (a full
+    collection over the model's tensors would stall a tick by 45–60 ms); after it stops
+    they are collectable again."""
+    import gc
+    import time
+
+    from engine.runtime.session import SessionRunner
+
+    s = _session(reference)
+    runner = SessionRunner(s, paced=True)
+    assert gc.get_freeze_count() == 0
+    runner.start()
+    deadline = time.monotonic() + 5
+    while s.tick < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert gc.get_freeze_count() > 1000
+    runner.stop()
+    runner.join(5)
+    assert gc.get_freeze_count() == 0

@@ -647,10 +647,43 @@ class RecorderSink:
             self.recorder.log(to_record(msg))
 
 
+_gc_lock = threading.Lock()
+_gc_holders = 0
+
+
+def _hold_gc() -> None:
+    """While a session ticks, Python's garbage collector leaves alone the objects that exist
+    at its start (the model's modules and tensors, the scenario, the windows): a full
+    collection over them takes 45–60 ms with the shipped model loaded, long enough to miss a
+    tick and starve the trainee's sound; frozen, it takes under a millisecond
+    (``gc.freeze``, the remedy the CPython docs give for this). Counted, so the last
+    runner to stop unfreezes them and a closed session's objects can be collected."""
+    import gc
+
+    global _gc_holders
+    with _gc_lock:
+        if _gc_holders == 0:
+            gc.collect()
+            gc.freeze()
+        _gc_holders += 1
+
+
+def _release_gc() -> None:
+    import gc
+
+    global _gc_holders
+    with _gc_lock:
+        _gc_holders -= 1
+        if _gc_holders == 0:
+            gc.unfreeze()
+
+
 class SessionRunner(threading.Thread):
     """Ticks a session on its own thread, paced at the session's tick rate (or as fast as
     the model goes with ``paced=False``). Records per-tick generation time (seconds) and
-    missed ticks (a tick whose frame was late by more than one tick)."""
+    missed ticks (a tick whose frame was late by more than one tick). While it runs, the
+    objects that existed at its start are exempt from garbage collection (see
+    :func:`_hold_gc`)."""
 
     def __init__(self, session: Session, *, paced: bool = True, max_ticks: int | None = None):
         super().__init__(name="ved-session", daemon=True)
@@ -664,11 +697,20 @@ class SessionRunner(threading.Thread):
         self._stop_event.set()
 
     def run(self) -> None:
+        _hold_gc()
+        try:
+            self._run()
+        finally:
+            _release_gc()
+
+    def _run(self) -> None:
         s = self.session
         period = 1.0 / s.tick_hz
         try:
             if s.tick < 0:
                 s.start()
+                _release_gc()  # freeze again with what the start made (the opening, the model's first state)
+                _hold_gc()
             deadline = time.perf_counter() + period
             while not self._stop_event.is_set() and (self.max_ticks is None or s.tick < self.max_ticks):
                 if s.paused:  # the clock stands; the game master's requests are still served
