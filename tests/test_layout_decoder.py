@@ -135,16 +135,47 @@ def test_the_live_model_gives_the_decoder_the_layout_of_each_view():
     assert np.abs(frame.astype(int) - other.astype(int)).max() > 1  # the layout matters to the frame
 
 
-def test_a_layout_decoder_model_trains_saves_and_loads(tmp_path):
+def test_the_live_model_gives_an_albedo_decoder_the_albedo_map_of_each_view():
+    from engine.model.dynamics import DynamicsModel
+    from engine.model.world_model import LatentWorldModel, Sampling
+    from engine.train.layout_decoder import layout_autoencoder
+    from tests.test_layout import _layout_cfg
+
+    ae = layout_autoencoder(_trained_plain(), albedo=True)
+    with torch.no_grad():
+        for n, p in ae.decoder.named_parameters():
+            if ".gamma." in n or ".beta." in n:
+                p.add_(torch.randn_like(p) * 0.3)
+    dyn = DynamicsModel(replace(_layout_cfg(), latent_size=8, patch=2)).eval()
+    m = LatentWorldModel(ae, dyn, torch.zeros(4), torch.ones(4), sampling=Sampling(steps=1, deterministic=True))
+    scene = make_scene("classroom", 5)
+    viewer = np.array([*scene.start_pose, 0.0], np.float32)
+    m.reset(Prompt("", np.full((32, 32, 3), 90, np.uint8), room="classroom", seed=5), WorldState(), viewer_pose=viewer)
+    frame = m.step(np.zeros(4, np.float32), WorldState(), viewer_pose=viewer)
+    lr = LayoutRenderer(16)
+    lr.set_scene(scene)
+    c, d, a = lr(viewer, WorldState(), albedo=True)
+    lr.release()
+    t = torch.from_numpy
+    want = m.decode(m.last_latent, decoder_layout(t(c)[None], t(d)[None], t(a)[None]))[0]
+    grey = m.decode(m.last_latent, decoder_layout(t(c)[None], t(d)[None], t(np.full_like(a, 128))[None]))[0]
+    assert np.abs(frame.astype(int) - want.astype(int)).max() <= 1
+    assert np.abs(frame.astype(int) - grey.astype(int)).max() > 1  # the colours matter to the frame
+
+
+@pytest.mark.parametrize("albedo", [False, True])
+def test_a_layout_decoder_model_trains_saves_and_loads(tmp_path, albedo):
     from engine.model.io import load_world_model
     from engine.train.pipeline import TrainConfig, run_training
 
     cfg = TrainConfig.tiny()
     cfg = replace(cfg, dynamics=replace(cfg.dynamics, layout=1), layout_decoder_steps=2, layout_decoder_batch=4,
-                  layout_decoder_rollouts=1, layout_decoder_horizon=3, layout_decoder_real=4)
+                  layout_decoder_rollouts=1, layout_decoder_horizon=3, layout_decoder_real=4,
+                  layout_decoder_albedo=albedo)
     run = run_training(tmp_path / "run", cfg, seed=1, progress=False, log=lambda *a: None)
     m = load_world_model(run)
-    assert m.ae.config.layout == LAYOUT_DIM
+    assert m.ae.config.layout == LAYOUT_DIM + (3 if albedo else 0)
+    assert ("albedo map" in m.card["description"]) == albedo
     assert m.card["training"]["layout_decoder_steps"] == 2
     f = m.reset(Prompt("", np.zeros((32, 32, 3), np.uint8), room="classroom", seed=2), WorldState())
     assert f.shape == (32, 32, 3)
@@ -170,3 +201,79 @@ def test_the_cards_command_carries_every_setting_that_differs_from_its_budget():
     assert train_command(config, 0).startswith("ved train --budget quick --out DIR --seed 0 --set ")
     assert "--set 'autoencoder.widths=[16,32,64]'" in train_command(config, 0)
     assert config_overrides(TrainConfig.for_budget("quick")) == []
+
+
+# ---------------------------------------------------------------- the albedo map
+def test_albedo_map_paints_each_pixel_with_the_scene_graphs_colour_of_what_it_shows():
+    from engine.world.layout import albedo_lookup
+
+    scene = make_scene("therapy_room", 4)
+    lut = albedo_lookup(scene)
+    wall = np.round(np.asarray(scene.wall_color) * 255)
+    assert np.abs(lut[1101].astype(int) - wall).max() <= 1  # WALL_ID
+    assert np.abs(lut[0].astype(int) - np.round(np.asarray(scene.floor_color) * 255)).max() <= 1
+    sofa = next(i for i, o in enumerate(scene.objects) if o.kind == "sofa")
+    cols = np.array([p.color for p in scene.objects[sofa].parts]) * 255
+    assert (cols.min(0) - 1 <= lut[1 + sofa]).all() and (lut[1 + sofa] <= cols.max(0) + 1).all()
+    lr = LayoutRenderer(16)
+    lr.set_scene(scene)
+    pose = (*scene.start_pose, 0.0)
+    classes, inv, albedo = lr(pose, WorldState(), albedo=True)
+    c2, inv2 = lr(pose, WorldState())
+    lr.release()
+    assert albedo.shape == (32, 32, 3) and albedo.dtype == np.uint8
+    assert (classes == c2).all() and (inv == inv2).all()
+    on_wall = classes == LAYOUT_CLASSES.index("wall")
+    assert on_wall.any() and (np.abs(albedo[on_wall].astype(int) - wall).max(1) <= 3).all()
+    on_floor = classes == LAYOUT_CLASSES.index("floor")
+    assert on_floor.any() and not (np.abs(albedo[on_floor].astype(int) - wall).max(1) <= 3).all()
+
+
+def test_decoder_layout_with_albedo_appends_it_scaled_to_one():
+    classes = torch.tensor([[[1, 2], [3, 0]]])
+    inv = torch.tensor([[[0.5]]], dtype=torch.float16)
+    albedo = torch.tensor([[[[255, 0, 51], [0, 0, 0]], [[0, 102, 0], [10, 10, 10]]]], dtype=torch.uint8)
+    f = decoder_layout(classes, inv, albedo)
+    assert f.shape == (1, LAYOUT_DIM + 3, 2, 2)
+    torch.testing.assert_close(f[:, :LAYOUT_DIM], decoder_layout(classes, inv))
+    torch.testing.assert_close(f[0, LAYOUT_DIM:, 0, 0], torch.tensor([1.0, 0.0, 0.2]))
+    assert empty_decoder_layout(2, 4, channels=LAYOUT_DIM + 3)[:, 1:].sum() == 0
+
+
+def test_an_albedo_decoder_starts_as_the_plain_one_and_learns_the_colour_it_is_told():
+    """Every frame has the same latent and the same class map (wall on the left); only the
+    albedo map says whether the wall is red or blue. The trained decoder paints it so."""
+    from engine.train.layout_decoder import layout_autoencoder, train_layout_decoder
+
+    plain = _trained_plain()
+    ae = layout_autoencoder(plain, albedo=True)
+    assert ae.config.layout == LAYOUT_DIM + 3
+    wall, floor = LAYOUT_CLASSES.index("wall"), LAYOUT_CLASSES.index("floor")
+    classes = torch.full((1, 32, 32), floor)
+    classes[:, :, :16] = wall
+    inv = torch.zeros(1, 16, 16)
+    red, blue = (torch.zeros(1, 32, 32, 3, dtype=torch.uint8) for _ in range(2))
+    red[:, :, :16] = torch.tensor([200, 30, 30], dtype=torch.uint8)
+    blue[:, :, :16] = torch.tensor([30, 30, 200], dtype=torch.uint8)
+    z = torch.zeros(1, 4, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(ae.eval().decode(z, decoder_layout(classes, inv, red)), plain.decode(z),
+                                   atol=1e-5, rtol=1e-5)
+    n = 32
+    rng = np.random.default_rng(0)
+    is_red = rng.random(n) < 0.5
+    albedo = torch.where(torch.from_numpy(is_red)[:, None, None, None], red, blue)
+    frames = albedo.numpy().copy()
+    pairs = {"latents": torch.zeros(n, 4, 8, 8), "frames": frames, "classes": classes.expand(n, -1, -1).to(torch.uint8),
+             "inv_depth": torch.zeros(n, 16, 16, dtype=torch.float16), "horizons": torch.from_numpy(rng.integers(0, 4, n)),
+             "albedo": albedo}
+    torch.manual_seed(0)
+    ae = train_layout_decoder(ae, pairs, steps=60, batch=8, lr=3e-3, gan_weight=0.0, fm_weight=0.0, layout_drop=0.0,
+                              progress=False, log=lambda *a: None)
+    with torch.no_grad():
+        r = ae.decode(z, decoder_layout(classes, inv, red))[0, :, :, :16].mean((1, 2))
+        b = ae.decode(z, decoder_layout(classes, inv, blue))[0, :, :, :16].mean((1, 2))
+    assert r[0] - r[2] > 0.3 and b[2] - b[0] > 0.3
+    bare = {k: v for k, v in pairs.items() if k != "albedo"}
+    with pytest.raises(ValueError, match="albedo"):
+        train_layout_decoder(layout_autoencoder(plain, albedo=True), bare, steps=1, progress=False, log=lambda *a: None)

@@ -34,7 +34,8 @@ class AutoencoderConfig:
     #: Residual blocks at the latent's scale at the start of the decoder.
     mid_blocks: int = 2
     #: Channels of the scene layout the decoder is modulated by (0: a plain decoder; else
-    #: engine.world.layout.LAYOUT_DIM, see engine.model.layout_decoder), the width of its
+    #: engine.world.layout.LAYOUT_DIM, or LAYOUT_DIM + ALBEDO_DIM for a decoder that reads the
+    #: albedo map too, see engine.model.layout_decoder), the width of its
     #: layout features, and its extra modulated blocks at full resolution.
     layout: int = 0
     layout_hidden: int = 32
@@ -91,21 +92,22 @@ class Autoencoder(nn.Module):
         if config.layout:
             from .layout_decoder import LayoutDecoder
 
-            self.decoder = LayoutDecoder(self.decoder, hidden=config.layout_hidden, extra_blocks=config.layout_blocks)
+            self.decoder = LayoutDecoder(self.decoder, hidden=config.layout_hidden, extra_blocks=config.layout_blocks,
+                                         channels=config.layout)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x * 2 - 1)
 
     def decode(self, z: torch.Tensor, layout: torch.Tensor | None = None) -> torch.Tensor:
         """Latents ``(B, C, h, w)`` → frames ``(B, 3, H, W)`` (about [0, 1]). ``layout``
-        float32 ``(B, LAYOUT_DIM, H, W)`` (:func:`engine.model.layout_decoder.decoder_layout`)
+        float32 ``(B, config.layout, H, W)`` (:func:`engine.model.layout_decoder.decoder_layout`)
         is read by a layout decoder only; None gives it the empty layout."""
         if not self.config.layout:
             return self.decoder(z) * 0.5 + 0.5
         if layout is None:
             from .layout_decoder import empty_decoder_layout
 
-            layout = empty_decoder_layout(z.shape[0], self.config.resolution, z.device)
+            layout = empty_decoder_layout(z.shape[0], self.config.resolution, z.device, self.config.layout)
         return self.decoder(z, layout.to(z.dtype)) * 0.5 + 0.5
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -4,7 +4,9 @@ A model folder holds ``autoencoder.safetensors``, ``dynamics.safetensors`` (with
 normalisation as ``latent_mean``/``latent_std``) and ``model_card.json``: format, the two
 architectures, data, training, seed, metrics and the sha256 of each weights file. It may
 also hold ``baseline_regressor.safetensors``: the deterministic one-step regressor trained
-beside the model on the same data and budget, which ``ved eval`` runs as a baseline.
+beside the model on the same data and budget, which ``ved eval`` runs as a baseline, and
+``text_scene.safetensors``: the network that infers a room's scene graph from a prompt of
+words alone (:mod:`engine.model.text_scene`).
 
 Format ``ved-model/2`` stores weights as float16 (half the size on disk; they are computed
 in float32 after loading); ``ved-model/1`` (float32) still loads.
@@ -26,6 +28,7 @@ READABLE_FORMATS = ("ved-model/1", FORMAT)
 from .paths import DEFAULT_MODEL_DIR  # noqa: E402 - re-exported: engine.model.io.DEFAULT_MODEL_DIR
 FILES = ("autoencoder.safetensors", "dynamics.safetensors")
 REGRESSOR_FILE = "baseline_regressor.safetensors"
+TEXT_SCENE_FILE = "text_scene.safetensors"
 #: Embeddings of the shipped scenarios' prompts and the event phrases (engine.model.text.write_seed).
 TEXT_SEED_FILE = "text_embeddings.npz"
 
@@ -47,10 +50,12 @@ def sha256(path: Path) -> str:
 
 
 def save_model(directory: str | Path, ae: Autoencoder, dyn: DynamicsModel, latent_mean: torch.Tensor,
-               latent_std: torch.Tensor, card: dict, regressor: DynamicsModel | None = None) -> Path:
+               latent_std: torch.Tensor, card: dict, regressor: DynamicsModel | None = None,
+               text_scene=None) -> Path:
     """Write weights and the model card (``card`` gives data/training/metrics; the
     architecture, parameter counts and file hashes are filled in here). ``regressor`` is the
-    optional baseline (same architecture as ``dyn``)."""
+    optional baseline (same architecture as ``dyn``); ``text_scene`` the optional
+    :class:`~engine.model.text_scene.TextToScene`."""
     from safetensors.torch import save_file
 
     directory = Path(directory)
@@ -63,12 +68,17 @@ def save_model(directory: str | Path, ae: Autoencoder, dyn: DynamicsModel, laten
     if regressor is not None:
         save_file(_half(regressor.state_dict()), directory / REGRESSOR_FILE, metadata={"format": FORMAT})
         names.append(REGRESSOR_FILE)
+    if text_scene is not None:
+        save_file(_half(text_scene.state_dict()), directory / TEXT_SCENE_FILE, metadata={"format": FORMAT})
+        names.append(TEXT_SCENE_FILE)
     full = {
         "format": FORMAT,
         **card,
         "architecture": {
             "autoencoder": ae.config.to_dict(),
             "dynamics": dyn.cfg.to_dict(),
+            **({"text_scene": {"text_dim": text_scene.text_dim, "hidden": text_scene.hidden}}
+               if text_scene is not None else {}),
             "parameters": {"autoencoder": sum(p.numel() for p in ae.parameters()),
                            "dynamics": sum(p.numel() for p in dyn.parameters())},
         },
@@ -147,12 +157,26 @@ def load_world_model(directory: str | Path | None = None, *, steps: int | None =
         sampling.steps = int(steps)
     model = LatentWorldModel(ae, dyn, mean, std, sampling=sampling, seed=seed, device=device)
     model.card = card
+    if TEXT_SCENE_FILE in card.get("files", {}):
+        model.text_scene = _load_text_scene(Path(directory or DEFAULT_MODEL_DIR), card)
     seed_file = Path(directory or DEFAULT_MODEL_DIR) / TEXT_SEED_FILE
     if dyn.cfg.text_dim and seed_file.exists():
         from .text import encoder
 
         encoder().preload(seed_file)
     return model
+
+
+def _load_text_scene(directory: Path, card: dict):
+    from .text_scene import TextToScene
+
+    net = TextToScene(**card["architecture"].get("text_scene", {}))
+    try:
+        net.load_state_dict(_read_weights(directory, TEXT_SCENE_FILE, card, True))
+    except RuntimeError as exc:
+        raise ModelError(f"{directory / TEXT_SCENE_FILE}: weights do not fit the architecture ({exc}); "
+                         "retrain") from None
+    return net.eval()
 
 
 def load_regressor(directory: str | Path | None = None, *, seed: int = 0, device: str = "cpu"):

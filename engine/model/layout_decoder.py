@@ -21,8 +21,16 @@ training (:mod:`engine.train.layout_decoder`) only has to learn what the layout 
 The layout input is ``(B, LAYOUT_DIM, H, W)`` float32 at the output resolution:
 :func:`decoder_layout` makes it from a class map at full resolution and an inverse-depth
 map at half of it, as :class:`engine.world.layout.LayoutRenderer` renders them at half the
-output size. The empty layout (class ``none`` everywhere, zero depth) stands for "no scene
-graph" (a prompt without a room preset); training shows it in a share of the batches.
+output size. A decoder built with ``channels = LAYOUT_DIM + ALBEDO_DIM`` also reads the
+view's albedo map (:func:`engine.world.layout.albedo_lookup`), the scene graph's own colour
+of what each pixel shows. Without it the decoder has only the latent to go on for colour, and
+a rollout's colours drift (teal walls turn beige-grey after a few seconds of turning); with it
+the room keeps its colours for the whole session, and a room drawn from text (its scene
+inferred from the words, :mod:`engine.model.text_scene`) gets the walls the text named. As a
+memory of appearance this plays the part of world-consistent vid2vid's guidance images
+(Mallya et al. 2020), taken from the scene graph rather than from earlier frames. The empty
+layout (class ``none`` everywhere, zero depth and albedo) stands for "no scene graph" (a
+prompt without a room preset); training shows it in a share of the batches.
 """
 
 from __future__ import annotations
@@ -31,22 +39,27 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..world.layout import LAYOUT_DIM, N_CLASSES
+from ..world.layout import ALBEDO_DIM, LAYOUT_DIM, N_CLASSES
 
 
-def decoder_layout(classes: torch.Tensor, inv_depth: torch.Tensor) -> torch.Tensor:
+def decoder_layout(classes: torch.Tensor, inv_depth: torch.Tensor, albedo: torch.Tensor | None = None) -> torch.Tensor:
     """float32 ``(B, LAYOUT_DIM, H, W)``: the one-hot class map of ``classes`` ``(B, H, W)``
     (integer class indices of :data:`engine.world.layout.LAYOUT_CLASSES`) and the inverse
-    depth ``inv_depth`` ``(B, H/2, W/2)`` (0..1, any float dtype) upsampled to ``(H, W)``."""
+    depth ``inv_depth`` ``(B, H/2, W/2)`` (0..1, any float dtype) upsampled to ``(H, W)``;
+    with ``albedo`` uint8 ``(B, H, W, 3)`` (:func:`engine.world.layout.albedo_lookup`) it is
+    ``(B, LAYOUT_DIM + ALBEDO_DIM, H, W)``, the albedo scaled to 0..1 last."""
     onehot = F.one_hot(classes.long(), N_CLASSES).permute(0, 3, 1, 2).float()
     inv = F.interpolate(inv_depth.float()[:, None], size=classes.shape[-2:], mode="nearest")
-    return torch.cat([onehot, inv], 1)
+    parts = [onehot, inv]
+    if albedo is not None:
+        parts.append(albedo.permute(0, 3, 1, 2).float() / 255.0)
+    return torch.cat(parts, 1)
 
 
-def empty_decoder_layout(batch: int, size: int, device=None) -> torch.Tensor:
-    """The layout meaning "no layout": class ``none`` everywhere, zero inverse depth,
-    float32 ``(batch, LAYOUT_DIM, size, size)``."""
-    out = torch.zeros(batch, LAYOUT_DIM, size, size, device=device)
+def empty_decoder_layout(batch: int, size: int, device=None, channels: int = LAYOUT_DIM) -> torch.Tensor:
+    """The layout meaning "no layout": class ``none`` everywhere, zero inverse depth (and
+    albedo, for ``channels`` > LAYOUT_DIM), float32 ``(batch, channels, size, size)``."""
+    out = torch.zeros(batch, channels, size, size, device=device)
     out[:, 0] = 1.0
     return out
 
@@ -95,13 +108,17 @@ class LayoutDecoder(nn.Module):
     :func:`engine.model.autoencoder.build_decoder`) with every group normalisation modulated
     by the layout, plus ``extra_blocks`` modulated residual blocks before the last
     normalisation. ``forward(z, layout)``: latent float32 ``(B, C, h, w)`` and layout
-    ``(B, LAYOUT_DIM, H, W)`` → frame in [-1, 1] (unclamped) ``(B, 3, H, W)``. ``hidden``:
-    channels of the layout features each scale's trunk computes."""
+    ``(B, channels, H, W)`` → frame in [-1, 1] (unclamped) ``(B, 3, H, W)``. ``hidden``:
+    channels of the layout features each scale's trunk computes; ``channels``: LAYOUT_DIM, or
+    LAYOUT_DIM + ALBEDO_DIM for a decoder that reads the albedo map too."""
 
-    def __init__(self, plain: nn.Sequential, *, hidden: int = 32, extra_blocks: int = 1):
+    def __init__(self, plain: nn.Sequential, *, hidden: int = 32, extra_blocks: int = 1, channels: int = LAYOUT_DIM):
         super().__init__()
         from .autoencoder import ResBlock
 
+        if channels not in (LAYOUT_DIM, LAYOUT_DIM + ALBEDO_DIM):
+            raise ValueError(f"a layout decoder reads {LAYOUT_DIM} or {LAYOUT_DIM + ALBEDO_DIM} layout channels, not {channels}")
+        self.channels = channels
         mods = list(plain)
         ups = sum(isinstance(m, nn.Upsample) for m in mods)
         last_norm = max(i for i, m in enumerate(mods) if isinstance(m, nn.GroupNorm))
@@ -123,7 +140,7 @@ class LayoutDecoder(nn.Module):
             layers.append(m)
             self.pools.append(level if isinstance(m, (SpatialModulation, ModulatedResBlock)) else -1)
         self.layers = nn.ModuleList(layers)
-        self.trunks = nn.ModuleDict({str(s): nn.Sequential(nn.Conv2d(LAYOUT_DIM, hidden, 3, padding=1), nn.ReLU())
+        self.trunks = nn.ModuleDict({str(s): nn.Sequential(nn.Conv2d(channels, hidden, 3, padding=1), nn.ReLU())
                                      for s in sorted({p for p in self.pools if p >= 0})})
 
     def load_plain(self, state: dict) -> None:

@@ -127,6 +127,8 @@ class LatentWorldModel:
         self._started = False
         self._text: torch.Tensor | None = None
         self._scene = None  # the room preset's scene graph, for the bleed site (entity models)
+        #: Infers a scene graph from a prompt of words alone (engine.model.text_scene), or None.
+        self.text_scene = None
         self._layout_renderer = None  # draws the scene layout of a view (layout models)
         self._layout_scene = None
         self._decoder_renderer = None  # the same at half the output size (a layout decoder)
@@ -185,12 +187,12 @@ class LatentWorldModel:
         return np.asarray(viewer_pose, np.float32)
 
     def _decoder_layouts(self, viewers: list, states: list[WorldState]) -> torch.Tensor | None:
-        """The full-resolution layouts ``(B, LAYOUT_DIM, H, W)`` a layout decoder reads, of
-        the views from world poses ``viewers``; None for a plain decoder or without a scene
-        graph (the decoder then gets the empty layout)."""
+        """The full-resolution layouts ``(B, channels, H, W)`` a layout decoder reads (with
+        the albedo map when it reads one), of the views from world poses ``viewers``; None for
+        a plain decoder or without a scene graph (the decoder then gets the empty layout)."""
         if not self.ae.config.layout or self._scene is None:
             return None
-        from ..world.layout import LayoutRenderer
+        from ..world.layout import LAYOUT_DIM, LayoutRenderer
         from .layout_decoder import decoder_layout
 
         if self._decoder_renderer is None:
@@ -199,10 +201,12 @@ class LatentWorldModel:
         if self._decoder_scene is not self._scene:
             self._decoder_renderer.set_scene(self._scene)
             self._decoder_scene = self._scene
-        maps = [self._decoder_renderer(v, st) for v, st in zip(viewers, states)]
-        classes = torch.from_numpy(np.stack([c for c, _ in maps]))
-        inv = torch.from_numpy(np.stack([d for _, d in maps]))
-        return decoder_layout(classes, inv).to(self.device)
+        albedo = self.ae.config.layout > LAYOUT_DIM
+        maps = [self._decoder_renderer(v, st, albedo=albedo) for v, st in zip(viewers, states)]
+        classes = torch.from_numpy(np.stack([m[0] for m in maps]))
+        inv = torch.from_numpy(np.stack([m[1] for m in maps]))
+        colours = torch.from_numpy(np.stack([m[2] for m in maps])) if albedo else None
+        return decoder_layout(classes, inv, colours).to(self.device)
 
     def _entities(self, state: WorldState, viewer_pose, rel_pose, origin: np.ndarray) -> tuple | None:
         """Entity inputs ``(coverage (1, 1, S, P), features (1, 1, S, F))`` of the view from
@@ -372,7 +376,9 @@ class LatentWorldModel:
 
     def reset(self, prompt: Prompt, state: WorldState, viewer_pose=None) -> np.ndarray:
         """Start from the prompt: its opening image if it has one, else an opening frame drawn
-        from the text alone (text-conditioned models only). ``viewer_pose`` is the trainee's
+        from the text alone (text-conditioned models only; a layout model with a
+        :attr:`text_scene` network draws it on the scene graph the text describes, when the
+        prompt names no room preset). ``viewer_pose`` is the trainee's
         world pose ``(x, z, yaw, pitch)`` (metres, radians) at the opening, if known (default:
         the room preset's start pose). Returns the opening frame uint8 ``(H, W, 3)``. Raises
         ``ValueError`` if the image is not ``(resolution, resolution, 3)``, or if there is no
@@ -400,6 +406,10 @@ class LatentWorldModel:
             from ..world.scene import make_scene
 
             self._scene = make_scene(prompt.room, prompt.seed)
+        elif (self.dyn.cfg.layout and self.text_scene is not None and self._text is not None
+              and all(p.image is None for p in prompts)):
+            # words alone: draw the room on the scene graph they describe, not the empty layout
+            self._scene = self.text_scene.infer(self._text[0].cpu().numpy(), seed=prompt.seed)
         views, frames = [], []
         for prompt_i, state, viewer_pose in zip(prompts, states, viewer_poses):
             view = _View()

@@ -11,7 +11,8 @@ frozen (the latent space does not move), to turn
 * a quarter of each batch of real frames' latents (an opening image stays as good as before)
 
 into the frame the reference world drew at that tick, given the layout of that view
-rendered at half the output size from the episode's room preset. Losses as the decoder
+rendered at half the output size from the episode's room preset (and, for a decoder that
+reads it, the view's albedo map at full size). Losses as the decoder
 fine-tune (:mod:`engine.train.decoder_finetune`): pixel and gradient terms weighted by
 ``1/√h``, the adversarial (PatchGAN hinge, VQGAN's adaptive weight) and feature-matching
 terms at every horizon, the discriminator continued from the autoencoder's. A tenth of the
@@ -31,18 +32,18 @@ import torch
 
 from ..model.autoencoder import Autoencoder, frames_to_tensor
 from ..model.layout_decoder import LayoutDecoder, decoder_layout, empty_decoder_layout
-from ..world.layout import LAYOUT_DIM
+from ..world.layout import ALBEDO_DIM, LAYOUT_DIM
 from .common import lr_at
 from .discriminator import DecoderAdversary
 
 
-def layout_autoencoder(ae: Autoencoder) -> Autoencoder:
+def layout_autoencoder(ae: Autoencoder, *, albedo: bool = False) -> Autoencoder:
     """A copy of the plain autoencoder ``ae`` whose decoder is wrapped by a
-    :class:`LayoutDecoder` (decoding as ``ae`` does until trained). Raises ``ValueError``
-    if ``ae`` already has one."""
+    :class:`LayoutDecoder` (decoding as ``ae`` does until trained), reading the albedo map
+    too with ``albedo``. Raises ``ValueError`` if ``ae`` already has one."""
     if ae.config.layout:
         raise ValueError("this autoencoder already has a layout decoder")
-    out = Autoencoder(replace(ae.config, layout=LAYOUT_DIM))
+    out = Autoencoder(replace(ae.config, layout=LAYOUT_DIM + (ALBEDO_DIM if albedo else 0)))
     out.encoder.load_state_dict(ae.encoder.state_dict())
     out.decoder.load_plain(ae.decoder.state_dict())
     return out
@@ -50,12 +51,14 @@ def layout_autoencoder(ae: Autoencoder) -> Autoencoder:
 
 class _Layouts:
     """Renders full-resolution decoder layouts of dataset ticks: ``(classes uint8 (H, W),
-    inv_depth float16 (H/2, W/2))`` at the episode's true pose and world state."""
+    inv_depth float16 (H/2, W/2))``, and with ``albedo`` the albedo map uint8 ``(H, W, 3)``,
+    at the episode's true pose and world state."""
 
-    def __init__(self, resolution: int):
+    def __init__(self, resolution: int, albedo: bool = False):
         from ..world.layout import LayoutRenderer
 
         self.renderer = LayoutRenderer(resolution // 2)
+        self.albedo = albedo
         self._key = None
 
     def __call__(self, ep, t: int):
@@ -65,7 +68,7 @@ class _Layouts:
         if key != self._key:
             self.renderer.set_scene(make_scene(*key))
             self._key = key
-        return self.renderer(ep.poses[t], ep.world_state(t))
+        return self.renderer(ep.poses[t], ep.world_state(t), albedo=self.albedo)
 
     def release(self):
         self.renderer.release()
@@ -73,23 +76,25 @@ class _Layouts:
 
 @torch.no_grad()
 def layout_pairs(model, ds, latents: torch.Tensor, *, rollouts: int, horizon: int, real: int, seed: int,
-                 progress: bool = True) -> dict:
+                 albedo: bool = False, progress: bool = True) -> dict:
     """Training samples: ``{"latents" float32 (N, C, h, w)`` un-normalised, ``"frames" uint8
     (N, H, W, 3)``, ``"classes" uint8 (N, H, W)``, ``"inv_depth" float16 (N, H/2, W/2)``,
     ``"horizons" int64 (N,)`` (0 for a real frame's own latent)}``: every tick of ``rollouts``
     open-loop rollouts of ``horizon`` ticks of ``model`` on random episodes of ``ds`` under
     their true actions, world states and poses, then ``real`` random frames with their
-    latents from ``latents`` ``(E·T, C, h, w)`` (the dataset's frames in order)."""
+    latents from ``latents`` ``(E·T, C, h, w)`` (the dataset's frames in order). With
+    ``albedo`` it holds ``"albedo"`` uint8 ``(N, H, W, 3)`` as well."""
     from tqdm import tqdm
 
     from ..eval.fidelity import episode_prompt
 
     rng = np.random.default_rng(seed)
-    render = _Layouts(model.resolution)
-    lats, frames, classes, inv, hs = [], [], [], [], []
+    render = _Layouts(model.resolution, albedo)
+    lats, frames, classes, inv, hs, albedos = [], [], [], [], [], []
 
     def add(ep, t, z, h):
-        c, d = render(ep, t)
+        c, d, *a = render(ep, t)
+        albedos.extend(a)
         lats.append(z)
         frames.append(ep.frames[t].copy())  # a copy: a view would keep the whole episode alive
         classes.append(c)
@@ -113,8 +118,11 @@ def layout_pairs(model, ds, latents: torch.Tensor, *, rollouts: int, horizon: in
                 add(ep, int(i) % T, latents[int(i)].clone(), 0)
     finally:
         render.release()
-    return {"latents": torch.stack(lats), "frames": np.stack(frames), "classes": torch.from_numpy(np.stack(classes)),
-            "inv_depth": torch.from_numpy(np.stack(inv)), "horizons": torch.tensor(hs)}
+    out = {"latents": torch.stack(lats), "frames": np.stack(frames), "classes": torch.from_numpy(np.stack(classes)),
+           "inv_depth": torch.from_numpy(np.stack(inv)), "horizons": torch.tensor(hs)}
+    if albedo:
+        out["albedo"] = torch.from_numpy(np.stack(albedos))
+    return out
 
 
 def train_layout_decoder(ae: Autoencoder, pairs: dict, *, steps: int, batch: int = 16, lr: float = 3e-4,
@@ -135,6 +143,10 @@ def train_layout_decoder(ae: Autoencoder, pairs: dict, *, steps: int, batch: int
     dec = ae.decoder
     if not isinstance(dec, LayoutDecoder):
         raise ValueError("train_layout_decoder needs an autoencoder with a layout decoder (layout_autoencoder)")
+    reads_albedo = dec.channels > LAYOUT_DIM
+    if reads_albedo and "albedo" not in pairs:
+        raise ValueError("this decoder reads the albedo map, but the training pairs have none "
+                         "(make them with layout_pairs(..., albedo=True))")
     new = {id(p) for n, p in dec.named_parameters()
            if n.startswith("trunks.") or ".gamma." in n or ".beta." in n}
     new |= {id(p) for i, layer in enumerate(dec.layers) if i not in dec._plain_index.values()
@@ -170,10 +182,10 @@ def train_layout_decoder(ae: Autoencoder, pairs: dict, *, steps: int, batch: int
         idx = torch.cat(pick)
         z = lat[idx].to(device)
         x = frames_to_tensor(frames[idx.numpy()]).to(device)
-        layout = decoder_layout(classes[idx], inv[idx]).to(device)
+        layout = decoder_layout(classes[idx], inv[idx], pairs["albedo"][idx] if reads_albedo else None).to(device)
         drop = torch.rand(len(idx), generator=g) < layout_drop
         if drop.any():
-            layout[drop] = empty_decoder_layout(int(drop.sum()), layout.shape[-1], device)
+            layout[drop] = empty_decoder_layout(int(drop.sum()), layout.shape[-1], device, dec.channels)
         w = hs[idx].clamp_min(1).float().rsqrt().to(device)[:, None, None, None]
         rec_loss, d_loss, adv_w = adv.update(ae.decode(z, layout), x, w, last, gan_weight, fm_weight)
         if step % 10 == 0:

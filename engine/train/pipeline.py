@@ -111,6 +111,13 @@ class TrainConfig:
     layout_decoder_rollouts: int = 150
     layout_decoder_horizon: int = 32
     layout_decoder_real: int = 3000
+    #: The layout decoder reads the view's albedo map too (engine.world.layout.albedo_lookup).
+    layout_decoder_albedo: bool = False
+    #: Steps of the text-to-scene network (engine.model.text_scene; 0 = none): a layout model
+    #: with text draws a prompt of words alone on the scene graph they describe. Trained on
+    #: captions of text_scene_rooms generated rooms.
+    text_scene_steps: int = 0
+    text_scene_rooms: int = 2000
     #: Steps of the regressor baseline (same batch as the dynamics; 0 = no baseline). Fewer
     #: than the dynamics model's in the full budget, to stay within 8 CPU-hours: the card and
     #: docs/benchmarks.md say so beside every comparison.
@@ -268,6 +275,9 @@ def run_training(out: str | Path, config: TrainConfig, *, seed: int = 0, resume:
 
     if config.layout_decoder_steps and not config.dynamics.layout:
         raise ValueError("layout_decoder_steps needs a layout model: set dynamics.layout=true as well")
+    if config.text_scene_steps and not (config.dynamics.layout and config.dynamics.text_dim):
+        raise ValueError("text_scene_steps needs a layout model with text: set dynamics.layout=true (and keep "
+                         "dynamics.text_dim) as well")
     job = setup()
     out = Path(out).resolve()
     if DEFAULT_MODEL_DIR.resolve() in (out, out / "model") and not overwrite_default:
@@ -400,6 +410,12 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
             ae = _train_layout_decoder(ae, dyn, mean, std, ds, latents, config, seed=seed, ckpt=ckpt,
                                        progress=progress, log=log, device=device)
         timings["layout_decoder_s"] = time.perf_counter() - t0
+    text_scene = None
+    if config.text_scene_steps and job.main:
+        t0 = time.perf_counter()
+        with stage("text_scene"):
+            text_scene, text_scene_acc = _train_text_scene(config, seed=seed, ckpt=ckpt, log=log)
+        timings["text_scene_s"] = time.perf_counter() - t0
     regressor = None
     if config.regressor_steps:
         t0 = time.perf_counter()
@@ -420,6 +436,7 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
     from ..model.world_model import LatentWorldModel
 
     model = LatentWorldModel(ae, dyn, mean, std, sampling=config.sampling, seed=seed)
+    model.text_scene = text_scene
     eval_ds = Dataset(eval_dir)
     eval_eps = [eval_ds[i] for i in range(len(eval_ds))]
     horizons = tuple(h for h in config.eval_horizons if h < config.eval_length)
@@ -448,7 +465,9 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
                        + (", with a pose-indexed frame memory" if dyn_cfg.memory else "")
                        + ("; adversarially trained decoder" if config.ae_gan_start < 1 else "")
                        + ("; the decoder modulated by the scene layout at full resolution"
-                          if ae.config.layout else "") + ".",
+                          if ae.config.layout else "")
+                       + (" and told each surface's colour (its albedo map)"
+                          if ae.config.layout and config.layout_decoder_albedo else "") + ".",
         "seed": seed,
         "sampling": asdict(config.sampling),
         "objective": "rectified flow (velocity prediction, clean-latent loss) with diffusion forcing; "
@@ -475,6 +494,10 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
                      "layout_decoder_steps": config.layout_decoder_steps,
                      "layout_decoder_rollouts": config.layout_decoder_rollouts,
                      "layout_decoder_horizon": config.layout_decoder_horizon,
+                     "layout_decoder_albedo": config.layout_decoder_albedo,
+                     "text_scene_steps": config.text_scene_steps,
+                     "text_scene_rooms": config.text_scene_rooms,
+                     **({"text_scene_accuracy": text_scene_acc} if text_scene is not None else {}),
                      "cond_drop": config.cond_drop,
                      "anchor_gen": config.anchor_gen, "text_variants": config.text_variants,
                      "command": train_command(config, seed),
@@ -487,7 +510,7 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
                      "stage_invocations": ledger.entries if ledger else {}},
         "metrics": {"eval_episodes": config.eval_episodes, **metrics},
     }
-    model_dir = save_model(out / "model", ae, dyn, mean, std, card, regressor=regressor)
+    model_dir = save_model(out / "model", ae, dyn, mean, std, card, regressor=regressor, text_scene=text_scene)
     if dyn.cfg.text_dim:
         write_text_seed(model_dir)
     job.barrier()  # the other ranks return once the model is on disk
@@ -525,22 +548,42 @@ def _train_layout_decoder(ae, dyn, mean, std, ds: Dataset, latents: torch.Tensor
     from ..model.world_model import LatentWorldModel
     from .layout_decoder import layout_autoencoder, layout_pairs, train_layout_decoder
 
-    key = (config.layout_decoder_rollouts, config.layout_decoder_horizon, config.layout_decoder_real)
+    albedo = config.layout_decoder_albedo
+    key = (config.layout_decoder_rollouts, config.layout_decoder_horizon, config.layout_decoder_real) + (
+        ("albedo",) if albedo else ())
     cached = load_checkpoint(ckpt / "layout_pairs.pt")
     if cached is None or tuple(cached["key"]) != key:
         model = LatentWorldModel(ae, dyn, mean, std, sampling=config.sampling, seed=seed)
         pairs = layout_pairs(model, ds, latents, rollouts=key[0], horizon=key[1], real=key[2], seed=seed + 29,
-                             progress=progress)
+                             albedo=albedo, progress=progress)
         save_checkpoint(ckpt / "layout_pairs.pt", pairs=pairs, key=list(key))
     else:
         pairs = cached["pairs"]
     ae_state = load_checkpoint(ckpt / "autoencoder.pt") or {}
     log(f"layout decoder on {int((pairs['horizons'] > 0).sum())} generated latents "
         f"(+{int((pairs['horizons'] == 0).sum())} real frames' latents)")
-    return train_layout_decoder(layout_autoencoder(ae), pairs, steps=config.layout_decoder_steps,
+    return train_layout_decoder(layout_autoencoder(ae, albedo=albedo), pairs, steps=config.layout_decoder_steps,
                                 batch=config.layout_decoder_batch, seed=seed, checkpoint=ckpt / "layout_decoder.pt",
                                 disc_state=ae_state.get("disc"), gan_weight=config.ae_gan_weight, progress=progress,
                                 log=log, device=device)
+
+
+def _train_text_scene(config: TrainConfig, *, seed: int, ckpt: Path, log):
+    """The text-to-scene network (:mod:`engine.train.text_scene`) and its held-out accuracy,
+    kept in ``ckpt / "text_scene.pt"`` once trained (a minute; not resumed mid-way)."""
+    from ..model.text_scene import TextToScene
+    from .text_scene import train_text_scene
+
+    key = [config.text_scene_steps, config.text_scene_rooms]
+    cached = load_checkpoint(ckpt / "text_scene.pt")
+    if cached is not None and cached.get("key") == key:
+        net = TextToScene(**cached["arch"])
+        net.load_state_dict(cached["model"])
+        return net.eval(), cached["accuracy"]
+    net, acc = train_text_scene(config.text_scene_rooms, steps=config.text_scene_steps, seed=seed + 31, log=log)
+    save_checkpoint(ckpt / "text_scene.pt", model=net.state_dict(), accuracy=acc, key=key,
+                    arch={"text_dim": net.text_dim, "hidden": net.hidden})
+    return net, acc
 
 
 def write_text_seed(model_dir: Path) -> Path:
