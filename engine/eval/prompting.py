@@ -2,7 +2,9 @@
 
 For each held-out scene, the model draws the opening frame from the scene's caption (and,
 separately, from a paraphrase that names the room another way, e.g. "surgical theatre"),
-then turns 360° in place (32 ticks). The judge (:mod:`engine.eval.judge`) reads room type,
+then turns 360° in place (32 ticks). A layout model with a text-to-scene network draws them
+on the scene graph it infers from the words (:mod:`engine.model.text_scene`), never on the
+held-out scene itself. The judge (:mod:`engine.eval.judge`) reads room type,
 wall colour and objects off those frames; the same judge on the reference world's own 360°
 turn in the same scenes gives its accuracy on real frames, the ceiling to read against.
 """
@@ -33,15 +35,17 @@ def paraphrase(scene: Scene, seed: int) -> str:
 
 
 def _mean(rows: list[dict]) -> dict:
-    keys = ("room_ok", "wall_ok", "object_f1", "score")
+    keys = [k for k in ("room_ok", "wall_ok", "object_f1", "score", "scene_room_ok", "scene_wall_ok") if rows and k in rows[0]]
     return {k: round(float(np.mean([r[k] for r in rows])), 3) for k in keys} if rows else {}
 
 
 def prompt_fidelity(model, judge, scenes: list[Scene], *, seed: int = 0) -> tuple[dict, dict]:
     """Scores (means over scenes of the :func:`score_against_scene` fields) for
     ``caption``/``paraphrase`` prompts, the judge on ``real`` frames, and ``ratio`` = model
-    score / real score (the issue's figure: ≥ 0.8). Raises ``ValueError`` if the model cannot
-    draw an opening frame from text."""
+    score / real score (the issue's figure: ≥ 0.8). A model that infers a scene graph from the
+    words (:mod:`engine.model.text_scene`) also gets ``scene_room_ok`` and ``scene_wall_ok``:
+    how often that scene has the prompt's room type and wall colour. Raises ``ValueError`` if
+    the model cannot draw an opening frame from text."""
     world = ReferenceWorld(getattr(model, "resolution", 128))
     rows = {"caption": [], "paraphrase": [], "real": []}
     example, prompts = {}, []
@@ -52,7 +56,12 @@ def prompt_fidelity(model, judge, scenes: list[Scene], *, seed: int = 0) -> tupl
         for kind, text in (("caption", scene.caption()), ("paraphrase", paraphrase(scene, seed + i))):
             first = model.reset(Prompt(text), state)
             frames = np.stack([first] + [model.step(TURN_ACTION, state) for _ in range(32)])
-            rows[kind].append(score_against_scene(judge_sequence(judge.predict(frames[1:])), scene))
+            row = score_against_scene(judge_sequence(judge.predict(frames[1:])), scene)
+            inferred = getattr(model, "scene", None)
+            if inferred is not None:  # the scene graph the model inferred from the words
+                row["scene_room_ok"] = inferred.room_type == scene.room_type
+                row["scene_wall_ok"] = inferred.wall_color_name == scene.wall_color_name
+            rows[kind].append(row)
             if kind == "caption" and not example:
                 example = {"prompt": text, "generated": frames[1:], "reference": real}
             prompts.append(text)

@@ -22,8 +22,8 @@ The layout input is ``(B, LAYOUT_DIM, H, W)`` float32 at the output resolution:
 :func:`decoder_layout` makes it from a class map at full resolution and an inverse-depth
 map at half of it, as :class:`engine.world.layout.LayoutRenderer` renders them at half the
 output size. A decoder built with ``channels = LAYOUT_DIM + ALBEDO_DIM`` also reads the
-view's albedo map (:func:`engine.world.layout.albedo_lookup`), the scene graph's own colour
-of what each pixel shows. Without it the decoder has only the latent to go on for colour, and
+view's albedo map (:meth:`engine.world.renderer.Renderer.render_albedo`), the scene graph's
+own unlit colour of what each pixel shows, floor tiles included. Without it the decoder has only the latent to go on for colour, and
 a rollout's colours drift (teal walls turn beige-grey after a few seconds of turning); with it
 the room keeps its colours for the whole session, and a room drawn from text (its scene
 inferred from the words, :mod:`engine.model.text_scene`) gets the walls the text named. As a
@@ -46,7 +46,7 @@ def decoder_layout(classes: torch.Tensor, inv_depth: torch.Tensor, albedo: torch
     """float32 ``(B, LAYOUT_DIM, H, W)``: the one-hot class map of ``classes`` ``(B, H, W)``
     (integer class indices of :data:`engine.world.layout.LAYOUT_CLASSES`) and the inverse
     depth ``inv_depth`` ``(B, H/2, W/2)`` (0..1, any float dtype) upsampled to ``(H, W)``;
-    with ``albedo`` uint8 ``(B, H, W, 3)`` (:func:`engine.world.layout.albedo_lookup`) it is
+    with ``albedo`` uint8 ``(B, H, W, 3)`` (the albedo pass of the same views) it is
     ``(B, LAYOUT_DIM + ALBEDO_DIM, H, W)``, the albedo scaled to 0..1 last."""
     onehot = F.one_hot(classes.long(), N_CLASSES).permute(0, 3, 1, 2).float()
     inv = F.interpolate(inv_depth.float()[:, None], size=classes.shape[-2:], mode="nearest")

@@ -147,6 +147,12 @@ class LatentWorldModel:
         return self._views[0].last_latent
 
     @property
+    def scene(self):
+        """The scene graph the model draws on since the last reset: the room preset's, the one
+        inferred from a prompt of words alone (:attr:`text_scene`), or None."""
+        return self._scene
+
+    @property
     def _memory(self) -> list:
         return self._views[0].memory
 

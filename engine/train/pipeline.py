@@ -111,7 +111,7 @@ class TrainConfig:
     layout_decoder_rollouts: int = 150
     layout_decoder_horizon: int = 32
     layout_decoder_real: int = 3000
-    #: The layout decoder reads the view's albedo map too (engine.world.layout.albedo_lookup).
+    #: The layout decoder reads the view's albedo map too (engine.world.renderer.Renderer.render_albedo).
     layout_decoder_albedo: bool = False
     #: Steps of the text-to-scene network (engine.model.text_scene; 0 = none): a layout model
     #: with text draws a prompt of words alone on the scene graph they describe. Trained on

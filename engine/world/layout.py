@@ -19,9 +19,10 @@ Two arrays per view, kept small for datasets and the live loop:
 
 :func:`layout_features` turns a batch of them into the ``(…, LAYOUT_DIM, s, s)`` float maps
 the dynamics model patchifies beside its tokens. A decoder may also read the view's *albedo
-map* (:func:`albedo_lookup`): the mean surface colour of the object each pixel shows, as the
-scene graph paints it before any light falls on it, so that the walls keep the colour the room
-was given however long the session runs. Class 0 (``none``) everywhere with zero
+map* (:meth:`engine.world.renderer.Renderer.render_albedo`): the surface colour of what each
+pixel shows, as the scene graph paints it before any light falls on it (the floor's tiles
+included), so that the walls keep the colour the room was given however long the session
+runs. Class 0 (``none``) everywhere with zero
 depth is the empty layout: a model trained with layouts dropped now and then still draws a
 world without a scene graph (a prompt with no room preset).
 """
@@ -30,8 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .renderer import AVATAR_ID, BLOOD_ID, CEILING_ID, SEAT_ID0, WALL_ID, Renderer, room_parts
-from .scene import Part, Scene, humanoid_parts, seat_parts
+from .renderer import AVATAR_ID, BLOOD_ID, CEILING_ID, SEAT_ID0, WALL_ID, Renderer
+from .scene import Scene
 from .state import MAX_OTHERS, WorldState
 
 #: Every furniture kind the reference world builds (engine.world.scene), in a fixed order.
@@ -61,34 +62,6 @@ def class_lookup(scene: Scene) -> np.ndarray:
     lut[AVATAR_ID:SEAT_ID0 + MAX_OTHERS] = cls["person"]
     lut[BLOOD_ID] = cls["blood"]
     return lut
-
-
-def _mean_colour(parts: list[Part]) -> np.ndarray:
-    """Surface-area-weighted mean colour of ``parts``, float32 ``(3,)``."""
-    cols = np.array([p.color for p in parts], np.float32)
-    sx, sy, sz = np.array([p.size for p in parts], np.float32).T
-    area = sx * sy + sy * sz + sx * sz
-    return (cols * area[:, None]).sum(0) / max(float(area.sum()), 1e-6)
-
-
-def albedo_lookup(scene: Scene) -> np.ndarray:
-    """uint8 ``(BLOOD_ID + 3, 3)``: the mean albedo (linear RGB × 255, area-weighted over the
-    object's parts) of every instance id of ``scene``'s label pass: floor, walls and ceiling,
-    each object, the avatar, the other participants (their seat colours) and the blood pool.
-    Lighting, the alarm and blood are not in it: what the light does is left to the model."""
-    from .entities import BLOOD_COLOR
-
-    lut = np.zeros((max(BLOOD_ID, WALL_ID, CEILING_ID) + 1, 3), np.float32)
-    floor, ceiling, wall = room_parts(scene)[:3]
-    lut[0], lut[CEILING_ID], lut[WALL_ID] = floor.color, ceiling.color, wall.color
-    for i, obj in enumerate(scene.objects):
-        lut[1 + i] = _mean_colour(obj.parts)
-    skin, shirt, trousers = scene.avatar_colors or ((0.9, 0.75, 0.6), (0.3, 0.3, 0.6), (0.2, 0.2, 0.2))
-    lut[AVATAR_ID] = _mean_colour(humanoid_parts(skin, shirt, trousers))
-    for seat in range(MAX_OTHERS):
-        lut[SEAT_ID0 + seat] = _mean_colour(seat_parts(seat))
-    lut[BLOOD_ID] = BLOOD_COLOR
-    return np.clip(np.round(lut * 255), 0, 255).astype(np.uint8)
 
 
 def _block_centres(ids: np.ndarray, size: int) -> np.ndarray:
@@ -122,25 +95,24 @@ class LayoutRenderer:
         self.size = int(size)
         self.renderer = Renderer(2 * self.size, 2 * self.size, samples=0)
         self._lut: np.ndarray | None = None
-        self._albedo: np.ndarray | None = None
 
     def set_scene(self, scene: Scene) -> None:
         self.renderer.set_scene(scene)
         self._lut = class_lookup(scene)
-        self._albedo = albedo_lookup(scene)
 
     def __call__(self, pose, state: WorldState, *, albedo: bool = False) -> tuple[np.ndarray, ...]:
         """Layout arrays of the view from ``pose = (x, z, yaw, pitch)`` (metres, radians):
         ``(classes, inv_depth)`` as :func:`layout_arrays`, and with ``albedo`` a third, the
-        albedo map uint8 ``(2·size, 2·size, 3)`` (:func:`albedo_lookup`) at the class map's
-        pixels. Raises ``RuntimeError`` before :meth:`set_scene`."""
+        albedo map uint8 ``(2·size, 2·size, 3)`` (the renderer's albedo pass) at the class
+        map's pixels. Raises ``RuntimeError`` before :meth:`set_scene`."""
         if self._lut is None:
             raise RuntimeError("LayoutRenderer called before set_scene")
-        ids, depth = self.renderer.render_layout(tuple(float(v) for v in pose), state)
+        pose = tuple(float(v) for v in pose)
+        ids, depth = self.renderer.render_layout(pose, state)
         out = layout_arrays(ids, depth, self._lut, self.size)
         if not albedo:
             return out
-        return (*out, self._albedo[np.clip(_block_centres(ids, self.size), 0, len(self._albedo) - 1)])
+        return (*out, _block_centres(self.renderer.render_albedo(pose, state), self.size))
 
     def release(self) -> None:
         self.renderer.release()

@@ -59,6 +59,7 @@ uniform float ambient;
 uniform float light_level;
 uniform float alarm;
 uniform vec3 cam_pos;
+uniform float unlit;  // 1: the albedo pass (surface colour, floor tiles, no light or alarm)
 in vec3 v_world;
 in vec3 v_normal;
 in vec3 v_color;
@@ -73,6 +74,10 @@ void main() {
         vec2 f = abs(fract(t) - 0.5);
         float grout = step(0.46, max(f.x, f.y));
         base *= (0.92 + 0.08 * checker) * (1.0 - 0.25 * grout);
+    }
+    if (unlit > 0.5) {
+        f_color = vec4(clamp(base, 0.0, 1.0), 1.0);
+        return;
     }
     float diff = max(dot(n, light_dir), 0.0);
     float fill = 0.2 * max(dot(n, normalize(vec3(-light_dir.x, 0.6, -light_dir.z))), 0.0);
@@ -361,11 +366,32 @@ class Renderer:
         p["cam_pos"].value = (x, self.EYE_HEIGHT, z)
         p["light_level"].value = float(state.light)
         p["alarm"].value = 1.0 if state.alarm else 0.0
+        p["unlit"].value = 0.0
         self._draw(p, pose, state, 0)
         if self._ms_fbo is not None:
             self.ctx.copy_framebuffer(self.fbo, self._ms_fbo)
         data = self.fbo.read(components=3, alignment=1)
         return np.frombuffer(data, np.uint8).reshape(self.height, self.width, 3)[::-1].copy()
+
+    def render_albedo(self, pose: tuple[float, float, float, float], state: WorldState) -> np.ndarray:
+        """The albedo pass of the view from ``pose`` under ``state``: uint8 ``(height,
+        width, 3)``, the unlit surface colour of what each pixel shows (the floor's tiles
+        included; no light level, shading or alarm), row 0 at the top. No anti-aliasing,
+        so it lines up with :meth:`render_layout` pixel for pixel."""
+        with self.ctx:
+            if self.scene is None:
+                raise RuntimeError("Renderer.render_albedo called before set_scene")
+            self.fbo.use()
+            self.ctx.enable(self.ctx.DEPTH_TEST)
+            self.fbo.clear(0.0, 0.0, 0.0, 1.0)
+            p = self.prog
+            p["unlit"].value = 1.0
+            try:
+                self._draw(p, pose, state, 0)
+            finally:
+                p["unlit"].value = 0.0
+            data = self.fbo.read(components=3, alignment=1)
+            return np.frombuffer(data, np.uint8).reshape(self.height, self.width, 3)[::-1].copy()
 
     def render_labels(self, pose: tuple[float, float, float, float], state: WorldState) -> np.ndarray:
         """The instance-label pass of the view from ``pose`` under ``state``: int32
