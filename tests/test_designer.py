@@ -572,3 +572,40 @@ def test_the_first_run_page_says_what_the_model_shows_and_where_things_go(make_w
     assert not banner.isVisibleTo(window)
     again = make_window()  # the same settings: seen once is enough
     assert again.first_run is None
+
+
+def test_the_room_can_be_chosen_from_the_description_as_one_undoable_edit(qtbot, make_window, library, monkeypatch):
+    import engine.model.text_scene as text_scene
+    from engine.world.scene import make_scene
+
+    asked = []
+
+    def fake_room(text, directory=None, *, seed=0):
+        asked.append((text, directory))
+        return make_scene("therapy_room", 4321)
+
+    monkeypatch.setattr(text_scene, "room_for_prompt", fake_room)
+    window = make_window(library / "classroom_disruption.toml")
+    editor = window.editor
+    window.doc.set(("world", "prompt"), "A quiet counselling room with lavender walls and a sofa.")
+    job = editor.choose_room_from_prompt()
+    qtbot.waitUntil(lambda: not job.running and editor.room_from_prompt_button.isEnabled(), timeout=5000)
+    assert asked == [("A quiet counselling room with lavender walls and a sofa.", "reference")]
+    assert (window.doc.get(("world", "room")), window.doc.get(("world", "seed"))) == ("therapy_room", 4321)
+    assert editor.room_combo.value() == "therapy_room" and editor.seed_spin.value() == 4321
+    assert "therapy room" in editor.room_from_prompt_status.text() and "4321" in editor.room_from_prompt_status.text()
+    window.undo_action.trigger()
+    assert (window.doc.get(("world", "room")), window.doc.get(("world", "seed"))) == ("classroom", 12)
+
+
+def test_choosing_a_room_says_why_when_it_cannot(qtbot, make_window, library):
+    window = make_window(library / "classroom_disruption.toml")
+    editor = window.editor
+    window.doc.set(("world", "prompt"), "")
+    assert editor.choose_room_from_prompt() is None
+    assert "description first" in editor.room_from_prompt_status.text()
+    window.doc.set(("world", "prompt"), "A classroom.")
+    job = editor.choose_room_from_prompt()  # "reference" is no model folder: it has no text-to-scene network
+    qtbot.waitUntil(lambda: not job.running and editor.room_from_prompt_button.isEnabled(), timeout=5000)
+    assert editor.room_from_prompt_status.text().startswith("No room chosen:")
+    assert (window.doc.get(("world", "room")), window.doc.get(("world", "seed"))) == ("classroom", 12)

@@ -171,11 +171,19 @@ def test_a_layout_decoder_model_trains_saves_and_loads(tmp_path, albedo):
     cfg = TrainConfig.tiny()
     cfg = replace(cfg, dynamics=replace(cfg.dynamics, layout=1), layout_decoder_steps=2, layout_decoder_batch=4,
                   layout_decoder_rollouts=1, layout_decoder_horizon=3, layout_decoder_real=4,
-                  layout_decoder_albedo=albedo)
+                  layout_decoder_albedo=albedo, text_scene_steps=5 if albedo else 0, text_scene_rooms=6)
     run = run_training(tmp_path / "run", cfg, seed=1, progress=False, log=lambda *a: None)
     m = load_world_model(run)
     assert m.ae.config.layout == LAYOUT_DIM + (3 if albedo else 0)
     assert ("albedo map" in m.card["description"]) == albedo
+    assert (m.text_scene is not None) == albedo
+    if albedo:  # words alone open on the scene graph the text-to-scene network infers
+        from engine.model.io import load_text_scene
+
+        assert set(m.card["training"]["text_scene_accuracy"]) == {"room", "wall", "floor", "objects"}
+        assert load_text_scene(run).state_dict().keys() == m.text_scene.state_dict().keys()
+        m.reset(Prompt("A classroom with mint walls."), WorldState())
+        assert m.scene is not None
     assert m.card["training"]["layout_decoder_steps"] == 2
     f = m.reset(Prompt("", np.zeros((32, 32, 3), np.uint8), room="classroom", seed=2), WorldState())
     assert f.shape == (32, 32, 3)

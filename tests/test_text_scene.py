@@ -1,5 +1,8 @@
 """Text to scene: a prompt of words alone gets the scene graph it describes."""
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -68,3 +71,16 @@ def test_a_layout_model_draws_words_alone_on_the_inferred_scene():
     assert m._layout(np.array([*want.start_pose, 0.0], np.float32), WorldState())[0].any()
     m.reset(Prompt("a room", np.zeros((32, 32, 3), np.uint8), text_embedding=emb), WorldState())
     assert m._scene is None
+
+
+def test_a_model_without_the_network_says_so(tmp_path):
+    from engine.model.io import ModelError, load_text_scene
+    from engine.model.paths import DEFAULT_MODEL_DIR
+
+    folder = tmp_path / "m"
+    shutil.copytree(DEFAULT_MODEL_DIR, folder)
+    card = json.loads((folder / "model_card.json").read_text())
+    card["files"].pop("text_scene.safetensors", None)
+    (folder / "model_card.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="cannot choose a room"):
+        load_text_scene(folder)

@@ -63,6 +63,9 @@ class ScenarioEditor(QScrollArea):
     def __init__(self, edits: Edits, *, ask_image: Callable[[Path], Path | None], parent: QWidget | None = None):
         super().__init__(parent)
         self.edits, self.ask_image = edits, ask_image
+        #: The world model folder previews use (None: the shipped one); the window sets it.
+        self.model_dir: Callable[[], Path | None] = lambda: None
+        self.room_job = None
         self._syncing = False
         self._problems: list = []
         self._marked: list[QWidget] = []
@@ -240,6 +243,17 @@ class ScenarioEditor(QScrollArea):
         room_form.setContentsMargins(0, 0, 0, 0)
         room_form.addRow("Room", self.room_combo)
         room_form.addRow("Layout number", self.seed_spin)
+        self.room_from_prompt_button = QPushButton("Choose from the description")
+        set_help(self.room_from_prompt_button, "Let the world model pick the room, its colours and furniture that "
+                                               "best match the description above (you can change them after)")
+        self.room_from_prompt_button.clicked.connect(self.choose_room_from_prompt)
+        self.room_from_prompt_status = QLabel("")
+        self.room_from_prompt_status.setWordWrap(True)
+        self.room_from_prompt_status.setStyleSheet("color: #555;")
+        chooser = QHBoxLayout()
+        chooser.addWidget(self.room_from_prompt_button)
+        chooser.addWidget(self.room_from_prompt_status, 1)
+        room_form.addRow("", chooser)
         self.image_field = ImageField()
         self.image_field.on_choose = self._choose_image
         self.image_field.thumbnail.on_drop = self._set_image
@@ -300,6 +314,51 @@ class ScenarioEditor(QScrollArea):
             self.edits.apply("Open in a room", use_room)
         else:  # the picture is chosen next (the opening view is marked until then)
             self.edits.apply("Open on a picture", _leave_the_room)
+
+    def choose_room_from_prompt(self):
+        """Pick the room preset the description asks for (the world model's text-to-scene
+        network, :func:`engine.model.text_scene.room_for_prompt`, on a job: the sentence
+        encoder takes seconds to load) and open the world in it, as one undoable edit. Returns
+        the job, or None when there is nothing to do."""
+        text = str(self.edits.document().get(("world", "prompt")) or "").strip()
+        if not text:
+            self.room_from_prompt_status.setText("Write the description first.")
+            return None
+        if self.room_job is not None and self.room_job.running:
+            return None
+        from ..jobs import Job
+
+        model_dir = self.model_dir()
+
+        def work(progress):
+            from engine.model.text_scene import describe, room_for_prompt
+
+            scene = room_for_prompt(text, model_dir)
+            return scene.room_type, scene.seed, describe(scene)
+
+        self.room_from_prompt_button.setEnabled(False)
+        self.room_from_prompt_status.setText("Reading the description…")
+        self.room_job = Job(work, title="Choosing a room", parent=self)
+        self.room_job.done.connect(self._room_chosen)
+        self.room_job.failed.connect(self._room_not_chosen)
+        self.room_job.cancelled.connect(lambda: self._room_not_chosen("cancelled"))
+        return self.room_job.start()
+
+    def _room_chosen(self, result) -> None:
+        room, seed, summary = result
+        self.room_from_prompt_button.setEnabled(True)
+
+        def use_room(doc: ScenarioDocument) -> None:
+            doc.set(("world", "image"), None)
+            doc.set(("world", "room"), room)
+            doc.set(("world", "seed"), int(seed))
+
+        self.edits.apply("Choose the room from the description", use_room)
+        self.room_from_prompt_status.setText(f"Chose {summary} (layout {seed}).")
+
+    def _room_not_chosen(self, message: str) -> None:
+        self.room_from_prompt_button.setEnabled(True)
+        self.room_from_prompt_status.setText(f"No room chosen: {message}")
 
     def _choose_image(self) -> None:
         doc = self.edits.document()

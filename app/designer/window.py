@@ -106,6 +106,7 @@ class DesignerWindow(QMainWindow):
         self.edits = Edits(self.undo_stack, lambda: self.doc, changed=self._changed)
         self._build_actions()
         self.editor = ScenarioEditor(self.edits, ask_image=self.dialogs.ask_image_path)
+        self.editor.model_dir = lambda: self.model
         self.recording_bar = RecordingBar(self.open_debrief)
         central = QWidget()
         layout = QVBoxLayout(central)

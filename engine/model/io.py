@@ -167,6 +167,19 @@ def load_world_model(directory: str | Path | None = None, *, steps: int | None =
     return model
 
 
+def load_text_scene(directory: str | Path | None = None):
+    """The text-to-scene network (:class:`~engine.model.text_scene.TextToScene`) of a model
+    folder (default: the shipped model), without loading the rest. Raises
+    :class:`ModelError` when the folder has none (a model trained without
+    ``text_scene_steps``) or its file is corrupt."""
+    directory = Path(directory or DEFAULT_MODEL_DIR)
+    card = read_card(directory)
+    if TEXT_SCENE_FILE not in card.get("files", {}):
+        raise ModelError(f"the world model in {directory} cannot choose a room from a description (it has no "
+                         f"{TEXT_SCENE_FILE}); pick the room yourself, or train one with --set text_scene_steps=1500")
+    return _load_text_scene(directory, card)
+
+
 def _load_text_scene(directory: Path, card: dict):
     from .text_scene import TextToScene
 

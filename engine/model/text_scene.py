@@ -98,3 +98,28 @@ class TextToScene(nn.Module):
                 best, best_score = scene, score
         return best
 
+
+
+def room_for_prompt(text: str, directory=None, *, seed: int = 0) -> Scene:
+    """The reference-world room a description asks for, by the text-to-scene network of the
+    model in ``directory`` (default: the shipped model): a :class:`Scene`, whose
+    ``room_type`` and ``seed`` name a room preset. Slow the first time (the sentence encoder
+    loads): call it off the GUI thread. Raises ``ValueError`` for an empty description and
+    :class:`engine.model.io.ModelError` for a model without the network."""
+    from .io import load_text_scene
+    from .text import embed
+
+    if not text.strip():
+        raise ValueError("the description is empty; describe the room first")
+    return load_text_scene(directory).infer(embed(text), seed=seed)
+
+
+def describe(scene: Scene) -> str:
+    """A short plain-words summary of ``scene`` for the designer, e.g. "a classroom with
+    mint walls and a blue floor: desks, chairs, a whiteboard" (the kinds a caption names)."""
+    from ..data.captions import OBJECT_WORDS
+
+    kinds = [k for k in dict.fromkeys(o.kind for o in scene.objects) if k in OBJECT_WORDS]
+    words = ", ".join(OBJECT_WORDS[k][0] for k in kinds)
+    return (f"a {scene.room_type.replace('_', ' ')} with {scene.wall_color_name} walls and a "
+            f"{scene.floor_color_name} floor" + (f": {words}" if words else ""))

@@ -580,7 +580,8 @@ def _train_text_scene(config: TrainConfig, *, seed: int, ckpt: Path, log):
         net = TextToScene(**cached["arch"])
         net.load_state_dict(cached["model"])
         return net.eval(), cached["accuracy"]
-    net, acc = train_text_scene(config.text_scene_rooms, steps=config.text_scene_steps, seed=seed + 31, log=log)
+    net, acc = train_text_scene(config.text_scene_rooms, steps=config.text_scene_steps, seed=seed + 31,
+                                eval_rooms=max(3, min(300, config.text_scene_rooms // 4)), log=log)
     save_checkpoint(ckpt / "text_scene.pt", model=net.state_dict(), accuracy=acc, key=key,
                     arch={"text_dim": net.text_dim, "hidden": net.hidden})
     return net, acc
