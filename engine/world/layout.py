@@ -65,7 +65,8 @@ def class_lookup(scene: Scene) -> np.ndarray:
 
 
 def _block_centres(ids: np.ndarray, size: int) -> np.ndarray:
-    """The label pass ``ids`` subsampled to ``(2·size, 2·size)``: each block's centre pixel."""
+    """A square pass ``ids`` ``(H, H[, C])`` (labels, or the albedo pass) subsampled to
+    ``(2·size, 2·size[, C])``: each block's centre pixel."""
     h = ids.shape[0]
     if h % (2 * size) or ids.shape[1] != h:
         raise ValueError(f"a square label pass of a multiple of {2 * size} pixels is needed, got {ids.shape}")
