@@ -12,11 +12,12 @@ frozen (the latent space does not move), to turn
 
 into the frame the reference world drew at that tick, given the layout of that view
 rendered at half the output size from the episode's room preset (and, for a decoder that
-reads it, the view's albedo map at full size). Losses as the decoder
-fine-tune (:mod:`engine.train.decoder_finetune`): pixel and gradient terms weighted by
-``1/√h``, the adversarial (PatchGAN hinge, VQGAN's adaptive weight) and feature-matching
-terms at every horizon, the discriminator continued from the autoencoder's. A tenth of the
-samples get the empty layout, so a prompt without a room preset still decodes.
+reads it, the view's albedo map at full size). Losses as the decoder fine-tune
+(:mod:`engine.train.decoder_finetune`): pixel and gradient terms weighted by ``1/√h`` by
+default (``h ** -horizon_power``), the adversarial (PatchGAN hinge, VQGAN's adaptive weight)
+and feature-matching terms at every horizon, the discriminator continued from the
+autoencoder's. A tenth of the samples get the empty layout, so a prompt without a room
+preset still decodes.
 
 SPADE (Park et al. 2019) trains a layout-to-image generator this way; here the layout
 sharpens a latent decoder instead of replacing it.
@@ -128,12 +129,14 @@ def layout_pairs(model, ds, latents: torch.Tensor, *, rollouts: int, horizon: in
 def train_layout_decoder(ae: Autoencoder, pairs: dict, *, steps: int, batch: int = 16, lr: float = 3e-4,
                          seed: int = 0, checkpoint: Path | None = None, disc_state: dict | None = None,
                          checkpoint_every: int = 50, gan_weight: float = 0.5, fm_weight: float = 1.0,
-                         layout_drop: float = 0.1, progress: bool = True, log=print,
+                         layout_drop: float = 0.1, horizon_power: float = 0.5, progress: bool = True, log=print,
                          device: str | torch.device = "cpu") -> Autoencoder:
     """Train the layout decoder of ``ae`` (from :func:`layout_autoencoder`) for ``steps``
-    steps on ``pairs`` (:func:`layout_pairs`). The new parts (layout trunks, modulations,
-    extra blocks) learn at ``lr``, the wrapped plain decoder at a quarter of it. Resumes from
-    ``checkpoint``; returns the autoencoder on the CPU, in eval mode."""
+    steps on ``pairs`` (:func:`layout_pairs`), a sample ``h`` ticks into its rollout weighted
+    ``h ** -horizon_power`` in the pixel and gradient terms (0: every horizon alike). The new
+    parts (layout trunks, modulations, extra blocks) learn at ``lr``, the wrapped plain
+    decoder at a quarter of it. Resumes from ``checkpoint``; returns the autoencoder on the
+    CPU, in eval mode."""
     from tqdm import tqdm
 
     device = torch.device(device)
@@ -186,7 +189,7 @@ def train_layout_decoder(ae: Autoencoder, pairs: dict, *, steps: int, batch: int
         drop = torch.rand(len(idx), generator=g) < layout_drop
         if drop.any():
             layout[drop] = empty_decoder_layout(int(drop.sum()), layout.shape[-1], device, dec.channels)
-        w = hs[idx].clamp_min(1).float().rsqrt().to(device)[:, None, None, None]
+        w = hs[idx].clamp_min(1).float().pow(-horizon_power).to(device)[:, None, None, None]
         rec_loss, d_loss, adv_w = adv.update(ae.decode(z, layout), x, w, last, gan_weight, fm_weight)
         if step % 10 == 0:
             bar.set_postfix(rec=f"{rec_loss.item():.4f}", d=f"{d_loss.item():.3f}", w=f"{adv_w.item():.2f}")
