@@ -102,21 +102,26 @@ def test_training_teaches_it_to_draw_what_the_layout_says():
     assert b[:, 16:].mean() - b[:, :16].mean() > 0.3
 
 
-def test_the_live_model_gives_the_decoder_the_layout_of_each_view():
-    """A world model with a layout decoder renders the full-resolution layout of the view it
-    decodes, at the session's pose: the frame equals decoding the latent with that layout."""
+def _live_layout_model(albedo: bool):
+    """A small layout world model (32×32 frames) whose decoder's modulation is as if trained."""
     from engine.model.dynamics import DynamicsModel
     from engine.model.world_model import LatentWorldModel, Sampling
     from engine.train.layout_decoder import layout_autoencoder
     from tests.test_layout import _layout_cfg
 
-    ae = layout_autoencoder(_trained_plain())
-    with torch.no_grad():  # the modulation as if trained
+    ae = layout_autoencoder(_trained_plain(), albedo=albedo)
+    with torch.no_grad():
         for n, p in ae.decoder.named_parameters():
             if ".gamma." in n or ".beta." in n:
                 p.add_(torch.randn_like(p) * 0.3)
     dyn = DynamicsModel(replace(_layout_cfg(), latent_size=8, patch=2)).eval()
-    m = LatentWorldModel(ae, dyn, torch.zeros(4), torch.ones(4), sampling=Sampling(steps=1, deterministic=True))
+    return LatentWorldModel(ae, dyn, torch.zeros(4), torch.ones(4), sampling=Sampling(steps=1, deterministic=True))
+
+
+def test_the_live_model_gives_the_decoder_the_layout_of_each_view():
+    """A world model with a layout decoder renders the full-resolution layout of the view it
+    decodes, at the session's pose: the frame equals decoding the latent with that layout."""
+    m = _live_layout_model(albedo=False)
     scene = make_scene("operating_room", 3)
     viewer0 = np.array([*scene.start_pose, 0.0], np.float32)
     viewer1 = viewer0 + np.array([0.0, 0.0, 0.6, 0.0], np.float32)
@@ -136,18 +141,7 @@ def test_the_live_model_gives_the_decoder_the_layout_of_each_view():
 
 
 def test_the_live_model_gives_an_albedo_decoder_the_albedo_map_of_each_view():
-    from engine.model.dynamics import DynamicsModel
-    from engine.model.world_model import LatentWorldModel, Sampling
-    from engine.train.layout_decoder import layout_autoencoder
-    from tests.test_layout import _layout_cfg
-
-    ae = layout_autoencoder(_trained_plain(), albedo=True)
-    with torch.no_grad():
-        for n, p in ae.decoder.named_parameters():
-            if ".gamma." in n or ".beta." in n:
-                p.add_(torch.randn_like(p) * 0.3)
-    dyn = DynamicsModel(replace(_layout_cfg(), latent_size=8, patch=2)).eval()
-    m = LatentWorldModel(ae, dyn, torch.zeros(4), torch.ones(4), sampling=Sampling(steps=1, deterministic=True))
+    m = _live_layout_model(albedo=True)
     scene = make_scene("classroom", 5)
     viewer = np.array([*scene.start_pose, 0.0], np.float32)
     m.reset(Prompt("", np.full((32, 32, 3), 90, np.uint8), room="classroom", seed=5), WorldState(), viewer_pose=viewer)
