@@ -115,6 +115,8 @@ class TrainConfig:
     layout_decoder_albedo: bool = False
     #: A layout-decoder sample h ticks into its rollout weighs h ** -power in the pixel terms.
     layout_decoder_horizon_power: float = 0.5
+    #: The layout decoder's adversarial weight (None: ae_gan_weight, as every decoder stage).
+    layout_decoder_gan_weight: float | None = None
     #: Steps of the text-to-scene network (engine.model.text_scene; 0 = none): a layout model
     #: with text draws a prompt of words alone on the scene graph they describe. Trained on
     #: captions of text_scene_rooms generated rooms.
@@ -498,6 +500,7 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
                      "layout_decoder_horizon": config.layout_decoder_horizon,
                      "layout_decoder_albedo": config.layout_decoder_albedo,
                      "layout_decoder_horizon_power": config.layout_decoder_horizon_power,
+                     "layout_decoder_gan_weight": config.layout_decoder_gan_weight,
                      "text_scene_steps": config.text_scene_steps,
                      "text_scene_rooms": config.text_scene_rooms,
                      **({"text_scene_accuracy": text_scene_acc} if text_scene is not None else {}),
@@ -567,7 +570,9 @@ def _train_layout_decoder(ae, dyn, mean, std, ds: Dataset, latents: torch.Tensor
         f"(+{int((pairs['horizons'] == 0).sum())} real frames' latents)")
     return train_layout_decoder(layout_autoencoder(ae, albedo=albedo), pairs, steps=config.layout_decoder_steps,
                                 batch=config.layout_decoder_batch, seed=seed, checkpoint=ckpt / "layout_decoder.pt",
-                                disc_state=ae_state.get("disc"), gan_weight=config.ae_gan_weight,
+                                disc_state=ae_state.get("disc"),
+                                gan_weight=(config.ae_gan_weight if config.layout_decoder_gan_weight is None
+                                            else config.layout_decoder_gan_weight),
                                 horizon_power=config.layout_decoder_horizon_power, progress=progress,
                                 log=log, device=device)
 
