@@ -590,7 +590,7 @@ def test_the_room_can_be_chosen_from_the_description_as_one_undoable_edit(qtbot,
     window.doc.set(("world", "prompt"), "A quiet counselling room with lavender walls and a sofa.")
     job = editor.choose_room_from_prompt()
     qtbot.waitUntil(lambda: not job.running and editor.room_from_prompt_button.isEnabled(), timeout=5000)
-    assert asked == [("A quiet counselling room with lavender walls and a sofa.", "reference")]
+    assert asked == [("A quiet counselling room with lavender walls and a sofa.", None)]  # previews: reference
     assert (window.doc.get(("world", "room")), window.doc.get(("world", "seed"))) == ("therapy_room", 4321)
     assert editor.room_combo.value() == "therapy_room" and editor.seed_spin.value() == 4321
     assert "therapy room" in editor.room_from_prompt_status.text() and "4321" in editor.room_from_prompt_status.text()
@@ -598,14 +598,21 @@ def test_the_room_can_be_chosen_from_the_description_as_one_undoable_edit(qtbot,
     assert (window.doc.get(("world", "room")), window.doc.get(("world", "seed"))) == ("classroom", 12)
 
 
-def test_choosing_a_room_says_why_when_it_cannot(qtbot, make_window, library):
+def test_choosing_a_room_says_why_when_it_cannot(qtbot, make_window, library, monkeypatch):
+    import engine.model.text_scene as text_scene
+    from engine.model.io import ModelError
+
+    def no_network(text, directory=None, *, seed=0):
+        raise ModelError("the world model in M cannot choose a room from a description")
+
+    monkeypatch.setattr(text_scene, "room_for_prompt", no_network)
     window = make_window(library / "classroom_disruption.toml")
     editor = window.editor
     window.doc.set(("world", "prompt"), "")
     assert editor.choose_room_from_prompt() is None
     assert "description first" in editor.room_from_prompt_status.text()
     window.doc.set(("world", "prompt"), "A classroom.")
-    job = editor.choose_room_from_prompt()  # "reference" is no model folder: it has no text-to-scene network
+    job = editor.choose_room_from_prompt()
     qtbot.waitUntil(lambda: not job.running and editor.room_from_prompt_button.isEnabled(), timeout=5000)
-    assert editor.room_from_prompt_status.text().startswith("No room chosen:")
+    assert editor.room_from_prompt_status.text().startswith("No room chosen: the world model in M cannot")
     assert (window.doc.get(("world", "room")), window.doc.get(("world", "seed"))) == ("classroom", 12)

@@ -329,6 +329,8 @@ class ScenarioEditor(QScrollArea):
         from ..jobs import Job
 
         model_dir = self.model_dir()
+        if model_dir is not None and not Path(model_dir).is_dir():
+            model_dir = None  # previews on the reference world: ask the shipped model
 
         def work(progress):
             from engine.model.text_scene import describe, room_for_prompt

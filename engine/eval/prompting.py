@@ -35,7 +35,8 @@ def paraphrase(scene: Scene, seed: int) -> str:
 
 
 def _mean(rows: list[dict]) -> dict:
-    keys = [k for k in ("room_ok", "wall_ok", "object_f1", "score", "scene_room_ok", "scene_wall_ok") if rows and k in rows[0]]
+    fields = ("room_ok", "wall_ok", "object_f1", "score", "scene_room_ok", "scene_wall_ok")
+    keys = [k for k in fields if rows and k in rows[0]]
     return {k: round(float(np.mean([r[k] for r in rows])), 3) for k in keys} if rows else {}
 
 
