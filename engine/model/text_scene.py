@@ -121,5 +121,6 @@ def describe(scene: Scene) -> str:
 
     kinds = [k for k in dict.fromkeys(o.kind for o in scene.objects) if k in OBJECT_WORDS]
     words = ", ".join(OBJECT_WORDS[k][0] for k in kinds)
-    return (f"a {scene.room_type.replace('_', ' ')} with {scene.wall_color_name} walls and a "
+    room = scene.room_type.replace("_", " ")
+    return (f"{'an' if room[0] in 'aeiou' else 'a'} {room} with {scene.wall_color_name} walls and a "
             f"{scene.floor_color_name} floor" + (f": {words}" if words else ""))
