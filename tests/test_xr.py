@@ -346,9 +346,12 @@ def test_a_lost_runtime_ends_the_presenter_and_the_game_master_hears_of_it(live_
     sim._queue("LOSS_PENDING")  # the runtime is going away (e.g. SteamVR quit)
     p.join(5)
     assert not p.is_alive() and sim.closed and p.lifecycle.seen[-1] == "LOSS_PENDING"
-    time.sleep(0.2)
-    states = [m.state for m in gm.poll() if isinstance(m, Headset)]
-    assert states[-1] == "lost" and session.paused  # the scenario pauses while the trainee is out
+    states: list[str] = []
+    deadline = time.monotonic() + 5  # the session publishes it from its own thread, at a tick
+    while "lost" not in states and time.monotonic() < deadline:
+        time.sleep(0.02)
+        states += [m.state for m in gm.poll() if isinstance(m, Headset)]
+    assert states and states[-1] == "lost" and session.paused  # the scenario pauses while the trainee is out
 
 
 def test_ved_join_in_the_headset(qtbot, tmp_path):
