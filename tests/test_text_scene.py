@@ -85,9 +85,3 @@ def test_a_model_without_the_network_says_so(tmp_path):
     with pytest.raises(ModelError, match="cannot choose a room"):
         load_text_scene(folder)
 
-
-def test_describe_names_the_room_its_colours_and_furniture():
-    from engine.model.text_scene import describe
-
-    text = describe(make_scene("operating_room", 0))
-    assert text.startswith("an operating room with ") and "walls and a " in text and "surgical lamp" in text

@@ -51,7 +51,6 @@ class Microphone(PortAudioStream):
         self._on_block(np.array(indata[:, 0], np.float32), now - frames / self.sample_rate)
 
 
-
 def open_microphone(on_block, device=None) -> tuple[Microphone | None, str]:
     """A :class:`Microphone`, or ``(None, reason)`` saying what to do when none opens."""
     if device is None:

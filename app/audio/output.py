@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from engine.audio import SAMPLE_RATE
+from engine.audio.buffer import JitterBuffer
 
 from .stream import PortAudioStream
-from engine.audio.buffer import JitterBuffer
 
 
 #: Sound queued before the game master's voice starts playing (ms): it comes in 10–20 ms
@@ -56,7 +56,6 @@ class SoundOutput(PortAudioStream):
     def push_voice(self, samples: np.ndarray) -> None:
         """Queue a stretch of the game master's voice, float32 ``(n, 2)``."""
         self.voice.push(samples)
-
 
 
 def open_output(device=None) -> tuple[SoundOutput | None, str]:

@@ -333,10 +333,10 @@ class ScenarioEditor(QScrollArea):
             model_dir = None  # previews on the reference world: ask the shipped model
 
         def work(progress):
-            from engine.model.text_scene import describe, room_for_prompt
+            from engine.model.text_scene import room_for_prompt
 
             scene = room_for_prompt(text, model_dir)
-            return scene.room_type, scene.seed, describe(scene)
+            return scene.room_type, scene.seed, scene.caption().rstrip(".")
 
         self.room_from_prompt_button.setEnabled(False)
         self.room_from_prompt_status.setText("Reading the description…")

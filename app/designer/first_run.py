@@ -23,8 +23,8 @@ def model_summary(model_dir: Path | None = None) -> str:
         rooms = card.get("trained_on", "").split(":")[-1].split(";")[0].strip() or "three reference-world rooms"
     except (OSError, KeyError, ValueError):
         return "The shipped world model could not be read; previews can use the reference world instead."
-    colours = ("on a room preset it keeps the room's colours for the whole session" if "albedo map" in
-               card.get("description", "") else "its colours wash out after a few seconds")
+    colours = ("on a room preset it keeps the room's colours for the whole session"
+               if card.get("training", {}).get("layout_decoder_albedo") else "its colours wash out after a few seconds")
     return (f"The world model that ships with the app draws {res}×{res} frames and was trained only on "
             f"reference-world rooms ({rooms}). It keeps a room's walls, furniture and people in place as the "
             "trainee moves and shows the game master's events (lights, alarm, bleeding, a person entering); "

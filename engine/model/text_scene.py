@@ -113,14 +113,3 @@ def room_for_prompt(text: str, directory=None, *, seed: int = 0) -> Scene:
         raise ValueError("the description is empty; describe the room first")
     return load_text_scene(directory).infer(embed(text), seed=seed)
 
-
-def describe(scene: Scene) -> str:
-    """A short plain-words summary of ``scene`` for the designer, e.g. "a classroom with
-    mint walls and a blue floor: desks, chairs, a whiteboard" (the kinds a caption names)."""
-    from ..data.captions import OBJECT_WORDS
-
-    kinds = [k for k in dict.fromkeys(o.kind for o in scene.objects) if k in OBJECT_WORDS]
-    words = ", ".join(OBJECT_WORDS[k][0] for k in kinds)
-    room = scene.room_type.replace("_", " ")
-    return (f"{'an' if room[0] in 'aeiou' else 'a'} {room} with {scene.wall_color_name} walls and a "
-            f"{scene.floor_color_name} floor" + (f": {words}" if words else ""))

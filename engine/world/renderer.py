@@ -354,11 +354,14 @@ class Renderer:
             r = 2 * self.scene.bleed_radius * float(state.bleeding)
             yield model_matrix(bx, by, bz, 0.0, (r, 0.01, r)), (self._disc, self._disc_labels)[k]
 
-    def _render(self, pose, state: WorldState) -> np.ndarray:
+    def _render(self, pose, state: WorldState, *, unlit: bool = False) -> np.ndarray:
+        """The colour pass, or with ``unlit`` the albedo pass (without multisampling, so it
+        lines up with the label pass)."""
         if self.scene is None:
             raise RuntimeError("Renderer.render called before set_scene")
         x, z, yaw, pitch = pose
-        fbo = self._ms_fbo or self.fbo
+        ms = None if unlit else self._ms_fbo
+        fbo = ms or self.fbo
         fbo.use()
         self.ctx.enable(self.ctx.DEPTH_TEST)
         fbo.clear(0.0, 0.0, 0.0, 1.0)
@@ -366,10 +369,10 @@ class Renderer:
         p["cam_pos"].value = (x, self.EYE_HEIGHT, z)
         p["light_level"].value = float(state.light)
         p["alarm"].value = 1.0 if state.alarm else 0.0
-        p["unlit"].value = 0.0
+        p["unlit"].value = 1.0 if unlit else 0.0
         self._draw(p, pose, state, 0)
-        if self._ms_fbo is not None:
-            self.ctx.copy_framebuffer(self.fbo, self._ms_fbo)
+        if ms is not None:
+            self.ctx.copy_framebuffer(self.fbo, ms)
         data = self.fbo.read(components=3, alignment=1)
         return np.frombuffer(data, np.uint8).reshape(self.height, self.width, 3)[::-1].copy()
 
@@ -379,19 +382,7 @@ class Renderer:
         included; no light level, shading or alarm), row 0 at the top. No anti-aliasing,
         so it lines up with :meth:`render_layout` pixel for pixel."""
         with self.ctx:
-            if self.scene is None:
-                raise RuntimeError("Renderer.render_albedo called before set_scene")
-            self.fbo.use()
-            self.ctx.enable(self.ctx.DEPTH_TEST)
-            self.fbo.clear(0.0, 0.0, 0.0, 1.0)
-            p = self.prog
-            p["unlit"].value = 1.0
-            try:
-                self._draw(p, pose, state, 0)
-            finally:
-                p["unlit"].value = 0.0
-            data = self.fbo.read(components=3, alignment=1)
-            return np.frombuffer(data, np.uint8).reshape(self.height, self.width, 3)[::-1].copy()
+            return self._render(pose, state, unlit=True)
 
     def render_labels(self, pose: tuple[float, float, float, float], state: WorldState) -> np.ndarray:
         """The instance-label pass of the view from ``pose`` under ``state``: int32
