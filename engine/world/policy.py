@@ -4,6 +4,13 @@ It walks with momentum towards places of interest, stops, looks around, and in a
 share of episodes turns back to a pose it has already been at (a *revisit*), because
 revisit consistency is trained and measured on those returns (DESIGN.md §4). The policy
 plans on the scene's floor plan only; it never sees pixels.
+
+:class:`ExplorationPolicy` alone keeps moving: its gaze always carries a little noise, so it
+never holds still for more than a few ticks. Real participants mostly do hold still (the
+surgeon at the table, the patient facing the avatar), so :class:`ExplorationPolicy` with
+``participant_share > 0`` also plays the :data:`PARTICIPANT_BEHAVIOURS` — standing still for
+seconds, slow head turns, a headset's head jitter, stop-and-look, stepping back, and long
+waits while events happen around them (issue 25).
 """
 
 from __future__ import annotations
@@ -15,6 +22,21 @@ import numpy as np
 from ..actions import ACTION_LIMITS
 from .motion import MAX_PITCH, wrap_angle
 from .scene import Scene
+
+#: The behaviours of real participants the policy plays besides exploring (ticks at 20 Hz):
+#: ``still`` exactly zero actions for 1–6 s; ``slow_look`` a smooth head turn of at most
+#: 0.5° a tick; ``jitter`` a headset's involuntary head motion (yaw and pitch a smoothed
+#: random walk of about 0.05–0.3° a tick, millimetres of sway, at times exactly still);
+#: ``stop_look`` a hard stop, a pause, one glance aside and still again; ``step_back`` one
+#: or two slow steps backwards, then still; ``wait`` still for 3–6 s while game-master events
+#: fire at :data:`WAIT_EVENT_BOOST` times the usual rate.
+PARTICIPANT_BEHAVIOURS = ("still", "slow_look", "jitter", "stop_look", "step_back", "wait")
+#: The explorer's own modes, for the per-mode shares of a dataset.
+EXPLORER_MODES = ("walk", "look", "pause", "revisit", "spin")
+#: How much more often events fire while a participant waits (``wait``).
+WAIT_EVENT_BOOST = 8.0
+#: Half a degree, radians: the upper bound of a *slow look* per tick.
+SLOW_LOOK_MAX = float(np.radians(0.5))
 
 
 def free_point(scene: Scene, rng: np.random.Generator) -> tuple[float, float]:
@@ -35,12 +57,17 @@ class ExplorationPolicy:
     Modes: ``walk`` (to a free waypoint, steering with momentum), ``look`` (stand and sweep
     the gaze), ``pause`` (stand still), ``revisit`` (walk back to an earlier pose and face
     the way it faced then), ``spin`` (a full turn in place). ``revisit_prob`` is the chance
-    that a mode change picks a revisit once there is history.
+    that a mode change picks a revisit once there is history. ``participant_share`` is the
+    chance that a mode change picks one of :data:`PARTICIPANT_BEHAVIOURS` instead (0: the
+    explorer alone, as the models up to R12 were trained); :attr:`mode_ticks` counts the
+    ticks spent in each mode and :attr:`event_rate_scale` says how much more often events
+    should fire this tick (a ``wait``).
     """
 
     scene: Scene
     rng: np.random.Generator
     revisit_prob: float = 0.35
+    participant_share: float = 0.0
     mode: str = "look"
     timer: int = 20
     target: tuple[float, float] | None = None
@@ -50,8 +77,74 @@ class ExplorationPolicy:
     revisits: int = 0
     _sweep_phase: float = 0.0
     _spun: float = 0.0
+    mode_ticks: dict = field(default_factory=dict)
+    _phase: int = 0
+    _glance: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.participant_share > 0 and self.rng.random() < self.participant_share:
+            self._pick_participant()  # a participant may stand still from the first tick
+
+    @property
+    def event_rate_scale(self) -> float:
+        """Factor on the episode's event rate this tick: :data:`WAIT_EVENT_BOOST` while waiting."""
+        return WAIT_EVENT_BOOST if self.mode == "wait" else 1.0
+
+    def _pick_participant(self) -> None:
+        """Start one of :data:`PARTICIPANT_BEHAVIOURS`, drawn uniformly."""
+        rng = self.rng
+        self.mode = PARTICIPANT_BEHAVIOURS[int(rng.integers(len(PARTICIPANT_BEHAVIOURS)))]
+        self._phase = 0
+        if self.mode == "still":
+            self.timer = int(rng.integers(20, 120))
+        elif self.mode == "slow_look":
+            self.timer = int(rng.integers(30, 100))
+            self._glance = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.3, 1.0) * SLOW_LOOK_MAX)
+        elif self.mode == "jitter":
+            self.timer = int(rng.integers(30, 120))
+            self._glance = float(rng.uniform(0.001, 0.005))  # the tremor's scale, radians a tick
+        elif self.mode == "stop_look":
+            self.timer = int(rng.integers(40, 90))
+            self._glance = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.3, 1.2))  # the glance, radians
+        elif self.mode == "step_back":
+            self.timer = int(rng.integers(25, 60))
+        else:  # wait
+            self.timer = int(rng.integers(60, 120))
+        self.velocity[:] = 0.0
+
+    def _participant_action(self, pose) -> np.ndarray:
+        """This tick's action in one of :data:`PARTICIPANT_BEHAVIOURS` (no momentum noise: a
+        still participant's action is exactly zero)."""
+        rng, v = self.rng, np.zeros(4, np.float32)
+        pitch = pose[3]
+        self._phase += 1
+        k = self._phase
+        if self.mode == "slow_look":
+            ramp = min(1.0, k / 10.0, max(0.0, self.timer) / 10.0)  # ease in and out
+            v[2] = self._glance * ramp
+            v[3] = float(np.clip(-0.02 * pitch, -SLOW_LOOK_MAX / 4, SLOW_LOOK_MAX / 4))
+        elif self.mode == "jitter":
+            # a smoothed random walk of the head: what a headset reports between glances
+            self.velocity[2] = 0.8 * self.velocity[2] + 0.2 * self._glance * rng.standard_normal() * 3
+            self.velocity[3] = 0.8 * self.velocity[3] + 0.2 * self._glance * rng.standard_normal() * 2 - 0.01 * pitch
+            self.velocity[0] = 0.8 * self.velocity[0] + 0.2 * 0.002 * rng.standard_normal()
+            self.velocity[1] = 0.8 * self.velocity[1] + 0.2 * 0.002 * rng.standard_normal()
+            v = self.velocity.copy()
+            if rng.random() < 0.15:  # a tick with no motion reported at all
+                v[:] = 0.0
+        elif self.mode == "stop_look":
+            if 15 <= k < 35:  # the glance: ease there and back within 20 ticks
+                u = (k - 15) / 20.0
+                v[2] = self._glance * np.pi / 20.0 * np.sin(2 * np.pi * u)
+        elif self.mode == "step_back":
+            if k <= 20:
+                v[0] = -0.03 * np.sin(np.pi * k / 20.0)
+        return np.clip(v, -ACTION_LIMITS, ACTION_LIMITS).astype(np.float32)
 
     def _pick_mode(self, pose) -> None:
+        if self.participant_share > 0 and self.rng.random() < self.participant_share:
+            self._pick_participant()
+            return
         r = self.rng.random()
         if len(self.history) > 30 and r < self.revisit_prob:
             old = self.history[int(self.rng.integers(0, len(self.history) - 20))]
@@ -86,6 +179,12 @@ class ExplorationPolicy:
         """The action for this tick given the current pose ``(x, z, yaw, pitch)``."""
         self.history.append(pose)
         self.timer -= 1
+        self.mode_ticks[self.mode] = self.mode_ticks.get(self.mode, 0) + 1
+        if self.mode in PARTICIPANT_BEHAVIOURS:
+            action = self._participant_action(pose)
+            if self.timer <= 0:
+                self._pick_mode(pose)
+            return action
         x, z, yaw, pitch = pose
         target_v = np.zeros(4, np.float32)
         if self.mode == "walk":
