@@ -363,16 +363,20 @@ def train_dynamics(data: TrainData, *, steps: int, config: DynamicsConfig, batch
                    seed: int = 0, objective: str = "flow", cond_drop: float = 0.1, anchor_gen: float = 0.15,
                    anchor_batch: int = 0, entity_drop: float = 0.0, checkpoint: Path | None = None,
                    checkpoint_every: int = 200, progress: bool = True, log=print, desc: str = "dynamics",
-                   device: str | torch.device = "cpu") -> DynamicsModel:
+                   device: str | torch.device = "cpu", init: DynamicsModel | None = None) -> DynamicsModel:
     """Train for ``steps`` steps on ``data`` (:class:`TrainData`); resumes from
     ``checkpoint`` if it exists. ``objective`` is ``"flow"`` (the world model) or
     ``"regressor"`` (the deterministic baseline). ``anchor_batch`` extra single frames per step
     learn openings from text (the world model only). Trains on ``device``; returns the model
-    on the CPU."""
+    on the CPU. ``init``: start from these weights (fine-tuning; its architecture must be
+    ``config``), else from a fresh initialisation."""
     if objective not in ("flow", "regressor"):
         raise ValueError(f"objective must be 'flow' or 'regressor', got {objective!r}")
     device = torch.device(device)
-    model = DynamicsModel(config).to(device)
+    model = DynamicsModel(config)
+    if init is not None:
+        model.load_state_dict(init.state_dict())
+    model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.99))
     g = torch.Generator().manual_seed(seed + (1 if objective == "flow" else 2))
     model.train()

@@ -29,7 +29,7 @@ import torch
 
 from ..actions import ACTION_LIMITS
 from ..data.format import Dataset
-from ..data.generate import HELD_OUT_SEED_BASE, generate_dataset
+from ..data.generate import HELD_OUT_SEED_BASE, generate_dataset, mode_share
 from ..model.autoencoder import AutoencoderConfig
 from ..model.dynamics import DynamicsConfig
 from ..model.io import DEFAULT_MODEL_DIR, save_model
@@ -126,6 +126,16 @@ class TrainConfig:
     #: than the dynamics model's in the full budget, to stay within 8 CPU-hours: the card and
     #: docs/benchmarks.md say so beside every comparison.
     regressor_steps: int = 4000
+    #: Share of the exploration policy's mode changes that play a real participant's
+    #: behaviour instead (standing still, slow looks, head jitter, ...; see
+    #: engine.world.policy.PARTICIPANT_BEHAVIOURS). 0 = the explorer alone (models up to R12).
+    participant_share: float = 0.4
+    #: Fine-tune from this model folder instead of training from scratch: its autoencoder
+    #: (decoders included), latent normalisation, dynamics weights and architecture, text-to-scene
+    #: network and regressor baseline are the start; each stage with steps > 0 trains on from there.
+    init_model: str | None = None
+    #: Peak learning rate of the dynamics stage (lower it when fine-tuning with init_model).
+    dyn_lr: float = 3e-4
     #: Training-time switches for ablations (see engine.train.dynamics).
     cond_drop: float = 0.1
     anchor_gen: float = 0.15
@@ -146,7 +156,7 @@ class TrainConfig:
         default changed since: ``rollout_steps`` or ``decoder_steps`` missing means none)."""
         nested = {"autoencoder": AutoencoderConfig, "dynamics": DynamicsConfig, "sampling": Sampling}
         # A key missing from an older file means what that version did, not today's default.
-        d = {"rollout_steps": 0, "decoder_steps": 0, "warp_latent_noise": None, **d}
+        d = {"rollout_steps": 0, "decoder_steps": 0, "warp_latent_noise": None, "participant_share": 0.0, **d}
         kw = {}
         for name, f in cls.__dataclass_fields__.items():
             if name not in d:
@@ -334,20 +344,35 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
             shutil.rmtree(d, ignore_errors=True)
             with stage("data"):
                 stats = generate_dataset(d, episodes=n, seed=seed + (7919 if held else 0), length=length,
-                                         resolution=config.resolution, progress=progress, held_out=held)
+                                         resolution=config.resolution, progress=progress, held_out=held,
+                                         participant_share=0.0 if held else config.participant_share)
                 if ledger:
                     ledger.record()
             log(f"data: {stats['frames']} frames in {stats['seconds']} s ({stats['frames_per_s']} frames/s) -> {d}")
     ds = Dataset(data_dir)
     frames = np.concatenate([ds[i].frames for i in range(len(ds))])
     revisit_share = float(np.mean([ds.meta(i)["revisits"] > 0 for i in range(len(ds))]))
+    modes: dict[str, int] = {}
+    for i in range(len(ds)):
+        for mode, n in ds.meta(i).get("modes", {}).items():
+            modes[mode] = modes.get(mode, 0) + n
     timings["data_s"] = time.perf_counter() - t0
 
     # 2. autoencoder --------------------------------------------------------------------
     t0 = time.perf_counter()
     ckpt = out / "checkpoints"
-    with stage("autoencoder"):
-        ae = train_autoencoder(frames, steps=config.ae_steps, batch=config.ae_batch, seed=seed,
+    init = None
+    if config.init_model:  # fine-tuning: the autoencoder, normalisation and dynamics start as they were
+        from ..model.io import load_networks
+
+        init_ae, init_dyn, init_mean, init_std, init_card = load_networks(config.init_model)
+        init = {"dyn": init_dyn, "card": init_card}
+        ae = init_ae
+        log(f"fine-tuning from {config.init_model} ({init_card.get('name')})")
+    else:
+        ae = None
+    with stage("autoencoder") if ae is None else nullcontext():
+        ae = ae or train_autoencoder(frames, steps=config.ae_steps, batch=config.ae_batch, seed=seed,
                                config=replace(config.autoencoder, resolution=config.resolution),
                                checkpoint=ckpt / "autoencoder.pt", progress=progress, log=log, device=device,
                                gan_start=config.ae_gan_start, gan_weight=config.ae_gan_weight,
@@ -365,13 +390,17 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
         latents = cached["latents"]
     mean = latents.mean(dim=(0, 2, 3))
     std = latents.std(dim=(0, 2, 3)).clamp_min(1e-4)
+    if init is not None:  # the dynamics was trained on its model's normalisation
+        mean, std = init_mean, init_std
     norm = (latents - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
     timings["encode_s"] = time.perf_counter() - t0
 
     # 4. dynamics (and the regressor baseline on the same data and budget) --------------
     t0 = time.perf_counter()
     dyn_cfg = replace(config.dynamics, latent_channels=ae.config.latent_channels, latent_size=ae.config.latent_size)
-    if dyn_cfg.layout:  # `--set dynamics.layout=true` asks for the layout's channels
+    if init is not None:
+        dyn_cfg = init["dyn"].cfg
+    elif dyn_cfg.layout:  # `--set dynamics.layout=true` asks for the layout's channels
         from ..world.layout import LAYOUT_DIM
 
         dyn_cfg = replace(dyn_cfg, layout=LAYOUT_DIM)
@@ -390,7 +419,8 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
     with stage("dynamics"):
         dyn = train_dynamics(data, steps=config.dyn_steps, config=dyn_cfg, batch=config.dyn_batch, seed=seed,
                              cond_drop=config.cond_drop, anchor_gen=config.anchor_gen,
-                             anchor_batch=config.anchor_batch, entity_drop=config.entity_drop,
+                             anchor_batch=config.anchor_batch, entity_drop=config.entity_drop, lr=config.dyn_lr,
+                             init=init["dyn"] if init else None,
                              checkpoint=ckpt / "dynamics.pt", progress=progress, log=log, device=device)
     timings["dynamics_s"] = time.perf_counter() - t0
     if config.rollout_steps:
@@ -415,6 +445,12 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
                                        progress=progress, log=log, device=device)
         timings["layout_decoder_s"] = time.perf_counter() - t0
     text_scene = None
+    if init is not None and not config.text_scene_steps:
+        from ..model.io import TEXT_SCENE_FILE, _load_text_scene
+
+        if TEXT_SCENE_FILE in init["card"].get("files", {}):
+            text_scene = _load_text_scene(Path(config.init_model), init["card"])
+            text_scene_acc = init["card"].get("training", {}).get("text_scene_accuracy")
     if config.text_scene_steps and job.main:
         t0 = time.perf_counter()
         with stage("text_scene"):
@@ -428,6 +464,11 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
                                        seed=seed, objective="regressor", checkpoint=ckpt / "regressor.pt",
                                        progress=progress, log=log, desc="regressor (baseline)", device=device)
         timings["regressor_baseline_s"] = time.perf_counter() - t0
+    elif init is not None:
+        from ..model.io import REGRESSOR_FILE, load_regressor
+
+        if REGRESSOR_FILE in init["card"].get("files", {}):  # the baseline as it was (not retrained)
+            regressor = load_regressor(config.init_model).dyn
     if not job.main:
         job.barrier()  # rank 0 evaluates and saves the model
         return out / "model"
@@ -485,7 +526,8 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
                  "episode_length": config.episode_length, "frames": int(len(frames)),
                  "scene_seeds": f"drawn from [0, {HELD_OUT_SEED_BASE})",
                  "eval_scene_seeds": f"drawn from [{HELD_OUT_SEED_BASE}, {2 * HELD_OUT_SEED_BASE})",
-                 "revisit_share": round(revisit_share, 3)},
+                 "revisit_share": round(revisit_share, 3), "participant_share": config.participant_share,
+                 "mode_share": mode_share(modes)},
         "training": {"budget": config.budget, "ae_steps": config.ae_steps, "ae_batch": config.ae_batch,
                      "ae_gan_start": config.ae_gan_start, "ae_gan_weight": config.ae_gan_weight,
                      "ae_latent_noise": config.ae_latent_noise, "ae_crop": config.ae_crop,
@@ -504,6 +546,11 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
                      "text_scene_steps": config.text_scene_steps,
                      "text_scene_rooms": config.text_scene_rooms,
                      **({"text_scene_accuracy": text_scene_acc} if text_scene is not None else {}),
+                     **({"init_model": {"name": init["card"].get("name"), "path": str(config.init_model),
+                                        "sha256": init["card"].get("files", {}).get("dynamics.safetensors", {}).get("sha256"),
+                                        "command": init["card"].get("training", {}).get("command")}}
+                        if init else {}),
+                     "dyn_lr": config.dyn_lr,
                      "cond_drop": config.cond_drop,
                      "anchor_gen": config.anchor_gen, "text_variants": config.text_variants,
                      "command": train_command(config, seed),
