@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLin
 from engine.actions import TICK_HZ
 from engine.runtime.control import cue_states
 from engine.runtime.protocol import (Bookmark, Caption, Cues, End, Event, Frame, Headset, Marker, Message, Notice,
-                                     Pause, PromptChange, Resume, Rewind, Start, State)
+                                     Pause, PromptChange, Recovery, Resume, Rewind, Start, State)
 from engine.runtime.session import Client, Role
 from engine.world.state import EVENTS
 
@@ -419,6 +419,12 @@ class GameMasterConsole(QWidget):
                 self.pause_button.setText("Resume" if self.paused else "Pause")
                 self._log(msg.tick, "paused" if self.paused else "resumed")
                 self._update_clock()
+            case Recovery():
+                who = ", ".join(self.seats[k] if k < len(self.seats) else f"seat {k}" for k in msg.seats)
+                self._log(msg.tick, f"world model re-anchored ({who}; divergence {msg.score:.2f})")
+                self.status_label.setText(f"<span style='color:#c60'>The world model drifted out of its trained range "
+                                          f"and was re-anchored on the last good view ({msg.recoveries}× so far). "
+                                          f"The trainee saw no dissolved frame.</span>")
             case Notice():
                 self.status_label.setText(f"<span style='color:#c00'>{msg.text}</span>")
                 self.prompt_panel.status.setText("")

@@ -91,6 +91,18 @@ class WorldModel(Protocol):
         """Condition the next frames on ``prompt``'s text, keeping the context; False (and
         nothing changed) when the model is not conditioned on text."""
 
+    def divergence(self) -> list[float] | None:
+        """Per view, how far the last frame lies outside what the model was trained on (1 =
+        the edge of that range; above it the rollout is diverging and the session re-anchors
+        it, :mod:`engine.runtime.guard`); None when the model cannot tell (it never diverges
+        or has no such measure)."""
+
+    def reanchor(self, frames: list[np.ndarray], states: list[WorldState], viewer_poses: list) -> list[np.ndarray]:
+        """Restart every view's context on ``frames[i]`` (uint8 ``(H, W, 3)``) from
+        ``viewer_poses[i]`` under ``states[i]``, keeping the prompt, the scene and the clock;
+        returns the frames now shown. A model whose :meth:`divergence` is None returns
+        its current views unchanged."""
+
     @property
     def viewer_pose(self) -> tuple | None:
         """Where the model's own camera stands ``(x, z, yaw)`` (metres, radians) when it
@@ -166,6 +178,15 @@ class ReferenceWorldModel:
     def update_prompt(self, prompt: Prompt) -> bool:
         """The reference world draws its room preset, not text: False."""
         return False
+
+    def divergence(self) -> None:
+        """The reference world is the truth: it never diverges (None)."""
+        return None
+
+    def reanchor(self, frames: list[np.ndarray], states: list[WorldState], viewer_poses: list) -> list[np.ndarray]:
+        """Nothing to re-anchor: the views as they are, drawn again."""
+        poses = getattr(self, "_poses", None) or [self.world.pose]
+        return [self.world.renderer.render(p, s) for p, s in zip(poses, states)]
 
     @property
     def viewer_pose(self):

@@ -606,6 +606,41 @@ class LatentWorldModel:
             return None
         return tuple(torch.cat([p[i] for p in parts], 0) for i in range(len(parts[0])))
 
+    def divergence(self) -> list[float]:
+        """Per view, how far its last frame's latent lies outside the range the model was
+        trained on (:mod:`engine.model.divergence`): the latent's RMS over the card's
+        ``divergence.latent_rms_bound`` (default :data:`~engine.model.divergence.LATENT_RMS_BOUND`).
+        Above 1: the rollout is diverging. Empty before :meth:`reset`."""
+        from .divergence import LATENT_RMS_BOUND, latent_rms
+
+        bound = float(((self.card or {}).get("divergence") or {}).get("latent_rms_bound", LATENT_RMS_BOUND))
+        return [float(latent_rms(v.last_latent)[0]) / bound for v in self._views if v.last_latent is not None]
+
+    @torch.inference_mode()
+    def reanchor(self, frames: list[np.ndarray], states: list[WorldState], viewer_poses: list) -> list[np.ndarray]:
+        """Restart every view's context on ``frames[i]`` (uint8 ``(H, W, 3)``, what view ``i``
+        should show now, e.g. its last healthy frame) seen from ``viewer_poses[i]`` under
+        ``states[i]``: each frame becomes its view's anchor, the window and the frame memory are
+        emptied. The prompt's text, the scene graph, the tick and the sampling noise's state
+        are kept, so the session goes on as before. Returns the frames now shown (the
+        autoencoder's reconstruction of ``frames``). Raises ``RuntimeError`` before a reset and
+        ``ValueError`` when the lists do not hold one entry per view or a frame has the
+        wrong shape."""
+        if not self._started:
+            raise RuntimeError("LatentWorldModel.reanchor called before reset")
+        if not (len(frames) == len(states) == len(viewer_poses) == len(self._views)):
+            raise ValueError(f"reanchor needs one frame, state and pose per view ({len(self._views)}); got "
+                             f"{len(frames)}, {len(states)}, {len(viewer_poses)}")
+        views, shown = [], []
+        for frame, state, viewer_pose, old in zip(frames, states, viewer_poses, self._views):
+            view = _View()
+            view.origin = (np.asarray(viewer_pose, np.float32).copy() if viewer_pose is not None
+                           else compose(old.origin, old.pose))
+            shown.append(self._open_view(view, Prompt("", np.asarray(frame, np.uint8)), state))
+            views.append(view)
+        self._views = views
+        return shown
+
     def snapshot(self) -> dict:
         """Everything needed to resume generation exactly from here (bookmarks, rewind)."""
         return {"views": [v.copy() for v in self._views], "text": self._text, "tick": self.tick,

@@ -69,6 +69,8 @@ def run_headless(scenario, *, frames: int, actions_file: str | Path | None = Non
         "p95_ms": round(float(np.percentile(ms, 95)), 2),
         "first_frame_s": round(first_frame_s, 2),
         "events": len(session.event_log),
+        # times the rollout left the model's trained range and was re-anchored (engine.runtime.guard)
+        "recoveries": session.guard.recoveries,
         "model": model.name,
         "recording": str(record_dir),
         "video": str(summary.session_mp4) if summary.session_mp4 else None,

@@ -291,6 +291,18 @@ class Headset(_Record):
     head_pitch: float | None = None
 
 
+class Recovery(_Record):
+    """The world model's rollout left the range it was trained on and the session re-anchored
+    it (:mod:`engine.runtime.guard`): ``seats`` the views that diverged, ``score`` the highest
+    divergence score among them (1 = the edge of the trained range), ``recoveries`` how many
+    re-anchorings this session has had so far. For the game master and the recording only."""
+
+    type: Literal["recovery"] = "recovery"
+    seats: tuple[int, ...] = ()
+    score: float = 0.0
+    recoveries: int = Field(default=1, ge=1)
+
+
 class End(_Record):
     """The session ended at ``tick``, for ``reason``."""
 
@@ -300,7 +312,7 @@ class End(_Record):
 
 #: Every kind of message, and their union (discriminated by ``type``).
 MESSAGE_TYPES: tuple[type, ...] = (Start, Frame, Sound, Voice, Action, State, Event, Cues, Marker, Bookmark, Rewind, PromptChange,
-                                   Pause, Resume, Notice, Caption, Headset, End)
+                                   Pause, Resume, Notice, Caption, Headset, Recovery, End)
 Message = Annotated[Union[MESSAGE_TYPES], Field(discriminator="type")]
 
 #: Which roles receive each kind of message: the one table (the trainee's stream carries
@@ -313,7 +325,8 @@ AUDIENCE: dict[str, frozenset[Role]] = {
     "caption": _EVERYONE,
     "end": _EVERYONE,
     **{kind: _STAFF for kind in ("start", "action", "state", "event", "cues", "marker", "bookmark", "rewind",
-                                 "prompt", "pause", "resume", "notice", "headset")},
+                                 "prompt", "pause", "resume", "notice", "headset",
+                                 "recovery")},
 }
 
 # ------------------------------------------------------------------ requests

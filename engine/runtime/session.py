@@ -22,6 +22,7 @@ Frames and actions carry their ``seat``; a trainee's client receives its own sea
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -39,14 +40,17 @@ from ..audio import SAMPLE_RATE
 from ..world.seats import others_seen_by, seat_start_poses
 from .client_api import ClientRequests
 from .control import Bookmark, CueState, cue_states, reschedule
+from .guard import DivergenceGuard
 from .opening import open_floor
 from .participants import Participant
 from .protocol import (AUDIENCE, Action, BookmarkRequest, Caption, Cues, End, Event, FireCue, FireEvent, Frame,
                        Headset, HeadsetStatus, Mark, Marker, Message, Notice, Pause, PauseRequest, PromptChange,
                        Request, Resume, Sound, Speak, Voice,
-                       PromptRequest, ResumeRequest, Rewind, RewindRequest, Role, Say, SetAction, Look, Start, State,
-                       to_record)
+                       PromptRequest, Recovery, ResumeRequest, Rewind, RewindRequest, Role, Say, SetAction, Look, Start,
+                       State, to_record)
 from .protocol import Bookmark as BookmarkMessage
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["Client", "Message", "RecorderSink", "Role", "Session", "SessionRunner"]
 
@@ -204,6 +208,8 @@ class Session:
         self._commands: list[Request | _PromptReady] = []
         self._next_id = 1
         self.ended = False
+        #: Re-anchors a diverging rollout (engine.runtime.guard); ``guard.recoveries`` counts them.
+        self.guard = DivergenceGuard()
 
     def _make_audio(self) -> list:
         """One :class:`~engine.audio.world.WorldAudio` per seat, with the scenario's ``[sounds]``."""
@@ -393,6 +399,7 @@ class Session:
         from .opening import opening_notice
 
         frames = self._open_views(self._seat_prompts or [self.prompt] * len(self.participants))
+        self.guard.opened(frames)
         self.tick = 0
         self.notice = opening_notice(self.prompt, self.model)
         self._publish(Start(tick=0, title=self.scenario.title, prompt=self.prompt.text,
@@ -437,10 +444,34 @@ class Session:
             frames = [self.model.step(actions[0], states[0], viewer_pose=poses[0])]
         else:
             frames = self.model.step_views(actions, states, poses)
+        frames = self._guarded(frames, states, poses)
         for p, action in zip(self.participants, actions):
             self._publish(Action(tick=self.tick, action=tuple(float(v) for v in action), seat=p.seat))
         self._publish_frames(frames)
         return frames[0]
+
+    def _guarded(self, frames: list[np.ndarray], states: list[WorldState], poses: list) -> list[np.ndarray]:
+        """``frames``, or — when a view's rollout left the model's trained range — the frames
+        of the context re-anchored on each view's last healthy frame (see
+        :mod:`engine.runtime.guard`); the recovery is counted, logged and published. A model
+        that fails to re-anchor leaves the frames as they are (logged), never the session."""
+        scores = self.model.divergence()
+        diverged = self.guard.check(scores, frames)
+        if not diverged:
+            return frames
+        score = max(float(scores[i]) for i in diverged)
+        try:
+            frames = self.model.reanchor(self.guard.anchors(diverged, frames), states, poses)
+        except Exception:  # noqa: BLE001 - a model that cannot re-anchor never ends the session
+            _log.exception("tick %d: the world model diverged (score %.2f) and could not be re-anchored",
+                           self.tick, score)
+            return frames
+        self.guard.opened(frames)
+        _log.warning("tick %d: world model diverged on seat(s) %s (score %.2f); context re-anchored (recovery %d)",
+                     self.tick, diverged, score, self.guard.recoveries)
+        self._publish(Recovery(tick=self.tick, seats=tuple(diverged), score=round(score, 3),
+                               recoveries=self.guard.recoveries))
+        return frames
 
     def _publish_frames(self, frames: list[np.ndarray]) -> None:
         """Publish each seat's frame and sound of this tick (seat 0 first)."""
@@ -526,6 +557,7 @@ class Session:
         for p, pose in zip(self.participants, bm.poses):
             p.pose = pose
         self.cues = reschedule(bm.cues, bm.tick, self.tick - bm.tick)
+        self.guard.opened(list(bm.frames))
         self._publish(Rewind(tick=self.tick, bookmark=bm.id, label=bm.label, to_tick=bm.tick))
         self._publish(State(tick=self.tick, state=self.world_state.as_dict()))
         self._publish_cues()
@@ -541,6 +573,7 @@ class Session:
             for p, pose in zip(self.participants, seat_start_poses(self.scene, len(self.participants))):
                 p.pose = pose
             frames = self._open_views([prompt] * len(self.participants))
+            self.guard.opened(frames)
             self._publish(PromptChange(tick=self.tick, text=prompt.text, image=req.image_name))
             self._publish_frames(frames)
             return frames[0]

@@ -75,7 +75,8 @@ def open_live_session(scenario, model=None, *, seed: int = 0, record: bool = Tru
         model = load_model(model, seed=seed, sampling=sampling)
     elif not isinstance(model, WorldModel):
         missing = [m for m in ("resolution", "name", "card", "reset", "step", "reset_views", "step_views", "snapshot",
-                               "restore", "prepare_prompt", "update_prompt", "viewer_pose") if not hasattr(model, m)]
+                               "restore", "prepare_prompt", "update_prompt", "divergence", "reanchor", "viewer_pose")
+                   if not hasattr(model, m)]
         raise TypeError(f"{type(model).__name__} is not a world model: it lacks {', '.join(missing)} "
                         "(see engine.model.interface.WorldModel)")
     prompt, scene = open_scenario(scenario, model.resolution)

@@ -1,0 +1,191 @@
+"""Issue 25: a trainee who stands still — participant behaviours in the data, the divergence
+measure, the session's safety net, and the shipped model under zero motion."""
+
+import numpy as np
+import pytest
+
+from engine.data.generate import generate_dataset
+from engine.eval.action_splits import SLOW_LOOK_MAX, SPLITS, split_actions
+from engine.eval.metrics import psnr
+from engine.model.interface import ReferenceWorldModel
+from engine.runtime.opening import open_scenario
+from engine.runtime.protocol import Frame, Recovery
+from engine.runtime.session import Role, Session
+from engine.scenario import load_scenario
+from engine.world.env import ReferenceWorld
+from engine.world.policy import EXPLORER_MODES, PARTICIPANT_BEHAVIOURS, ExplorationPolicy
+from engine.world.scene import make_scene
+from tests.test_session import OR_SCENARIO
+
+
+def _play_policy(share: float, ticks: int, seed: int = 0):
+    scene = make_scene("operating_room", seed)
+    world = ReferenceWorld(32)
+    world.reset(scene)
+    policy = ExplorationPolicy(scene, np.random.default_rng(seed), participant_share=share)
+    acts, modes = [], []
+    for _ in range(ticks):
+        modes.append(policy.mode)
+        acts.append(policy.act(world.pose))
+        world.pose = world.pose  # the policy plans on the floor plan; the pose is enough
+        from engine.world.motion import apply_action
+
+        world.pose = apply_action(scene, world.pose, acts[-1])
+    world.renderer.release()
+    return np.array(acts), modes, policy
+
+
+def test_participants_stand_still_look_slowly_and_jitter():
+    acts, modes, policy = _play_policy(1.0, 3000)
+    modes = np.array(modes)
+    assert set(policy.mode_ticks) <= set(PARTICIPANT_BEHAVIOURS) | {"look"}  # "look" is the opening mode only
+    assert set(PARTICIPANT_BEHAVIOURS) <= set(policy.mode_ticks)
+    still = acts[(modes == "still") | (modes == "wait")]
+    assert len(still) > 100 and np.all(still == 0)  # exactly zero, for seconds
+    slow = acts[modes == "slow_look"]
+    assert np.abs(slow[:, 2]).max() <= SLOW_LOOK_MAX + 1e-6 and np.abs(slow[:, :2]).max() == 0
+    jitter = acts[modes == "jitter"]
+    assert 0 < np.degrees(np.abs(jitter[:, 2:]).mean()) < 0.5  # small but not nothing
+    # stepping back really goes backwards
+    assert acts[modes == "step_back"][:, 0].min() < -0.01
+
+
+def test_the_explorer_alone_never_holds_still():
+    acts, _, policy = _play_policy(0.0, 1000)
+    assert set(policy.mode_ticks) <= set(EXPLORER_MODES)
+    assert (np.abs(acts).max(1) == 0).mean() < 0.01  # what the models up to R12 were trained on
+
+
+def test_dataset_reports_each_behaviours_share(tmp_path):
+    stats = generate_dataset(tmp_path / "d", episodes=3, seed=0, length=40, resolution=32, progress=False,
+                             participant_share=0.6)
+    share = stats["mode_share"]
+    assert abs(sum(share.values()) - 1.0) < 0.01
+    assert set(share) & set(PARTICIPANT_BEHAVIOURS)
+
+
+def test_action_splits_move_as_named():
+    rng = np.random.default_rng(0)
+    for split in SPLITS:
+        a = split_actions(split, 200, rng)
+        assert a.shape == (200, 4) and a.dtype == np.float32 and np.isfinite(a).all()
+    assert not split_actions("still", 50, rng).any()
+    assert np.abs(split_actions("slow_look", 200, rng)[:, 2]).max() <= SLOW_LOOK_MAX + 1e-6
+    go = split_actions("stop_and_go", 200, rng)
+    assert (np.abs(go).max(1) == 0).sum() >= 40 and go[:, 0].max() > 0.03
+    with pytest.raises(ValueError, match="unknown action split"):
+        split_actions("dance", 10, rng)
+
+
+# ----------------------------------------------------------------- the safety net
+
+
+class _Drifting(ReferenceWorldModel):
+    """The reference world with a scripted divergence score (to force a divergence)."""
+
+    def __init__(self, scores, fail=False):
+        super().__init__(64)
+        self.scores, self.fail, self.calls = list(scores), fail, []
+        self.n = 0
+
+    def step(self, action, state, viewer_pose=None):
+        self.n += 1
+        frame = super().step(action, state, viewer_pose)
+        if self.n >= 6:  # from here on the "model" draws noise: what a diverged rollout shows
+            frame = np.random.default_rng(self.n).integers(0, 255, frame.shape, dtype=np.uint8)
+        return frame
+
+    def divergence(self):
+        return [self.scores[min(self.n, len(self.scores)) - 1]] if self.n else [0.5]
+
+    def reanchor(self, frames, states, viewer_poses):
+        if self.fail:
+            raise RuntimeError("cannot")
+        self.calls.append([f.copy() for f in frames])
+        self.n = 0  # healthy again
+        return [f.copy() for f in frames]
+
+
+def _session(model):
+    sc = load_scenario(OR_SCENARIO)
+    prompt, scene = open_scenario(sc, 64, renderer=model.world.renderer)
+    return Session(sc, model, prompt, scene=scene)
+
+
+def test_a_diverging_view_is_reanchored_on_its_last_healthy_frame_and_only_the_game_master_hears_of_it():
+    scores = [0.5, 0.6, 0.7, 0.8, 0.95, 1.8]  # healthy, healthy, ..., over the edge at the 6th step
+    model = _Drifting(scores)
+    s = _session(model)
+    trainee, gm = s.connect(Role.TRAINEE), s.connect(Role.GAME_MASTER)
+    s.start()
+    shown = [s.step() for _ in range(6)]
+    assert s.guard.recoveries == 1 and len(model.calls) == 1
+    # re-anchored on the last frame with a healthy score (tick 4: 0.8), not on the noise of tick 6
+    assert np.array_equal(model.calls[0][0], shown[3])
+    assert np.array_equal(shown[5], shown[3])  # the trainee never saw the dissolved frame
+    gm_msgs, tr_msgs = gm.poll(), trainee.poll()
+    rec = [m for m in gm_msgs if isinstance(m, Recovery)]
+    assert len(rec) == 1 and rec[0].tick == 6 and rec[0].seats == (0,) and rec[0].score == pytest.approx(1.8)
+    assert not any(isinstance(m, Recovery) for m in tr_msgs)
+    frames = [m for m in tr_msgs if isinstance(m, Frame)]
+    assert np.array_equal(frames[-1].frame, shown[3])
+
+
+def test_a_model_that_cannot_reanchor_never_ends_the_session():
+    model = _Drifting([0.5, 0.5, 0.5, 0.5, 0.5, 3.0], fail=True)
+    s = _session(model)
+    s.start()
+    for _ in range(8):
+        s.step()  # logged, not raised
+    assert s.tick == 8 and s.guard.recoveries >= 1
+
+
+def test_the_reference_world_is_never_reanchored():
+    model = ReferenceWorldModel(64)
+    s = _session(model)
+    s.start()
+    for _ in range(3):
+        s.step()
+    assert model.divergence() is None and s.guard.recoveries == 0
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from engine.model.io import load_world_model
+
+    return load_world_model()
+
+
+def test_forced_divergence_of_the_shipped_model_is_caught_and_recovers_without_a_jump(shipped, monkeypatch):
+    """The shipped model's dynamics is made to push every latent off its range from tick 12;
+    the session must catch it within a tick or two, re-anchor on the last healthy view (close
+    to the frame shown just before) and go on drawing the room once the fault is gone."""
+    import torch
+
+    sc = load_scenario(OR_SCENARIO)
+    prompt, scene = open_scenario(sc, shipped.resolution)
+    s = Session(sc, shipped, prompt, scene=scene)
+    gm = s.connect(Role.GAME_MASTER)
+    ref = ReferenceWorld(shipped.resolution)
+    s.start()
+    ref.reset(prompt.room, prompt.seed, s.world_state, pose=s.pose)
+    original = shipped.dyn.forward_cached
+
+    def broken(*args, **kwargs):
+        v, kv = original(*args, **kwargs)
+        return v - 6.0 * torch.ones_like(v), kv  # every Euler step moves the latent up by 6 × dt
+
+    shown, truth = [], []
+    for tick in range(1, 25):
+        if tick == 12:
+            monkeypatch.setattr(shipped.dyn, "forward_cached", broken)
+        if tick == 13:
+            monkeypatch.setattr(shipped.dyn, "forward_cached", original)
+        shown.append(s.step())
+        truth.append(ref.renderer.render(s.pose, s.world_state))
+    rec = [m for m in gm.poll() if isinstance(m, Recovery)]
+    assert rec and rec[0].tick == 12 and rec[0].score > 1 and rec[0].recoveries == 1
+    # no visible jump: the recovery frame is near the frame before it, and the room stays legible
+    assert psnr(shown[11], shown[10]) > 25
+    assert min(psnr(f, t) for f, t in zip(shown, truth)) > 18
+    ref.renderer.release()
