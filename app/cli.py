@@ -240,6 +240,7 @@ def cmd_eval(args) -> int:
         config.episodes = args.episodes
     if args.long_ticks is not None:
         config.long_ticks = args.long_ticks
+        config.still_ticks = args.long_ticks
     model_dir = Path(args.model) if args.model else DEFAULT_MODEL_DIR
     out = Path(args.out) if args.out else ROOT / "runs" / "eval" / (
         datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + model_dir.resolve().name)
@@ -397,8 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--episodes", type=int, help="held-out episodes for the rollout figures (default 12)")
     e.add_argument("--sampling", action="append", metavar="KEY=VALUE",
                    help="override a sampling setting of the model card, e.g. cfg_action=1.5, steps=1")
-    e.add_argument("--long-ticks", type=int, help="ticks of the long-rollout stability probe (default 6000; "
-                   "ablation rows use fewer)")
+    e.add_argument("--long-ticks", type=int, help="ticks of the long-rollout stability probe and of the still "
+                   "trainee's rollout with events (default 6000; ablation rows use fewer)")
     e.add_argument("--json", action="store_true", help="print the results as one JSON object on stdout")
     e.add_argument("--out", help="folder for results.json and report.html (default runs/eval/<time>-<model>)")
     e.add_argument("--seed", type=int, default=0)

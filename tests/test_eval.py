@@ -136,6 +136,14 @@ def test_ved_eval_quick_writes_results_and_report(tiny_model, tmp_path, capsys):
     assert printed["fidelity"] == saved["fidelity"]
     assert set(saved["fidelity"]["psnr"]) == {"model", "copy_last", "regressor"}
     assert {"revisit", "events", "prompt", "stability", "speed", "figures_to_reach"} <= set(saved)
+    # issue 25: the action splits and the still rollout, every method in each
+    assert {"still", "slow_look", "head_jitter", "stop_and_go"} <= set(saved["action_splits"])
+    for split in ("still", "slow_look", "head_jitter", "stop_and_go"):
+        assert set(saved["action_splits"][split]["psnr_after"]) == {"model", "copy_last", "regressor"}
+        assert "object_recall" in saved["action_splits"][split]
+    assert saved["action_splits"]["still"]["motion"]["still_share"] == 1.0
+    assert {"model", "copy_last", "regressor"} <= set(saved["still_long"])
+    assert any(r["what"].startswith("still trainee (split)") for r in saved["figures_to_reach"])
     assert "judge_on_real_frames" in saved["prompt"]
     assert saved["model"]["sampling"]["cfg_action"] == 1.5  # the settings measured under are reported
     html = (tmp_path / "ev" / "report.html").read_text()

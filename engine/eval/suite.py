@@ -36,6 +36,11 @@ class EvalConfig:
     event_scenes: int = 6
     prompt_scenes: int = 9
     long_ticks: int = 6000
+    #: Action splits (engine.eval.action_splits): held-out scenes and ticks per split, and
+    #: the still rollout's length with events along the way (issue 25).
+    split_scenes: int = 6
+    split_ticks: int = 64
+    still_ticks: int = 6000
     bench_frames: int = 300
     #: Judge training sizes (None: the default judge, cached; see engine.eval.judge).
     judge_training: dict | None = None
@@ -43,7 +48,8 @@ class EvalConfig:
     @classmethod
     def quick(cls) -> "EvalConfig":
         return cls(episodes=2, episode_length=24, starts_per_episode=1, horizons=(1, 4, 16), revisit_scenes=1,
-                   event_scenes=1, prompt_scenes=1, long_ticks=40, bench_frames=10,
+                   event_scenes=1, prompt_scenes=1, long_ticks=40, split_scenes=1, split_ticks=20, still_ticks=40,
+                   bench_frames=10,
                    judge_training={"n_scenes": 12, "frames_per_scene": 2, "steps": 10, "batch": 8})
 
 
@@ -170,6 +176,7 @@ def figures_to_reach(r: dict, card: dict) -> list[dict]:
         row(f"{st['ticks']}-tick rollout stays in the range of real frames, answers controls",
             ">= 95% in range, control ratio >= 0.5", f"{st['in_range']:.0%} in range, control ratio {st['control_ratio']:.2f}",
             st["in_range"] >= 0.95 and st["control_ratio"] >= 0.5)
+    rows.extend(_split_figures(r))
     tr = card.get("training", {})
     t = tr.get("timings_s", {})
     if t or "model_training_s" in tr:
@@ -188,6 +195,48 @@ def figures_to_reach(r: dict, card: dict) -> list[dict]:
     size = sum(f.get("bytes", 0) for f in card.get("files", {}).values())
     if size:
         row("model on disk (weights, regressor baseline included)", "<= 40 MB", f"{size / 1e6:.1f} MB", size <= 40e6)
+    return rows
+
+
+def _split_figures(r: dict) -> list[dict]:
+    """Issue 25's figures: the still trainee (the split and the long rollout with events),
+    and the other splits against issue 10's targets (gradient ratio ≥ 0.8, object recall ≥
+    0.7, PSNR above both baselines)."""
+    rows = []
+
+    def row(what, target, measured, ok):
+        rows.append({"what": what, "target": target, "measured": measured, "ok": ok})
+
+    sp = r.get("action_splits") or {}
+    st = sp.get("still")
+    if st:
+        p, g, rec = _get(st, "psnr_after", "model"), _get(st, "sharpness", "model", "gradient"), \
+            _get(st, "object_recall", "model")
+        row("still trainee (split): PSNR after tick 16 / gradient ratio / object recall",
+            ">= 30 dB / 0.8–1.2 / >= 0.8", f"{p} dB / {g} / {rec} (copy-last {_get(st, 'psnr_after', 'copy_last')} dB)",
+            None if None in (p, g, rec) else (p >= 30 and 0.8 <= g <= 1.2 and rec >= 0.8))
+    lo = r.get("still_long", {}).get("model")
+    if lo:
+        worst = min(lo["psnr"].values()) if lo["psnr"] else None
+        g, ev = _get(lo, "sharpness", "gradient"), lo.get("events_shown")
+        ticks = r["still_long"].get("ticks")
+        row(f"still trainee for {ticks} ticks with events: PSNR at every horizon (worst sampled tick) / gradient "
+            "ratio / events shown", ">= 30 dB / 0.8–1.2 / >= 0.9",
+            ", ".join(f"h{h}: {v}" for h, v in lo["psnr"].items()) + f" (worst {lo.get('psnr_min')}) / {g} / {ev}",
+            None if None in (worst, g, ev) else (worst >= 30 and (lo.get("psnr_min") or 0) >= 30
+                                                 and 0.8 <= g <= 1.2 and ev >= 0.9))
+    for split in ("slow_look", "head_jitter", "stop_and_go"):
+        d = sp.get(split)
+        if not d:
+            continue
+        p = d["psnr_after"]
+        bases = [b for b in ("copy_last", "regressor") if b in p]
+        margin = min(p["model"] - p[b] for b in bases) if bases else None
+        g, rec = _get(d, "sharpness", "model", "gradient"), _get(d, "object_recall", "model")
+        row(f"{split.replace('_', ' ')}: gradient ratio / object recall / PSNR after tick 16 over both baselines",
+            ">= 0.8 / >= 0.7 / > 0 dB", f"{g} / {rec} / {margin:+.2f} dB ({p['model']} dB)" if margin is not None
+            else f"{g} / {rec} / n/a", None if None in (g, rec, margin) or len(bases) < 2
+            else (g >= 0.8 and rec >= 0.7 and margin > 0))
     return rows
 
 
@@ -254,6 +303,26 @@ def run_eval(model_dir=None, *, config: EvalConfig | None = None, seed: int = 0,
                         [(k, ex[k][[t - 1 for t in ticks]]) for k in ("model", "regressor", "reference") if k in ex],
                         caption=f"start tick {ex.get('start')}", ticks=ticks))
     stage("fidelity")
+
+    from .action_splits import evaluate_action_splits, still_long_rollout
+
+    split_scenes = held_out_scenes(config.split_scenes, seed + 25)
+    results["action_splits"], ex = evaluate_action_splits(methods, split_scenes, ticks=config.split_ticks,
+                                                          judge=judge, seed=seed, resolution=res)
+    results["action_splits"]["note"] = ("open-loop from the opening frame of held-out scenes under scripted actions "
+                                        "(engine/eval/action_splits.py); psnr_after, sharpness and recall over the "
+                                        "ticks after 16")
+    for split, frames in ex.items():
+        sel = [t for t in (1, 4, 8, 16, 24, 32, 48, 64) if t <= config.split_ticks]
+        strips.append(Strip(f"Action split '{split}' (held-out scene)",
+                            [(k, frames[k][[t - 1 for t in sel]]) for k in ("model", "regressor", "reference")
+                             if k in frames], ticks=sel))
+    stage("action_splits")
+    results["still_long"], samples = still_long_rollout(methods, split_scenes[0], ticks=config.still_ticks,
+                                                        seed=seed, resolution=res)
+    strips.append(Strip(f"A still trainee for {config.still_ticks} ticks, events every 300 ticks",
+                        [(k, samples[k]) for k in ("model", "regressor", "reference") if k in samples]))
+    stage("still_long")
 
     ctx = model.dyn.cfg.context
     scenes = held_out_scenes(max(config.revisit_scenes, config.event_scenes), seed)
