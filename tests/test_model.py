@@ -305,6 +305,30 @@ def test_resume_continues_an_interrupted_run(tiny_run):
     assert after["autoencoder"] == before["autoencoder"] and after["data"] == before["data"]
 
 
+def test_fine_tuning_starts_from_a_model_and_keeps_its_autoencoder(tiny_run, tmp_path):
+    """init_model: the new run's autoencoder and normalisation are the model's, its dynamics
+    starts from the model's weights, the data holds participant behaviours, and the card says so."""
+    from dataclasses import replace
+
+    import torch
+
+    from engine.model.io import load_networks
+
+    cfg = replace(TrainConfig.tiny(), init_model=str(tiny_run), participant_share=0.8, dyn_steps=2, rollout_steps=0,
+                  decoder_steps=0, regressor_steps=0, dyn_lr=1e-5)
+    out = run_training(tmp_path / "ft", cfg, seed=4, progress=False, log=lambda *a: None)
+    ae0, dyn0, mean0, std0, _ = load_networks(tiny_run)
+    ae1, dyn1, mean1, std1, card = load_networks(out)
+    assert torch.equal(mean0, mean1) and torch.equal(std0, std1)
+    assert all(torch.equal(a, b) for a, b in zip(ae0.state_dict().values(), ae1.state_dict().values()))
+    # two small steps from the model's weights: close to them, not a fresh initialisation
+    drift = max(float((a - b).abs().max()) for a, b in zip(dyn0.state_dict().values(), dyn1.state_dict().values()))
+    assert 0 < drift < 0.01
+    assert card["training"]["init_model"]["sha256"]
+    assert card["data"]["participant_share"] == 0.8 and card["data"]["mode_share"]
+    assert "baseline_regressor.safetensors" in card["files"]  # the model's baseline, kept
+
+
 def test_shipped_prompts_need_no_encoder_at_start_up(tiny_run, tmp_path, monkeypatch):
     """The model folder carries the shipped scenarios' prompt embeddings, so opening one does
     not import the sentence encoder (several seconds)."""
