@@ -246,7 +246,8 @@ def cmd_eval(args) -> int:
         datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + model_dir.resolve().name)
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
     sampling = parse_sampling(args.sampling or [])
-    results = run_eval(model_dir, config=config, seed=args.seed, out=out, log=say, sampling=sampling)
+    only = [k.strip() for k in args.only.split(",") if k.strip()] if args.only else None
+    results = run_eval(model_dir, config=config, seed=args.seed, out=out, log=say, sampling=sampling, only=only)
     if args.write_card:
         write_card_metrics(model_dir, results)
         say(f"eval figures written into {model_dir / 'model_card.json'}")
@@ -400,6 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a sampling setting of the model card, e.g. cfg_action=1.5, steps=1")
     e.add_argument("--long-ticks", type=int, help="ticks of the long-rollout stability probe and of the still "
                    "trainee's rollout with events (default 6000; ablation rows use fewer)")
+    e.add_argument("--only", metavar="SECTION[,SECTION]", help="run only these parts (fidelity, action_splits, "
+                   "still_long, revisit, events, prompt, stability, speed), e.g. for an ablation row")
     e.add_argument("--json", action="store_true", help="print the results as one JSON object on stdout")
     e.add_argument("--out", help="folder for results.json and report.html (default runs/eval/<time>-<model>)")
     e.add_argument("--seed", type=int, default=0)

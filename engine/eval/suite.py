@@ -198,6 +198,10 @@ def figures_to_reach(r: dict, card: dict) -> list[dict]:
     return rows
 
 
+#: The parts of ``ved eval``, in the order they run (``--only`` picks some).
+SECTIONS = ("fidelity", "action_splits", "still_long", "revisit", "events", "prompt", "stability", "speed")
+
+
 def _split_figures(r: dict) -> list[dict]:
     """Issue 25's figures: the still trainee (the split and the long rollout with events),
     and the other splits against issue 10's targets (gradient ratio ≥ 0.8, object recall ≥
@@ -242,12 +246,21 @@ def _split_figures(r: dict) -> list[dict]:
 
 def run_eval(model_dir=None, *, config: EvalConfig | None = None, seed: int = 0, out: Path | None = None,
              progress: bool = True, log=print, judge_cache: Path | None = None,
-             sampling: dict | None = None) -> dict:
+             sampling: dict | None = None, only: list[str] | None = None) -> dict:
     """Evaluate the model in ``model_dir`` (default: the shipped model); returns the results
     dict (also written to ``out/results.json`` with ``out/report.html`` when ``out`` is given).
     ``sampling`` overrides fields of the card's :class:`~engine.model.world_model.Sampling`
-    (``{"cfg_action": 1.5}``) for the model, not for the regressor baseline.
-    Raises :class:`~engine.model.io.ModelError` for an unloadable model folder."""
+    (``{"cfg_action": 1.5}``) for the model, not for the regressor baseline. ``only``: run
+    just these of :data:`SECTIONS` (ablation rows); None runs them all.
+    Raises :class:`~engine.model.io.ModelError` for an unloadable model folder, ``ValueError``
+    for a section name not in :data:`SECTIONS`."""
+    unknown = sorted(set(only or []) - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"unknown eval section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
+
+    def want(section: str) -> bool:
+        return only is None or section in only
+
     import torch
 
     from ..bench import run_bench
@@ -286,93 +299,98 @@ def run_eval(model_dir=None, *, config: EvalConfig | None = None, seed: int = 0,
     from ..cache import cache_dir
     from .judge import load_or_train_judge
 
-    judge = load_or_train_judge(judge_cache or cache_dir() / "judge", seed=0, progress=progress, log=log,
-                                training=config.judge_training)
-    stage("judge")
+    judge = None
+    if any(want(k) for k in ("fidelity", "action_splits", "prompt")):
+        judge = load_or_train_judge(judge_cache or cache_dir() / "judge", seed=0, progress=progress, log=log,
+                                    training=config.judge_training)
+        stage("judge")
     res = model.resolution
-    eps = held_out_episodes(config.episodes, config.episode_length, seed, res)
-    floor_eps = held_out_episodes(config.episodes, config.episode_length, seed + 50021, res)
-    H = max(config.horizons)
-    fid, ex = evaluate_fidelity(methods, eps, horizons=config.horizons, per_episode=config.starts_per_episode,
-                                seed=seed, judge=judge, floor_episodes=floor_eps)
-    fid["note"] = ("perception measures at horizon h are over rollout ticks (3h/4, h]; fd_judge is against true "
-                   "frames of other held-out episodes at the same ticks, real_floor the truth frames against them")
-    results["fidelity"] = fid
-    ticks = [h for h in (1, 2, 4, 8, 16, 32, 64) if h <= H]
-    strips.append(Strip("Open-loop rollout under the true actions (held-out scene)",
-                        [(k, ex[k][[t - 1 for t in ticks]]) for k in ("model", "regressor", "reference") if k in ex],
-                        caption=f"start tick {ex.get('start')}", ticks=ticks))
-    stage("fidelity")
-
+    if want("fidelity"):
+        eps = held_out_episodes(config.episodes, config.episode_length, seed, res)
+        floor_eps = held_out_episodes(config.episodes, config.episode_length, seed + 50021, res)
+        H = max(config.horizons)
+        fid, ex = evaluate_fidelity(methods, eps, horizons=config.horizons, per_episode=config.starts_per_episode,
+                                    seed=seed, judge=judge, floor_episodes=floor_eps)
+        fid["note"] = ("perception measures at horizon h are over rollout ticks (3h/4, h]; fd_judge is against true "
+                       "frames of other held-out episodes at the same ticks, real_floor the truth frames against them")
+        results["fidelity"] = fid
+        ticks = [h for h in (1, 2, 4, 8, 16, 32, 64) if h <= H]
+        strips.append(Strip("Open-loop rollout under the true actions (held-out scene)",
+                            [(k, ex[k][[t - 1 for t in ticks]]) for k in ("model", "regressor", "reference")
+                             if k in ex], caption=f"start tick {ex.get('start')}", ticks=ticks))
+        stage("fidelity")
     from .action_splits import evaluate_action_splits, still_long_rollout
 
     split_scenes = held_out_scenes(config.split_scenes, seed + 25)
-    results["action_splits"], ex = evaluate_action_splits(methods, split_scenes, ticks=config.split_ticks,
-                                                          judge=judge, seed=seed, resolution=res)
-    results["action_splits"]["note"] = ("open-loop from the opening frame of held-out scenes under scripted actions "
-                                        "(engine/eval/action_splits.py); psnr_after, sharpness and recall over the "
-                                        "ticks after 16")
-    for split, frames in ex.items():
-        sel = [t for t in (1, 4, 8, 16, 24, 32, 48, 64) if t <= config.split_ticks]
-        strips.append(Strip(f"Action split '{split}' (held-out scene)",
-                            [(k, frames[k][[t - 1 for t in sel]]) for k in ("model", "regressor", "reference")
-                             if k in frames], ticks=sel))
-    stage("action_splits")
-    results["still_long"], samples = still_long_rollout(methods, split_scenes[0], ticks=config.still_ticks,
-                                                        seed=seed, resolution=res)
-    strips.append(Strip(f"A still trainee for {config.still_ticks} ticks, events every 300 ticks",
-                        [(k, samples[k]) for k in ("model", "regressor", "reference") if k in samples]))
-    stage("still_long")
-
+    if want("action_splits"):
+        results["action_splits"], ex = evaluate_action_splits(methods, split_scenes, ticks=config.split_ticks,
+                                                              judge=judge, seed=seed, resolution=res)
+        results["action_splits"]["note"] = ("open-loop from the opening frame of held-out scenes under scripted "
+                                            "actions (engine/eval/action_splits.py); psnr_after, sharpness and recall "
+                                            "over the ticks after 16")
+        for split, frames in ex.items():
+            sel = [t for t in (1, 4, 8, 16, 24, 32, 48, 64) if t <= config.split_ticks]
+            strips.append(Strip(f"Action split '{split}' (held-out scene)",
+                                [(k, frames[k][[t - 1 for t in sel]]) for k in ("model", "regressor", "reference")
+                                 if k in frames], ticks=sel))
+        stage("action_splits")
+    if want("still_long"):
+        results["still_long"], samples = still_long_rollout(methods, split_scenes[0], ticks=config.still_ticks,
+                                                            seed=seed, resolution=res)
+        strips.append(Strip(f"A still trainee for {config.still_ticks} ticks, events every 300 ticks",
+                            [(k, samples[k]) for k in ("model", "regressor", "reference") if k in samples]))
+        stage("still_long")
     ctx = model.dyn.cfg.context
     scenes = held_out_scenes(max(config.revisit_scenes, config.event_scenes), seed)
-    rev_methods = {k: v for k, v in methods.items() if k != "copy_last"}
-    results["revisit"], ex = revisit_consistency(rev_methods, scenes[:config.revisit_scenes], ctx, res)
-    results["revisit"]["note"] = ("copy-last-frame is left out: holding the first frame is trivially perfect on a "
-                                  f"return; the context window is {ctx} frames")
-    if "reference" in ex:
-        sel = list(range(3, 32, 4))
-        strips.append(Strip("360° turn in place: the return is beyond the context window",
-                            [(k, ex[k][sel]) for k in ("model", "regressor", "reference") if k in ex],
-                            ticks=[s + 1 for s in sel]))
-    stage("revisit")
+    if want("revisit"):
+        rev_methods = {k: v for k, v in methods.items() if k != "copy_last"}
+        results["revisit"], ex = revisit_consistency(rev_methods, scenes[:config.revisit_scenes], ctx, res)
+        results["revisit"]["note"] = ("copy-last-frame is left out: holding the first frame is trivially perfect on a "
+                                      f"return; the context window is {ctx} frames")
+        if "reference" in ex:
+            sel = list(range(3, 32, 4))
+            strips.append(Strip("360° turn in place: the return is beyond the context window",
+                                [(k, ex[k][sel]) for k in ("model", "regressor", "reference") if k in ex],
+                                ticks=[s + 1 for s in sel]))
+        stage("revisit")
+    if want("events"):
+        results["events"], ex = event_fidelity(methods, scenes[:config.event_scenes], resolution=res)
+        results["events"]["free_text_matching"] = _event_text_matching()
+        if "reference" in ex:
+            strips.append(Strip("Game-master event 'alarm_on' at tick 5 (standing still)",
+                                [(k, ex[k][::2]) for k in ("model", "regressor", "reference") if k in ex],
+                                ticks=list(range(1, 17, 2))))
+        stage("events")
+    if want("prompt"):
+        if model.dyn.cfg.text_dim:
+            from .judge import judge_accuracy_on_real
+            from .prompting import prompt_fidelity
 
-    results["events"], ex = event_fidelity(methods, scenes[:config.event_scenes], resolution=res)
-    results["events"]["free_text_matching"] = _event_text_matching()
-    if "reference" in ex:
-        strips.append(Strip("Game-master event 'alarm_on' at tick 5 (standing still)",
-                            [(k, ex[k][::2]) for k in ("model", "regressor", "reference") if k in ex],
-                            ticks=list(range(1, 17, 2))))
-    stage("events")
+            results["prompt"], ex = prompt_fidelity(model, judge, held_out_scenes(config.prompt_scenes, seed + 1),
+                                                    seed=seed)
+            results["prompt"]["judge_on_real_frames"] = {k: round(v, 3) for k, v in judge_accuracy_on_real(
+                judge, max(3, config.prompt_scenes), seed + 2, res).items()}
+            if ex:
+                sel = list(range(0, 32, 4))
+                strips.append(Strip("From text alone, then a 360° turn", [("generated", ex["generated"][sel]),
+                                    ("reference", ex["reference"][sel])], caption=ex["prompt"], ticks=sel))
+        else:
+            results["prompt"] = {"note": "this model is not text-conditioned"}
+        stage("prompt")
+    if want("stability"):
+        results["stability"], samples = long_rollout(model, scenes[0], ticks=config.long_ticks, seed=seed,
+                                                     resolution=res)
+        if len(samples):
+            strips.append(Strip(f"{config.long_ticks}-tick rollout, evenly spaced frames", [("model", samples)]))
+        stage("stability")
+    if want("speed"):
+        from ..scenario import load_scenario
 
-    if model.dyn.cfg.text_dim:
-        from .judge import judge_accuracy_on_real
-        from .prompting import prompt_fidelity
-
-        results["prompt"], ex = prompt_fidelity(model, judge, held_out_scenes(config.prompt_scenes, seed + 1),
-                                                seed=seed)
-        results["prompt"]["judge_on_real_frames"] = {k: round(v, 3) for k, v in judge_accuracy_on_real(
-            judge, max(3, config.prompt_scenes), seed + 2, res).items()}
-        if ex:
-            sel = list(range(0, 32, 4))
-            strips.append(Strip("From text alone, then a 360° turn", [("generated", ex["generated"][sel]),
-                                ("reference", ex["reference"][sel])], caption=ex["prompt"], ticks=sel))
-    else:
-        results["prompt"] = {"note": "this model is not text-conditioned"}
-    stage("prompt")
-
-    results["stability"], samples = long_rollout(model, scenes[0], ticks=config.long_ticks, seed=seed, resolution=res)
-    if len(samples):
-        strips.append(Strip(f"{config.long_ticks}-tick rollout, evenly spaced frames", [("model", samples)]))
-    stage("stability")
-
-    from ..scenario import load_scenario
-
-    scenario = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "operating_room_bleeding.toml")
-    b = run_bench(scenario, frames=config.bench_frames, model=str(model_dir), seed=seed, sampling=sampling)
-    results["speed"] = {k: b[k] for k in ("fps", "median_ms", "p95_ms", "sampling_steps", "torch_threads")}
-    results["speed"]["note"] = "unpaced generation in a live session with a scripted trainee (ved bench)"
-    stage("speed")
+        scenario = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "operating_room_bleeding.toml")
+        b = run_bench(scenario, frames=config.bench_frames, model=str(model_dir), seed=seed, sampling=sampling)
+        results["speed"] = {k: b[k] for k in ("fps", "median_ms", "p95_ms", "sampling_steps", "torch_threads")}
+        results["speed"]["note"] = "unpaced generation in a live session with a scripted trainee (ved bench)"
+        stage("speed")
 
     results["figures_to_reach"] = figures_to_reach(results, card)
     results["timings_s"] = {**timings, "total": round(time.perf_counter() - t_start, 1)}
