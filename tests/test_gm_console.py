@@ -121,3 +121,40 @@ def test_palette_shortcut_does_not_fire_while_typing_a_note(qtbot, running):
     qtbot.wait(200)
     assert not any(e.event == "bleeding_start" for e in worker.session.event_log)
     assert console.marker_bar.note_edit.text() == "B"
+
+
+def test_a_recovered_divergence_is_shown_to_the_game_master_and_kept_in_the_recording(qtbot, scenario, tmp_path):
+    """A model whose rollout leaves its trained range is re-anchored by the session; the
+    console logs it and says so, the trainee's stream never hears of it, the debrief lists it."""
+    from app.main import build_app
+    from engine.recording.debrief import timeline
+    from engine.runtime.protocol import Recovery
+
+    class Drifts(ReferenceWorldModel):
+        def __init__(self):
+            super().__init__()
+            self.n = 0
+
+        def step_views(self, *a, **k):
+            self.n += 1
+            return super().step_views(*a, **k)
+
+        def step(self, *a, **k):
+            self.n += 1
+            return super().step(*a, **k)
+
+        def divergence(self):
+            return [2.0 if self.n == 8 else 0.5]
+
+    trainee, console, worker = build_app(scenario, Drifts(), tmp_path / "rec")
+    qtbot.addWidget(trainee)
+    qtbot.addWidget(console)
+    qtbot.waitUntil(lambda: console.client is not None, timeout=5000)
+    spy: list = []
+    worker.session.connect(Role.TRAINEE, on_message=spy.append)
+    qtbot.waitUntil(lambda: any("re-anchored" in t for t in _log_texts(console)), timeout=5000)
+    assert "re-anchored" in console.status_label.text()
+    assert not any(isinstance(m, Recovery) for m in spy)
+    worker.close()
+    kinds = [item.kind for item in timeline(read_recording(tmp_path / "rec"))]
+    assert "recovery" in kinds
