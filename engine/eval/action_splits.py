@@ -174,8 +174,9 @@ def still_long_rollout(methods: dict, scene: Scene, *, ticks: int = 6000, event_
     ``{h: dB}`` against the reference world at horizons ``h`` ≤ ``ticks``, ``psnr_min`` (the
     worst sampled tick, every 50th), ``sharpness`` over the sampled ticks after 16,
     ``events_shown`` (share of the events that changed the reference view, > 40 dB
-    otherwise skipped, that the method shows; see the module docstring) with ``per_event``;
-    and evenly spaced frames per method (and ``"reference"``) for the report."""
+    otherwise skipped, that the method shows; see the module docstring) with ``per_event``,
+    ``divergence_over_1`` (ticks whose divergence score passed 1: each a re-anchoring in a
+    session) and ``divergence_max``; and evenly spaced frames per method (and ``"reference"``) for the report."""
     from ..data.generate import random_event
     from .perception import sharpness_ratio
 
@@ -212,8 +213,13 @@ def still_long_rollout(methods: dict, scene: Scene, *, ticks: int = 6000, event_
         model.reset(scene_prompt(scene, opening), WorldState(), viewer_pose=pose)
         kept = {}
         shots = []
+        over, worst = 0, 0.0
         for t in range(1, ticks + 1):
             frame = model.step(still, states[t - 1], viewer_pose=pose)
+            score = model.divergence()
+            if score:  # what the session's safety net would have seen (engine.runtime.guard)
+                worst = max(worst, score[0])
+                over += score[0] > 1.0
             if t in truth:
                 kept[t] = frame
             if t % step_out == 0:
@@ -242,6 +248,8 @@ def still_long_rollout(methods: dict, scene: Scene, *, ticks: int = 6000, event_
             if sampled else None,
             "events_shown": round(float(np.mean(shown)), 3) if shown else None,
             "per_event": {e: round(float(np.mean(v)), 2) for e, v in per.items()},
+            # ticks whose divergence score passed 1 (each would be a re-anchoring in a session)
+            "divergence_over_1": int(over), "divergence_max": round(float(worst), 3),
         }
         samples[name] = np.stack(shots) if shots else np.zeros((0, resolution, resolution, 3), np.uint8)
     results["events"] = [{"tick": t, "event": e} for t, e in events]

@@ -34,6 +34,10 @@ class CopyLastFrame:
             raise RuntimeError("step before reset")
         return self._frame
 
+    def divergence(self) -> None:
+        """The opening frame never diverges (None, as the reference world)."""
+        return None
+
     def snapshot(self):
         return self._frame
 

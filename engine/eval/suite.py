@@ -229,6 +229,10 @@ def _split_figures(r: dict) -> list[dict]:
             ", ".join(f"h{h}: {v}" for h, v in lo["psnr"].items()) + f" (worst {lo.get('psnr_min')}) / {g} / {ev}",
             None if None in (worst, g, ev) else (worst >= 30 and (lo.get("psnr_min") or 0) >= 30
                                                  and 0.8 <= g <= 1.2 and ev >= 0.9))
+    if lo and lo.get("divergence_over_1") is not None:
+        row(f"re-anchorings the safety net would make in the {r['still_long'].get('ticks')}-tick still rollout", "0",
+            f"{lo['divergence_over_1']} (highest divergence score {lo.get('divergence_max')})",
+            lo["divergence_over_1"] == 0)
     for split in ("slow_look", "head_jitter", "stop_and_go"):
         d = sp.get(split)
         if not d:
