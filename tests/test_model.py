@@ -327,6 +327,7 @@ def test_fine_tuning_starts_from_a_model_and_keeps_its_autoencoder(tiny_run, tmp
     assert card["training"]["init_model"]["sha256"]
     assert card["data"]["participant_share"] == 0.8 and card["data"]["mode_share"]
     assert "baseline_regressor.safetensors" in card["files"]  # the model's baseline, kept
+    assert card["divergence"]["latent_rms_bound"] > card["divergence"]["latent_rms_max"] > 0
 
 
 def test_shipped_prompts_need_no_encoder_at_start_up(tiny_run, tmp_path, monkeypatch):

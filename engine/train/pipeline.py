@@ -31,6 +31,7 @@ from ..actions import ACTION_LIMITS
 from ..data.format import Dataset
 from ..data.generate import HELD_OUT_SEED_BASE, generate_dataset, mode_share
 from ..model.autoencoder import AutoencoderConfig
+from ..model.divergence import latent_rms, rms_bound
 from ..model.dynamics import DynamicsConfig
 from ..model.io import DEFAULT_MODEL_DIR, save_model
 from ..model.pose import POSE_DIM, dead_reckon
@@ -562,6 +563,8 @@ def _train_stages(out: Path, config: TrainConfig, *, seed: int, progress: bool, 
                      "model_training_s": round(sum(v for k, v in stages_s.items() if k != "regressor_baseline"), 1),
                      "stage_invocations": ledger.entries if ledger else {}},
         "metrics": {"eval_episodes": config.eval_episodes, **metrics},
+        # the range of the training latents: the session's safety net (engine.runtime.guard)
+        "divergence": {"latent_rms_bound": rms_bound(norm), "latent_rms_max": round(float(latent_rms(norm).max()), 3)},
     }
     model_dir = save_model(out / "model", ae, dyn, mean, std, card, regressor=regressor, text_scene=text_scene)
     if dyn.cfg.text_dim:
