@@ -56,3 +56,15 @@ def warp_frames(images: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
     """Images float32 ``(N, 3, H, W)`` in [0, 1] moved by camera motion ``(N, 4)`` (see
     :func:`ego_warp`), edges repeated into the regions that come into view."""
     return ego_warp(images, motion, padding="border").clamp(0.0, 1.0)
+
+
+def warp_shift_cells(action, size: int) -> float:
+    """The largest displacement, in cells of a ``size``-cell-wide grid, that :func:`ego_warp`
+    gives any point for ``action`` ``(forward, strafe, yaw, pitch)`` (metres, radians; the
+    pitch change taken as the action's): 0 for a still camera."""
+    fwd, strafe, dyaw, dpitch = (float(v) for v in action)
+    half = math.tan(FOV / 2)
+    tx = abs(dyaw - strafe / NOMINAL_DEPTH) / half
+    ty = abs(dpitch) / half
+    zoom = abs(fwd / NOMINAL_DEPTH)  # a point at the edge moves by this share of the half-width
+    return max(tx, ty, zoom) * size / 2

@@ -14,6 +14,10 @@ from .dynamics import DynamicsModel
 from .interface import Prompt
 from .pose import compose, memory_score, step_pose
 
+#: A tick counts as *still* for ``Sampling.ctx_noise_still`` when its camera motion moves no
+#: point of the latent by this share of a cell or more (head jitter of a fraction of a degree).
+STILL_WARP_CELLS = 0.25
+
 
 @dataclass
 class Sampling:
@@ -28,7 +32,12 @@ class Sampling:
     ``opening_steps``: steps for an opening frame drawn from text alone, with prompt guidance
     ``cfg_opening`` (None: ``cfg_text``); ``memory_every``:
     one frame in this many ticks enters the frame memory; ``deterministic``: the one-step
-    regressor baseline (no noise, context clean).
+    regressor baseline (no noise, context clean); ``ctx_noise_still``: the context noise of
+    a frame generated while the camera (nearly) held still — its warp moved no point by
+    :data:`STILL_WARP_CELLS` of a latent cell or more — None: ``ctx_noise``. Any motion
+    resamples the warped predecessor bilinearly, a low-pass the residual network was trained
+    on; a still camera's warp is an exact copy, and without noise on it a small per-tick
+    correction compounds until the frame dissolves (issue 25, docs/benchmarks.md).
     """
 
     steps: int = 2
@@ -40,6 +49,7 @@ class Sampling:
     cfg_opening: float | None = None
     memory_every: int = 2
     deterministic: bool = False
+    ctx_noise_still: float | None = None
 
     @classmethod
     def from_dict(cls, d: dict) -> "Sampling":
@@ -168,6 +178,18 @@ class LatentWorldModel:
     @property
     def ctx_noise(self) -> float:
         return 0.0 if self.sampling.deterministic else self.sampling.ctx_noise
+
+    def _ctx_noise_after(self, action: np.ndarray) -> float:
+        """The context noise of a frame generated under ``action`` (float32 ``(4,)``): ``ctx_noise``,
+        or ``ctx_noise_still`` when the action moved the camera by less than
+        :data:`STILL_WARP_CELLS` of a latent cell (see :class:`Sampling`)."""
+        still = self.sampling.ctx_noise_still
+        if self.sampling.deterministic or still is None:
+            return self.ctx_noise
+        from .warp import warp_shift_cells
+
+        return float(still) if warp_shift_cells(action, self.dyn.cfg.latent_size) < STILL_WARP_CELLS \
+            else self.ctx_noise
 
     # ------------------------------------------------------------ helpers
     def encode(self, frames: np.ndarray) -> torch.Tensor:
@@ -341,7 +363,7 @@ class LatentWorldModel:
         """Queue ``view``'s frame latent ``z`` ``(1, C, h, w)`` for the cache, lightly noised,
         with the warped predecessor it was generated from (``(1, 1, C, h, w)``, None for the
         anchor) and the entities it was generated with."""
-        c = self.ctx_noise
+        c = self._ctx_noise_after(np.asarray(action, np.float32))
         noise = torch.randn(z.shape, generator=self.gen, device=self.device)
         zero = np.zeros(4, np.float32)
         warped = torch.zeros_like(z).unsqueeze(1) if warped is None else warped
