@@ -17,6 +17,10 @@ from engine.world.policy import EXPLORER_MODES, PARTICIPANT_BEHAVIOURS, Explorat
 from engine.world.scene import make_scene
 from tests.test_session import OR_SCENARIO
 
+#: What the shipped model (R14) must keep under a still trainee for 200 ticks in the default
+#: scenario, with a margin under what it measured.
+STILL_MIN_DB, STILL_MEAN_DB = 18.0, 20.0  # R14: min 20.05, mean 22.32 dB (issue 25 asks 30: not reached)
+
 
 def _play_policy(share: float, ticks: int, seed: int = 0):
     scene = make_scene("operating_room", seed)
@@ -189,3 +193,68 @@ def test_forced_divergence_of_the_shipped_model_is_caught_and_recovers_without_a
     assert psnr(shown[11], shown[10]) > 25
     assert min(psnr(f, t) for f, t in zip(shown, truth)) > 18
     ref.renderer.release()
+
+
+def test_a_still_trainee_sees_the_room_for_ten_seconds_on_the_shipped_model(shipped):
+    """Issue 25's reproduction through a live session (what the desktop preview, the headset
+    and a network trainee all get): 200 ticks of exactly zero actions in the default scenario.
+    The room must stay legible against the reference world, as sharp as it and no sharper
+    (speckle is "sharp"), with no re-anchoring needed."""
+    from engine.eval.perception import sharpness_ratio
+
+    sc = load_scenario(OR_SCENARIO)
+    prompt, scene = open_scenario(sc, shipped.resolution)
+    s = Session(sc, shipped, prompt, scene=scene)
+    trainee = s.connect(Role.TRAINEE)
+    ref = ReferenceWorld(shipped.resolution)
+    s.start()
+    ref.reset(prompt.room, prompt.seed, s.world_state, pose=s.pose)
+    shown, truth = [], []
+    for _ in range(200):
+        trainee.set_action([0.0, 0.0, 0.0, 0.0])
+        shown.append(s.step())
+        truth.append(ref.renderer.render(s.pose, s.world_state))
+    ref.renderer.release()
+    after = [psnr(f, t) for f, t in zip(shown[16:], truth[16:])]
+    grad = sharpness_ratio(np.stack(shown[16:]), np.stack(truth[16:]))["gradient"]
+    print(f"still trainee: PSNR after tick 16 min {min(after):.2f} mean {np.mean(after):.2f} dB, gradient ratio "
+          f"{grad:.3f}, recoveries {s.guard.recoveries}")
+    assert s.guard.recoveries == 0
+    assert min(after) > STILL_MIN_DB and np.mean(after) > STILL_MEAN_DB
+    assert 0.6 < grad < 1.3
+
+
+def test_context_noise_for_a_still_camera_applies_only_when_the_warp_does_not_resample(shipped):
+    """Sampling.ctx_noise_still noises the re-entered frame only after a tick whose camera
+    motion moved no latent point by a quarter cell; a turn keeps ctx_noise (here 0)."""
+    from dataclasses import replace
+
+    from engine.model.interface import Prompt
+    from engine.model.warp import warp_shift_cells
+    from engine.world.state import WorldState
+
+    assert warp_shift_cells(np.zeros(4), 32) == 0.0
+    assert warp_shift_cells([0, 0, 0.003, 0], 32) < 0.25 < warp_shift_cells([0, 0, 0.03, 0], 32)
+    saved = shipped.sampling
+    try:
+        shipped.sampling = replace(saved, ctx_noise=0.0, ctx_noise_still=0.3)
+        world = ReferenceWorld(shipped.resolution)
+        opening = world.reset("operating_room", 7)
+        shipped.reset(Prompt("", opening, room="operating_room", seed=7), WorldState(), viewer_pose=world.pose)
+        shipped.step(np.array([0, 0, 0.05, 0], np.float32), WorldState())
+        assert torch_equal(view_pending(shipped), shipped.last_latent)  # moving: the frame re-enters clean
+        shipped.step(np.zeros(4, np.float32), WorldState())
+        assert not torch_equal(view_pending(shipped), shipped.last_latent)  # still: lightly noised
+        world.renderer.release()
+    finally:
+        shipped.sampling = saved
+
+
+def view_pending(model):
+    return model._views[0].pending[0][:, 0]
+
+
+def torch_equal(a, b):
+    import torch
+
+    return bool(torch.equal(a, b))
