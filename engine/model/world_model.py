@@ -14,9 +14,6 @@ from .dynamics import DynamicsModel
 from .interface import Prompt
 from .pose import compose, memory_score, step_pose
 
-#: A tick counts as *still* for ``Sampling.ctx_noise_still`` when its camera motion moves no
-#: point of the latent by this share of a cell or more (head jitter of a fraction of a degree).
-STILL_WARP_CELLS = 0.25
 
 
 @dataclass
@@ -34,7 +31,7 @@ class Sampling:
     one frame in this many ticks enters the frame memory; ``deterministic``: the one-step
     regressor baseline (no noise, context clean); ``ctx_noise_still``: the context noise of
     a frame generated while the camera (nearly) held still — its warp moved no point by
-    :data:`STILL_WARP_CELLS` of a latent cell or more — None: ``ctx_noise``. Any motion
+    ``still_cells`` of a latent cell or more — None: ``ctx_noise``. Any motion
     resamples the warped predecessor bilinearly, a low-pass the residual network was trained
     on; a still camera's warp is an exact copy, and without noise on it a small per-tick
     correction compounds until the frame dissolves (issue 25, docs/benchmarks.md).
@@ -50,6 +47,7 @@ class Sampling:
     memory_every: int = 2
     deterministic: bool = False
     ctx_noise_still: float | None = None
+    still_cells: float = 0.05
 
     @classmethod
     def from_dict(cls, d: dict) -> "Sampling":
@@ -182,13 +180,13 @@ class LatentWorldModel:
     def _ctx_noise_after(self, action: np.ndarray) -> float:
         """The context noise of a frame generated under ``action`` (float32 ``(4,)``): ``ctx_noise``,
         or ``ctx_noise_still`` when the action moved the camera by less than
-        :data:`STILL_WARP_CELLS` of a latent cell (see :class:`Sampling`)."""
+        ``still_cells`` of a latent cell (see :class:`Sampling`)."""
         still = self.sampling.ctx_noise_still
         if self.sampling.deterministic or still is None:
             return self.ctx_noise
         from .warp import warp_shift_cells
 
-        return float(still) if warp_shift_cells(action, self.dyn.cfg.latent_size) < STILL_WARP_CELLS \
+        return float(still) if warp_shift_cells(action, self.dyn.cfg.latent_size) < self.sampling.still_cells \
             else self.ctx_noise
 
     # ------------------------------------------------------------ helpers
