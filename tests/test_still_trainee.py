@@ -13,6 +13,7 @@ from engine.runtime.protocol import Frame, Recovery
 from engine.runtime.session import Role, Session
 from engine.scenario import load_scenario
 from engine.world.env import ReferenceWorld
+from engine.world.motion import apply_action
 from engine.world.policy import EXPLORER_MODES, PARTICIPANT_BEHAVIOURS, ExplorationPolicy
 from engine.world.scene import make_scene
 from tests.test_session import OR_SCENARIO
@@ -31,10 +32,7 @@ def _play_policy(share: float, ticks: int, seed: int = 0):
     for _ in range(ticks):
         modes.append(policy.mode)
         acts.append(policy.act(world.pose))
-        world.pose = world.pose  # the policy plans on the floor plan; the pose is enough
-        from engine.world.motion import apply_action
-
-        world.pose = apply_action(scene, world.pose, acts[-1])
+        world.pose = apply_action(scene, world.pose, acts[-1])  # the policy plans on the floor plan alone
     world.renderer.release()
     return np.array(acts), modes, policy
 
@@ -160,19 +158,26 @@ def shipped():
     return load_world_model()
 
 
+def _started_with_reference(model):
+    """A started session of the default scenario on ``model`` and the reference world opened
+    on the same room and pose (its renderer draws the truth of each tick)."""
+    sc = load_scenario(OR_SCENARIO)
+    prompt, scene = open_scenario(sc, model.resolution)
+    s = Session(sc, model, prompt, scene=scene)
+    ref = ReferenceWorld(model.resolution)
+    s.start()
+    ref.reset(prompt.room, prompt.seed, s.world_state, pose=s.pose)
+    return s, ref
+
+
 def test_forced_divergence_of_the_shipped_model_is_caught_and_recovers_without_a_jump(shipped, monkeypatch):
     """The shipped model's dynamics is made to push every latent off its range from tick 12;
     the session must catch it within a tick or two, re-anchor on the last healthy view (close
     to the frame shown just before) and go on drawing the room once the fault is gone."""
     import torch
 
-    sc = load_scenario(OR_SCENARIO)
-    prompt, scene = open_scenario(sc, shipped.resolution)
-    s = Session(sc, shipped, prompt, scene=scene)
+    s, ref = _started_with_reference(shipped)
     gm = s.connect(Role.GAME_MASTER)
-    ref = ReferenceWorld(shipped.resolution)
-    s.start()
-    ref.reset(prompt.room, prompt.seed, s.world_state, pose=s.pose)
     original = shipped.dyn.forward_cached
 
     def broken(*args, **kwargs):
@@ -202,13 +207,8 @@ def test_a_still_trainee_sees_the_room_for_ten_seconds_on_the_shipped_model(ship
     (speckle is "sharp"), with no re-anchoring needed."""
     from engine.eval.perception import sharpness_ratio
 
-    sc = load_scenario(OR_SCENARIO)
-    prompt, scene = open_scenario(sc, shipped.resolution)
-    s = Session(sc, shipped, prompt, scene=scene)
+    s, ref = _started_with_reference(shipped)
     trainee = s.connect(Role.TRAINEE)
-    ref = ReferenceWorld(shipped.resolution)
-    s.start()
-    ref.reset(prompt.room, prompt.seed, s.world_state, pose=s.pose)
     shown, truth = [], []
     for _ in range(200):
         trainee.set_action([0.0, 0.0, 0.0, 0.0])
