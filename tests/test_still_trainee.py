@@ -20,7 +20,8 @@ from tests.test_session import OR_SCENARIO
 
 #: What the shipped model (R14) must keep under a still trainee for 200 ticks in the default
 #: scenario, with a margin under what it measured.
-STILL_MIN_DB, STILL_MEAN_DB = 18.0, 20.0  # R14: min 20.05, mean 22.32 dB (issue 25 asks 30: not reached)
+STILL_MIN_DB, STILL_MEAN_DB = 27.0, 27.5  # R14 held: min = mean 29.02 dB, its autoencoder's
+# reconstruction of the opening view (without replenishment: min 20.05, mean 22.32; issue 25 asks 30)
 
 
 def _play_policy(share: float, ticks: int, seed: int = 0):
@@ -174,8 +175,12 @@ def test_forced_divergence_of_the_shipped_model_is_caught_and_recovers_without_a
     """The shipped model's dynamics is made to push every latent off its range from tick 12;
     the session must catch it within a tick or two, re-anchor on the last healthy view (close
     to the frame shown just before) and go on drawing the room once the fault is gone."""
+    from dataclasses import replace
+
     import torch
 
+    # replenishment would keep this still view's cells and so hide the fault: test the net alone
+    monkeypatch.setattr(shipped, "sampling", replace(shipped.sampling, hold_still=False))
     s, ref = _started_with_reference(shipped)
     gm = s.connect(Role.GAME_MASTER)
     original = shipped.dyn.forward_cached
@@ -221,7 +226,7 @@ def test_a_still_trainee_sees_the_room_for_ten_seconds_on_the_shipped_model(ship
           f"{grad:.3f}, recoveries {s.guard.recoveries}")
     assert s.guard.recoveries == 0
     assert min(after) > STILL_MIN_DB and np.mean(after) > STILL_MEAN_DB
-    assert 0.6 < grad < 1.3
+    assert 0.8 < grad < 1.2
 
 
 def test_context_noise_for_a_still_camera_applies_only_when_the_warp_does_not_resample(shipped):
@@ -258,3 +263,75 @@ def torch_equal(a, b):
     import torch
 
     return bool(torch.equal(a, b))
+
+
+def _held_model(shipped, **kw):
+    """The shipped model opened in the default room with conditional replenishment on."""
+    from dataclasses import replace
+
+    from engine.model.interface import Prompt
+    from engine.world.state import WorldState
+
+    saved = shipped.sampling
+    shipped.sampling = replace(saved, hold_still=True, **kw)
+    world = ReferenceWorld(shipped.resolution)
+    opening = world.reset("operating_room", 7)
+    shipped.reset(Prompt("", opening, room="operating_room", seed=7), WorldState(), viewer_pose=world.pose)
+    world.renderer.release()
+    return saved
+
+
+def test_replenishment_keeps_unchanged_cells_and_takes_the_generated_latent_where_the_view_changed(shipped):
+    """Conditional replenishment on fabricated layouts: a 16×16-pixel patch of the decoder's
+    layout changes (pixels 40–55 of 128 = latent cells 10–13 of 32); those cells and a
+    one-cell border take the generated latent, every other cell keeps the last one."""
+    import torch
+
+    from engine.world.state import WorldState
+
+    saved = _held_model(shipped)
+    try:
+        view = shipped._views[0]
+        last = view.last_latent.clone()
+        layout = view.hold_layout.clone()
+        changed = layout.clone()
+        changed[:, :, 40:56, 40:56] += 1.0
+        generated = last + 1.0
+        z, held = shipped._replenish([view], [np.zeros(4, np.float32)], [WorldState()], generated, changed)
+        cells = torch.zeros(32, 32, dtype=torch.bool)
+        cells[9:15, 9:15] = True  # 10–13 widened by one cell
+        assert torch.equal(z[0, :, cells], generated[0, :, cells])
+        assert torch.equal(z[0, :, ~cells], last[0, :, ~cells])
+        assert held == [False]
+        # the same layout again: nothing changed, every cell held
+        z, held = shipped._replenish([view], [np.zeros(4, np.float32)], [WorldState()], generated, changed)
+        assert torch.equal(z, last) and held == [True]
+        # a turn of the head regenerates the whole view
+        z, held = shipped._replenish([view], [np.array([0, 0, 0.05, 0], np.float32)], [WorldState()], generated,
+                                     changed)
+        assert torch.equal(z, generated) and held == [False]
+    finally:
+        shipped.sampling = saved
+
+
+def test_a_held_still_view_stays_put_and_still_shows_an_event(shipped):
+    """A still trainee with replenishment on sees the frame of tick 1 exactly for as long as
+    nothing changes; the alarm fired at tick 20 redraws the view (against the same rollout
+    without the alarm, from the same state and seed) and the new view is held in turn."""
+    from engine.world.state import WorldState
+
+    saved = _held_model(shipped, hold_settle=10)
+    try:
+        still, quiet = np.zeros(4, np.float32), WorldState()
+        frames = [shipped.step(still, quiet) for _ in range(20)]
+        assert all(np.array_equal(f, frames[1]) for f in frames[1:])
+        snap = shipped.snapshot()
+        alarm = quiet.apply("alarm_on")
+        with_alarm = [shipped.step(still, alarm) for _ in range(16)]
+        shipped.restore(snap)
+        without = [shipped.step(still, quiet) for _ in range(16)]
+        assert all(np.array_equal(f, frames[1]) for f in without)
+        assert psnr(with_alarm[12], without[12]) < 35  # the alarm shows
+        assert np.array_equal(with_alarm[12], with_alarm[15])  # settled, then held again
+    finally:
+        shipped.sampling = saved

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..actions import ACTION_LIMITS
 from ..world.state import WorldState
@@ -35,6 +36,16 @@ class Sampling:
     resamples the warped predecessor bilinearly, a low-pass the residual network was trained
     on; a still camera's warp is an exact copy, and without noise on it a small per-tick
     correction compounds until the frame dissolves (issue 25, docs/benchmarks.md).
+
+    ``hold_still``: *conditional replenishment* (Mounts 1969, the skip blocks of video
+    coding) on a still camera — a latent cell whose view did not change since the last tick
+    (the decoder's layout and albedo passes equal there, the camera moved no point by
+    ``still_cells``, no event for ``hold_settle`` ticks, no prompt change for
+    ``hold_settle_prompt`` ticks) keeps its last latent exactly;
+    only the cells the scene changed in (a person walking, the blood pool growing), widened
+    by one cell, take the generated latent. A still trainee then sees the room as it was
+    drawn, not a rollout that softens over the minutes. Needs a layout decoder and a room
+    preset; otherwise every cell is generated.
     """
 
     steps: int = 2
@@ -48,6 +59,9 @@ class Sampling:
     deterministic: bool = False
     ctx_noise_still: float | None = None
     still_cells: float = 0.05
+    hold_still: bool = False
+    hold_settle: int = 10
+    hold_settle_prompt: int = 60
 
     @classmethod
     def from_dict(cls, d: dict) -> "Sampling":
@@ -66,8 +80,14 @@ class _View:
     memory: list = field(default_factory=list)  # (tick, pose, kv per block)
     origin: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     pose: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
-    frame: np.ndarray | None = None  # the last frame shown, uint8 (H, W, 3) (pixel_warp)
+    frame: np.ndarray | None = None  # the last frame, uint8 (H, W, 3) (pixel_warp: the opening image as given)
+    shown: np.ndarray | None = None  # the last frame decoded and shown, uint8 (H, W, 3)
     last_latent: torch.Tensor | None = None
+    # conditional replenishment (Sampling.hold_still): the last decoder layout (1, ch, H, W),
+    # the last world-state vector, and the ticks left before cells may be held again
+    hold_layout: torch.Tensor | None = None
+    hold_state: np.ndarray | None = None
+    settle: int = 0
 
     def copy(self) -> "_View":
         return replace(self, window=list(self.window), memory=list(self.memory), origin=self.origin.copy(),
@@ -398,6 +418,8 @@ class LatentWorldModel:
         if not self.dyn.cfg.text_dim:
             return False
         self._set_text(prompt)
+        for view in self._views:  # let the new words redraw the whole view for a while
+            view.settle = max(view.settle, self.sampling.hold_settle_prompt)
         return True
 
     def reset(self, prompt: Prompt, state: WorldState, viewer_pose=None) -> np.ndarray:
@@ -484,9 +506,12 @@ class LatentWorldModel:
                                                  pos0, None, None, entities=ent, t=[0.0])
         self._set_pending(view, z, zero, state, zero, entities=ent)
         view.last_latent = z
-        shown = self.decode(z, self._decoder_layouts([view.origin], [state]))[0]
+        layout = self._decoder_layouts([view.origin], [state])
+        view.hold_layout, view.hold_state, view.settle = layout, state.vector(), 0
+        shown = self.decode(z, layout)[0]
         # what a pixel_warp model warps into the next view: the opening image itself if given
         view.frame = shown if prompt.image is None else np.asarray(prompt.image)
+        view.shown = shown
         return shown
 
     def step(self, action: np.ndarray, state: WorldState, viewer_pose=None) -> np.ndarray:
@@ -584,7 +609,13 @@ class LatentWorldModel:
         if self.ae.config.layout and self._scene is not None:
             viewers = [self._viewer(vp, pose, v.origin) for vp, pose, v in zip(viewer_poses, poses, views)]
             layouts = self._decoder_layouts(viewers, states)
-        shown = self.decode(z_all, layouts)
+        held = [False] * B
+        if self.sampling.hold_still and not self.sampling.deterministic:
+            z_all, held = self._replenish(views, actions, states, z_all, layouts)
+        if all(held):  # nothing in any view changed: the decoder would draw the same frames
+            shown = np.stack([v.shown for v in views])
+        else:
+            shown = self.decode(z_all, layouts)
         out = []
         for b, view in enumerate(views):
             # Slide: at most context-2 cached frames, so pending + new fill the window exactly.
@@ -594,9 +625,42 @@ class LatentWorldModel:
             view.pose = poses[b]
             self._set_pending(view, z, actions[b], states[b], poses[b], warps[b], ents[b])
             view.last_latent = z  # normalised (1, C, h, w): what the decoder was given
-            view.frame = shown[b]
+            view.frame = view.shown = shown[b]
             out.append(shown[b])
         return out
+
+    def _replenish(self, views: list[_View], actions: list, states: list[WorldState], z_all: torch.Tensor,
+                   layouts: torch.Tensor | None) -> tuple[torch.Tensor, list[bool]]:
+        """Conditional replenishment (:attr:`Sampling.hold_still`): ``z_all`` ``(B, C, h, w)``
+        with every still view's unchanged cells set back to its last latent, and per view
+        whether every cell was held. A cell changed where the decoder's layout or albedo
+        differs from the last tick's in any of its pixels (widened by one cell); a view
+        regenerates whole while it moves, for ``hold_settle`` ticks after a change of its
+        world state, and without a layout."""
+        from .warp import warp_shift_cells
+
+        out, held = [], []
+        size = z_all.shape[-1]
+        for b, (view, action, state) in enumerate(zip(views, actions, states)):
+            z = z_all[b:b + 1]
+            sv = state.vector()
+            layout = None if layouts is None else layouts[b:b + 1]
+            prev_layout, prev_state = view.hold_layout, view.hold_state
+            view.hold_layout, view.hold_state = layout, sv
+            if prev_state is None or not np.array_equal(sv, prev_state):
+                view.settle = max(view.settle, self.sampling.hold_settle)
+            moving = warp_shift_cells(action, size) >= self.sampling.still_cells
+            if (view.settle > 0 or moving or layout is None or prev_layout is None
+                    or prev_layout.shape != layout.shape or view.last_latent is None):
+                view.settle = max(view.settle - 1, 0)
+                out.append(z)
+                held.append(False)
+                continue
+            changed = ((layout - prev_layout).abs().amax(1, keepdim=True) > 1e-3).float()  # (1, 1, H, W)
+            cells = F.max_pool2d(F.adaptive_max_pool2d(changed, size), 3, 1, 1)[:, 0:1] > 0  # (1, 1, h, w)
+            out.append(torch.where(cells, z, view.last_latent))
+            held.append(not bool(cells.any()))
+        return torch.cat(out, 0), held
 
     def _warped_input(self, view: _View, pz: torch.Tensor, action: np.ndarray, pose: np.ndarray) -> torch.Tensor:
         """What the new frame of ``view`` is stacked with ``(1, 1, C, h, w)``: its predecessor
