@@ -156,6 +156,7 @@ def measure_stalls(seconds: float = 20.0, *, model=None, scenario: str | Path = 
     return {
         "model": getattr(worker.model, "name", "?"), "seconds": seconds, "first_frame_s": round(first_frame_s, 2),
         "ticks": int(ticks), "ticks_per_s": round(ticks / seconds, 1), "missed_ticks": int(runner.missed_ticks),
+        "frames_per_s": round(len(runner.frame_times[-max(ticks, 1):]) / seconds, 1),
         "frame_p95_ms": round(float(np.percentile(frame_ms, 95)), 1),
         "gap_max_ms": round(float(g.max()), 1), "gap_p99_ms": round(float(np.percentile(g, 99)), 1),
         "gap_median_ms": round(float(np.median(g)), 1),

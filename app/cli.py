@@ -176,7 +176,7 @@ def cmd_bench(args) -> int:
         print(f"start-up to a usable designer window: median {st['median_s']} s, worst {st['max_s']} s over "
               f"{st['runs']} runs (heavy modules loaded: {', '.join(st['heavy_modules_loaded']) or 'none'})")
         print(f"while a session plays ({se['model']}, {se['seconds']} s, {se['ticks_per_s']} ticks/s, "
-              f"{se['missed_ticks']} missed): event-loop gap max {se['gap_max_ms']} ms, p99 {se['gap_p99_ms']} ms, "
+              f"{se['frames_per_s']} frames/s, {se['missed_ticks']} ticks without a frame): event-loop gap max {se['gap_max_ms']} ms, p99 {se['gap_p99_ms']} ms, "
               f"{se['gaps_over_100ms']} over 100 ms; first frame {se['first_frame_s']} s; "
               f"closing the session {se['close_ms']} ms")
         print(json.dumps(r))
@@ -211,7 +211,8 @@ def cmd_bench(args) -> int:
                           observers=args.observers, seconds=args.seconds, model=args.model, seed=args.seed)
         lat = ", ".join(f"{k} {v} ms" for k, v in r["latency_p95_ms"].items()) or "no trainee"
         print(f"served {r['trainees']} trainee(s), {r['game_masters']} game master(s), {r['observers']} observer(s) "
-              f"for {r['seconds']} s: {r['ticks_per_s']} ticks/s, {r['missed_ticks']} missed "
+              f"for {r['seconds']} s: {r['ticks_per_s']} ticks/s of world time, {r['frames_per_s']} frames/s, "
+              f"{r['missed_ticks']} ticks without a frame "
               f"({100 * r['missed_share']:.1f} %), input-to-frame p95 {lat}, server peak RSS {r['peak_rss_mb']} MB"
               + (f"; clients that failed: {r['client_errors']}" if r["client_errors"] else ""))
         print(json.dumps(r))

@@ -30,7 +30,8 @@ from typing import Callable
 from PySide6.QtCore import QObject, QTimer
 
 from engine.recording import Recorder, RecordingSummary
-from engine.runtime.session import Client, Role, Session, SessionRunner
+from engine.runtime.runner import SessionRunner
+from engine.runtime.session import Client, Role, Session
 from engine.runtime.wiring import default_record_dir, open_live_session
 
 log = logging.getLogger(__name__)

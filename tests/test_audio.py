@@ -265,7 +265,7 @@ def test_a_remote_trainee_hears_the_alarm_over_the_network(tmp_path):
     from engine.net.server import SessionServer
     from engine.net.tls import load_or_make_certificate
     from engine.runtime.protocol import Sound
-    from engine.runtime.session import SessionRunner
+    from engine.runtime.runner import SessionRunner
     from engine.runtime.wiring import open_live_session
     from engine.scenario import loads_scenario
 

@@ -230,7 +230,7 @@ def test_a_remote_trainee_hears_the_game_masters_voice_over_the_network(tmp_path
     from engine.net.server import SessionServer
     from engine.net.tls import load_or_make_certificate
     from engine.runtime.protocol import Speak, Voice
-    from engine.runtime.session import SessionRunner
+    from engine.runtime.runner import SessionRunner
 
     live = _session(tmp_path)
     server = SessionServer(live.session, load_or_make_certificate(tmp_path / "tls")).start()

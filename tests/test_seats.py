@@ -202,7 +202,7 @@ def test_every_trainee_seat_has_a_code_and_its_socket_carries_only_its_own_view(
     from engine.net.server import SessionServer
     from engine.net.tls import load_or_make_certificate
     from engine.net.wire import Hello, decode_frame
-    from engine.runtime.session import SessionRunner
+    from engine.runtime.runner import SessionRunner
     from engine.runtime.wiring import open_live_session
     from tests.test_net import raw_connect, receive_raw
 

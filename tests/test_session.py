@@ -11,7 +11,8 @@ from engine.model.interface import ReferenceWorldModel
 from engine.runtime.opening import open_scenario
 from engine.runtime.protocol import Event, Frame, Start
 from engine.recording import Recorder, read_recording
-from engine.runtime.session import RecorderSink, Role, Session, SessionRunner
+from engine.runtime.runner import SessionRunner
+from engine.runtime.session import RecorderSink, Role, Session
 from engine.scenario import load_scenario
 from engine.world.state import UnknownEventError
 

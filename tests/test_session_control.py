@@ -11,7 +11,8 @@ from PIL import Image
 from engine.model.interface import ReferenceWorldModel
 from engine.runtime.opening import open_scenario
 from engine.runtime.protocol import Event
-from engine.runtime.session import Role, Session, SessionRunner
+from engine.runtime.runner import SessionRunner
+from engine.runtime.session import Role, Session
 from engine.scenario import load_scenario, loads_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -276,7 +277,7 @@ def test_a_running_session_keeps_the_garbage_collector_off_the_models_objects(re
     import gc
     import time
 
-    from engine.runtime.session import SessionRunner
+    from engine.runtime.runner import SessionRunner
 
     s = _session(reference)
     runner = SessionRunner(s, paced=True)

@@ -117,7 +117,7 @@ def test_motion_to_photon_counts_each_input_once():
 @pytest.fixture
 def live_session(tmp_path):
     from engine.model.interface import ReferenceWorldModel
-    from engine.runtime.session import SessionRunner
+    from engine.runtime.runner import SessionRunner
     from engine.runtime.wiring import open_live_session
     from engine.scenario import load_scenario
 
@@ -361,7 +361,7 @@ def test_ved_join_in_the_headset(qtbot, tmp_path):
     from engine.model.interface import ReferenceWorldModel
     from engine.net.server import SessionServer
     from engine.net.tls import load_or_make_certificate
-    from engine.runtime.session import SessionRunner
+    from engine.runtime.runner import SessionRunner
     from engine.runtime.wiring import open_live_session
     from engine.scenario import load_scenario
     from tests.helpers.sim_xr import SimRuntime

@@ -84,7 +84,7 @@ def run_voice_bench(scenario_path: str, *, mode: str = "avatar", net: bool = Fal
     from app.audio.microphone import PushToTalk
     from app.audio.output import SoundOutput
     from engine.runtime.protocol import Role, Sound, Voice
-    from engine.runtime.session import SessionRunner
+    from engine.runtime.runner import SessionRunner
     from engine.runtime.wiring import open_live_session
     from engine.scenario import load_scenario
 

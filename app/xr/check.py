@@ -15,7 +15,8 @@ from pathlib import Path
 def run_xr_check(scenario_path: str | Path, *, seconds: float = 5.0, model=None, seed: int = 0) -> dict:
     """Run the check; returns the figures. Raises :class:`app.xr.runtime.XrUnavailable` when
     no runtime or headset answers, or what stopped the presenter."""
-    from engine.runtime.session import Role, SessionRunner
+    from engine.runtime.runner import SessionRunner
+    from engine.runtime.session import Role
     from engine.runtime.wiring import open_live_session
     from engine.scenario import load_scenario
 
@@ -49,7 +50,7 @@ def run_xr_check(scenario_path: str | Path, *, seconds: float = 5.0, model=None,
         abs(a - c) < 1e-6 and abs(b - d) < 1e-6 for a, b, c, d in presenter.stats.layers)
     figures["seconds"] = seconds
     figures["model"] = live.model.name
-    # the session's own rate over the run, to set beside model_frames (the frames shown)
-    figures["session_ticks_per_s"] = round(len(runner.frame_times) / max(1e-9, runner_seconds), 2)
+    # the session's frame rate over the run, to set beside model_frames (the frames shown)
+    figures["session_frames_per_s"] = round(len(runner.frame_times) / max(1e-9, runner_seconds), 2)
     figures["session_missed_ticks"] = runner.missed_ticks
     return figures

@@ -4,8 +4,10 @@ The server runs in a child process (as ``ved serve`` would, with the model and t
 so its peak memory and its tick clock are its own; every client is a scripted
 :func:`~engine.net.run.join_headless` in a thread of this process. The figures:
 
-* ``ticks_per_s`` and ``missed_ticks`` (ticks the session's clock had to skip because a tick
-  took longer than its period) of the server over the measured seconds;
+* ``ticks_per_s`` (the world's clock: 20 on any machine, :mod:`engine.runtime.runner`),
+  ``frames_per_s`` (the frame rate the world model held) and ``missed_ticks`` (ticks of
+  world time that got no frame of their own; ``missed_share`` of all ticks) of the server
+  over the measured seconds;
 * per trainee, ``latency_p95_ms``: from an input sent to the first frame generated from it;
 * per client, ``fps`` and ``bytes_per_s`` received (frames and messages);
 * ``peak_rss_mb`` of the server process.
@@ -169,7 +171,8 @@ def run_net_bench(scenario_path: str, *, trainees: int = 1, game_masters: int = 
         "seconds": seconds, "tick_hz": tick_hz,
         "ticks_per_s": round(ticks / server["seconds"], 2) if server.get("seconds") else None,
         "missed_ticks": server["missed_ticks"],
-        "missed_share": round(server["missed_ticks"] / max(1, ticks + server["missed_ticks"]), 4),
+        "frames_per_s": round(server["frames"] / server["seconds"], 2) if server.get("seconds") else None,
+        "missed_share": round(server["missed_ticks"] / max(1, ticks), 4),
         "latency_p95_ms": {k: r["latency_p95_ms"] for k, r in results.items() if r["role"] == "trainee"},
         "latency_median_ms": {k: r["latency_median_ms"] for k, r in results.items() if r["role"] == "trainee"},
         "fps": {k: r["fps"] for k, r in results.items()},

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..runtime.protocol import Role
-from ..runtime.session import SessionRunner
+from ..runtime.runner import SessionRunner
 from ..runtime.wiring import open_live_session
 from .client import RemoteClient
 from .server import SessionServer
@@ -83,7 +83,8 @@ def serve(scenario, *, host: str = "127.0.0.1", port: int = 0, model=None, recor
         summary = live.close("stopped" if stop.is_set() else "finished")
         for s, handler in previous.items():
             signal.signal(s, handler)
-    return {"ticks": live.session.tick, "missed_ticks": runner.missed_ticks, "seconds": round(wall, 3),
+    return {"ticks": live.session.tick, "frames": len(runner.frame_times), "missed_ticks": runner.missed_ticks,
+            "seconds": round(wall, 3),
             "refusals": server.refusals,
             "recording": str(summary.directory) if summary else None}
 

@@ -5,13 +5,16 @@ else — trainee view, game-master console, recorder, observers — is a :class:
 connected through :meth:`Session.connect`, and receives only what its :class:`Role` may see:
 the trainee's stream carries frames and nothing of the game master.
 
-Per tick ``t`` (at 20 Hz): the game master's requests queued since the last tick are carried
-out (bookmark, rewind, marker, prompt change, pause; see :mod:`engine.runtime.control`), the
-world state advances (a spreading bleed grows), cues due at ``t`` and game-master events
-queued since the last tick change the state, the world model generates frame ``t`` from the
-trainee's current action and the state, and the frame, the action and the events are
-published (and so recorded) with tick ``t``. A rewind or a new opening image replaces that
-tick's generated frame with the bookmarked frame or the new opening frame.
+Per tick ``t`` of world time (at 20 Hz, :meth:`Session.advance_clock`): the trainees'
+input moves them, the world state advances (a spreading bleed grows), cues due at ``t`` and
+game-master events queued since the last tick change the state, and the tick's actions,
+events and sound are published (and so recorded) with tick ``t``. Each frame
+(:meth:`Session.generate`) is generated from the newest tick and the actions of the ticks
+since the last frame, and published with the tick it shows; a live session runs the clock
+and the frames on two threads (:mod:`engine.runtime.runner`), so a world model slower than
+the tick costs frames, never time. The game master's requests queued since the last frame
+are carried out first (bookmark, rewind, marker, prompt change, pause; see
+:mod:`engine.runtime.control`); a rewind or a new opening image gives a frame of its own.
 
 A scenario with several trainee roles gets one :class:`~engine.runtime.participants.Participant`
 per seat, side by side at the start (:func:`engine.world.seats.seat_start_poses`): each has
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from pathlib import Path
 from collections import deque
 from dataclasses import dataclass, replace
@@ -52,7 +54,7 @@ from .protocol import Bookmark as BookmarkMessage
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["Client", "Message", "RecorderSink", "Role", "Session", "SessionRunner"]
+__all__ = ["Client", "Message", "RecorderSink", "Role", "Session"]
 
 
 class Client(ClientRequests):
@@ -199,7 +201,16 @@ class Session:
         #: True while the game master has the clock stopped (the runner then only serves requests).
         self.paused = False
         self._clients: list[Client] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # inputs, queued requests and events, the client list
+        #: Held while the clock ticks and while a frame's inputs are taken or published, so a
+        #: clock thread and a generating thread (:class:`~engine.runtime.runner.SessionRunner`)
+        #: never see the world half-changed; never held while the world model steps.
+        self._clock = threading.RLock()
+        self._publish_lock = threading.RLock()  # messages reach every client in one order
+        #: Set by every tick of the clock (a generating thread waits on it).
+        self.ticked = threading.Event()
+        #: The tick of the last frame published (-1: none yet).
+        self.frame_tick = -1
         self._pending_events: list[tuple[str, str | None, str, int | None, int | None]] = []
         #: Seats whose headset came off while the scenario pauses for that (the clock waits for them).
         self.headset_off: set[int] = set()
@@ -301,10 +312,11 @@ class Session:
                 self._clients.remove(client)
 
     def _publish(self, msg: Message) -> None:
-        with self._lock:
-            clients = list(self._clients)
-        for c in clients:
-            c.deliver(msg)
+        with self._publish_lock:
+            with self._lock:
+                clients = list(self._clients)
+            for c in clients:
+                c.deliver(msg)
 
     def submit(self, request: Request, *, seat: int = 0) -> None:
         """Take a request from a client (its role already checked by its :class:`Client`;
@@ -409,6 +421,7 @@ class Session:
         self._fire_due_events()
         self._publish(State(tick=0, state=self.world_state.as_dict()))
         self._publish_frames(frames)
+        self._publish_sound()
         return frames[0]
 
     def _open_views(self, prompts: list) -> list[np.ndarray]:
@@ -419,7 +432,9 @@ class Session:
         return self.model.reset_views(prompts, states, poses)
 
     def step(self) -> np.ndarray:
-        """Advance one tick; returns the new frame. Raises ``RuntimeError`` before start or after end.
+        """Advance one tick and generate its frame (the clock and the frame in lock step, as
+        a headless run, a bench or a test want); returns seat 0's new frame. Raises
+        ``RuntimeError`` before start or after end.
 
         The game master's queued requests are carried out first; a rewind or a new opening
         image gives this tick's frame (no generation step then)."""
@@ -428,29 +443,63 @@ class Session:
         frame = self.apply_commands()
         if frame is not None:
             return frame
-        with self._lock:
-            actions = [p.take_input() for p in self.participants]
-        actions = [np.clip(a, -ACTION_LIMITS, ACTION_LIMITS).astype(np.float32) for a in actions]
-        self.tick += 1
-        for p, action in zip(self.participants, actions):
-            p.pose = apply_action(self.scene, p.pose, action)
-        before = self.world_state
-        self.world_state = self.world_state.advance()
-        self._fire_due_events()
-        if self.world_state != before:
-            self._publish(State(tick=self.tick, state=self.world_state.as_dict()))
-        states, poses = self._views()
+        self.advance_clock()
+        return self.generate()
+
+    def advance_clock(self) -> None:
+        """One tick of world time (``1 / tick_hz`` s), whether a frame follows it or not:
+        each seat's input of the tick moves its trainee (and is kept for the next frame), the
+        world state advances, due cues and queued events fire, and the tick's actions and
+        sound are published. So world time, cues, events and sound keep the wall clock when
+        the world model is slower than the tick. Raises ``RuntimeError`` before start or
+        after end."""
+        with self._clock:
+            if self.tick < 0 or self.ended:
+                raise RuntimeError("the session's clock needs a started, not yet ended session")
+            with self._lock:
+                actions = [p.take_input() for p in self.participants]
+            actions = [np.clip(a, -ACTION_LIMITS, ACTION_LIMITS).astype(np.float32) for a in actions]
+            self.tick += 1
+            for p, action in zip(self.participants, actions):
+                p.pose = apply_action(self.scene, p.pose, action)
+                p.unseen += action
+            before = self.world_state
+            self.world_state = self.world_state.advance()
+            self._fire_due_events()
+            if self.world_state != before:
+                self._publish(State(tick=self.tick, state=self.world_state.as_dict()))
+            for p, action in zip(self.participants, actions):
+                self._publish(Action(tick=self.tick, action=tuple(float(v) for v in action), seat=p.seat))
+            self._publish_sound()
+        self.ticked.set()
+
+    def generate(self) -> np.ndarray | None:
+        """Every seat's frame of the current tick, from the actions of the ticks since the
+        last frame (summed; the world model takes at most its action limits in one step) and
+        the world as it is now; published, and seat 0's returned. None when the current tick
+        has its frame already. The clock may tick on while the model works (the frame keeps
+        the tick it was started at). Raises ``RuntimeError`` before start or after end."""
+        with self._clock:
+            if self.tick < 0 or self.ended:
+                raise RuntimeError("Session.generate needs a started, not yet ended session")
+            tick = self.tick
+            if tick == self.frame_tick:
+                return None
+            with self._lock:
+                actions = [np.clip(p.take_unseen(), -ACTION_LIMITS, ACTION_LIMITS) for p in self.participants]
+                seqs = [p.applied_seq for p in self.participants]
+            states, poses = self._views()
         if len(poses) == 1:
             frames = [self.model.step(actions[0], states[0], viewer_pose=poses[0])]
         else:
             frames = self.model.step_views(actions, states, poses)
-        frames = self._guarded(frames, states, poses)
-        for p, action in zip(self.participants, actions):
-            self._publish(Action(tick=self.tick, action=tuple(float(v) for v in action), seat=p.seat))
-        self._publish_frames(frames)
+        with self._clock:
+            frames = self._guarded(frames, states, poses, tick)
+            self._publish_frames(frames, tick=tick, poses=poses, seqs=seqs)
         return frames[0]
 
-    def _guarded(self, frames: list[np.ndarray], states: list[WorldState], poses: list) -> list[np.ndarray]:
+    def _guarded(self, frames: list[np.ndarray], states: list[WorldState], poses: list,
+                 tick: int) -> list[np.ndarray]:
         """``frames``, or — when a view's rollout left the model's trained range — the frames
         of the context re-anchored on each view's last healthy frame (see
         :mod:`engine.runtime.guard`); the recovery is counted, logged and published. A model
@@ -464,21 +513,31 @@ class Session:
             frames = self.model.reanchor(self.guard.anchors(diverged, frames), states, poses)
         except Exception:  # noqa: BLE001 - a model that cannot re-anchor never ends the session
             _log.exception("tick %d: the world model diverged (score %.2f) and could not be re-anchored",
-                           self.tick, score)
+                           tick, score)
             return frames
         self.guard.opened(frames)
         _log.warning("tick %d: world model diverged on seat(s) %s (score %.2f); context re-anchored (recovery %d)",
-                     self.tick, diverged, score, self.guard.recoveries)
-        self._publish(Recovery(tick=self.tick, seats=tuple(diverged), score=round(score, 3),
+                     tick, diverged, score, self.guard.recoveries)
+        self._publish(Recovery(tick=tick, seats=tuple(diverged), score=round(score, 3),
                                recoveries=self.guard.recoveries))
         return frames
 
-    def _publish_frames(self, frames: list[np.ndarray]) -> None:
-        """Publish each seat's frame and sound of this tick (seat 0 first)."""
-        for p, frame in zip(self.participants, frames):
+    def _publish_frames(self, frames: list[np.ndarray], *, tick: int | None = None, poses: list | None = None,
+                        seqs: list | None = None) -> None:
+        """Publish each seat's frame (seat 0 first) of ``tick`` (default: the current one),
+        seen from ``poses`` with the inputs up to ``seqs`` applied (default: as they are now)."""
+        tick = self.tick if tick is None else tick
+        for k, (p, frame) in enumerate(zip(self.participants, frames)):
             p.last_frame = frame
-            self._publish(Frame(tick=self.tick, frame=frame, input_seq=p.applied_seq, seat=p.seat,
-                                pose=tuple(float(v) for v in p.pose)))
+            pose = p.pose if poses is None else poses[k]
+            seq = p.applied_seq if seqs is None else seqs[k]
+            self._publish(Frame(tick=tick, frame=frame, input_seq=seq, seat=p.seat,
+                                pose=tuple(float(v) for v in pose)))
+        self.frame_tick = tick
+
+    def _publish_sound(self) -> None:
+        """Publish each seat's sound of the current tick (the world's sounds where it stands)."""
+        for p in self.participants:
             self._publish(Sound(tick=self.tick, samples=self._audio[p.seat].render(self.world_state, p.pose),
                                 sample_rate=SAMPLE_RATE, seat=p.seat))
 
@@ -520,6 +579,12 @@ class Session:
         cannot open an image) is answered with a "notice" message; the session goes on."""
         with self._lock:
             commands, self._commands = self._commands, []
+        if not commands:
+            return None
+        with self._clock:
+            return self._carry_out(commands)
+
+    def _carry_out(self, commands: list) -> np.ndarray | None:
         frame = None
         for command in commands:
             handler, what = self._HANDLERS[type(command)]
@@ -556,12 +621,14 @@ class Session:
         self.world_state = bm.world_state
         for p, pose in zip(self.participants, bm.poses):
             p.pose = pose
+            p.unseen[:] = 0.0
         self.cues = reschedule(bm.cues, bm.tick, self.tick - bm.tick)
         self.guard.opened(list(bm.frames))
         self._publish(Rewind(tick=self.tick, bookmark=bm.id, label=bm.label, to_tick=bm.tick))
         self._publish(State(tick=self.tick, state=self.world_state.as_dict()))
         self._publish_cues()
         self._publish_frames(list(bm.frames))
+        self._publish_sound()
         return bm.frames[0]
 
     def _do_prompt(self, req: _PromptReady) -> np.ndarray | None:
@@ -572,10 +639,12 @@ class Session:
             self._audio = self._make_audio()
             for p, pose in zip(self.participants, seat_start_poses(self.scene, len(self.participants))):
                 p.pose = pose
+                p.unseen[:] = 0.0
             frames = self._open_views([prompt] * len(self.participants))
             self.guard.opened(frames)
             self._publish(PromptChange(tick=self.tick, text=prompt.text, image=req.image_name))
             self._publish_frames(frames)
+            self._publish_sound()
             return frames[0]
         applied = bool(self.model.update_prompt(prompt))
         note = None if applied else ("this world model is not conditioned on text: the new prompt is recorded, "
@@ -678,92 +747,3 @@ class RecorderSink:
                 self._voice[msg.seat] = voice[-msg.sample_rate:]  # at most a second waits (a paused clock)
         else:
             self.recorder.log(to_record(msg))
-
-
-_gc_lock = threading.Lock()
-_gc_holders = 0
-
-
-def _hold_gc() -> None:
-    """While a session ticks, Python's garbage collector leaves alone the objects that exist
-    at its start (the model's modules and tensors, the scenario, the windows): a full
-    collection over them takes 45–60 ms with the shipped model loaded, long enough to miss a
-    tick and starve the trainee's sound; frozen, it takes under a millisecond
-    (``gc.freeze``, the remedy the CPython docs give for this). Counted, so the last
-    runner to stop unfreezes them and a closed session's objects can be collected."""
-    import gc
-
-    global _gc_holders
-    with _gc_lock:
-        if _gc_holders == 0:
-            gc.collect()
-            gc.freeze()
-        _gc_holders += 1
-
-
-def _release_gc() -> None:
-    import gc
-
-    global _gc_holders
-    with _gc_lock:
-        _gc_holders -= 1
-        if _gc_holders == 0:
-            gc.unfreeze()
-
-
-class SessionRunner(threading.Thread):
-    """Ticks a session on its own thread, paced at the session's tick rate (or as fast as
-    the model goes with ``paced=False``). Records per-tick generation time (seconds) and
-    missed ticks (a tick whose frame was late by more than one tick). While it runs, the
-    objects that existed at its start are exempt from garbage collection (see
-    :func:`_hold_gc`)."""
-
-    def __init__(self, session: Session, *, paced: bool = True, max_ticks: int | None = None):
-        super().__init__(name="ved-session", daemon=True)
-        self.session, self.paced, self.max_ticks = session, paced, max_ticks
-        self.frame_times: list[float] = []
-        self.missed_ticks = 0
-        self.error: BaseException | None = None
-        self._stop_event = threading.Event()
-
-    def stop(self) -> None:
-        self._stop_event.set()
-
-    def run(self) -> None:
-        _hold_gc()
-        try:
-            self._run()
-        finally:
-            _release_gc()
-
-    def _run(self) -> None:
-        s = self.session
-        period = 1.0 / s.tick_hz
-        try:
-            if s.tick < 0:
-                s.start()
-                _release_gc()  # freeze again with what the start made (the opening, the model's first state)
-                _hold_gc()
-            deadline = time.perf_counter() + period
-            while not self._stop_event.is_set() and (self.max_ticks is None or s.tick < self.max_ticks):
-                if s.paused:  # the clock stands; the game master's requests are still served
-                    s.apply_commands()
-                    self._stop_event.wait(period)
-                    deadline = time.perf_counter() + period
-                    continue
-                t0 = time.perf_counter()
-                s.step()
-                self.frame_times.append(time.perf_counter() - t0)
-                if self.paced:
-                    now = time.perf_counter()
-                    if now > deadline + period:
-                        self.missed_ticks += int((now - deadline) / period)
-                        deadline = now
-                    else:
-                        time.sleep(max(0.0, deadline - now))
-                    deadline += period
-        except BaseException as exc:  # surfaced to the owner; the recording is already on disk
-            self.error = exc
-            s.end(reason=f"error: {exc}")
-            return
-        s.end()
