@@ -223,6 +223,8 @@ def cmd_bench(args) -> int:
                   trainees=args.trainees)
     ref = r["reference_world"]
     seats = f", {r['trainees']} trainees per tick" if r["trainees"] > 1 else ""
+    m = r["machine"]
+    print(f"machine: {m['cpu']} ({', '.join(m['flags']) or 'no AVX2'}), {m['cores']} cores")
     print(f"world model ({r['model']}, {r['sampling_steps']} sampling steps, {r['torch_threads']} threads{seats}): "
           f"median {r['median_ms']} ms, p95 {r['p95_ms']} ms, {r['fps']} frames/s")
     print(f"reference world:   median {ref['median_ms']} ms, p95 {ref['p95_ms']} ms, {ref['fps']} frames/s")

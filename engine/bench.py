@@ -22,6 +22,7 @@ def run_bench(scenario, *, frames: int = 300, warmup: int = 20, model: str | Non
     trainee) and a tick is one batched step of every view: the figures are per tick."""
     import torch
 
+    from .machine import machine_facts
     from .model.interface import ReferenceWorldModel
     from .runtime.session import Role
     from .runtime.wiring import load_model, open_live_session
@@ -68,6 +69,7 @@ def run_bench(scenario, *, frames: int = 300, warmup: int = 20, model: str | Non
         "sampling_steps": getattr(wm, "steps", None),
         "reference_world": _stats(ref_times),
         "torch_threads": torch.get_num_threads(),
+        "machine": machine_facts(),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     return result

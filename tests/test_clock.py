@@ -94,3 +94,4 @@ def test_the_sound_has_no_gap_when_frames_are_late(slow_run):
     assert len(pcm) == 111 * per_tick
     loud = np.abs(pcm.reshape(111, per_tick, 2)).max(axis=(1, 2))
     assert (loud > 0).all()  # no tick of the recording was filled with silence
+
