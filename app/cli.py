@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+from engine.runtime.quality import QUALITY_MODES
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SCENARIO = ROOT / "scenarios" / "operating_room_bleeding.toml"
 #: Ticks played by ``ved`` with no arguments on a machine without a display (10 s at 20 Hz).
@@ -42,7 +44,7 @@ def cmd_run(args) -> int:
         if not args.headless:
             print("ved: no display found; running headless", file=sys.stderr)
         result = run_headless(scenario, frames=args.frames, actions_file=args.actions, record_dir=args.record,
-                              model=args.model, seed=args.seed)
+                              model=args.model, seed=args.seed, quality=args.quality)
         print(f"recording written to {result['recording']} (video: {result['video']}, "
               f"contact sheet: {result['contact_sheet']})")
         if result.get("seat_recordings"):
@@ -60,7 +62,7 @@ def cmd_default(args) -> int:
 
         return run_designer(DEFAULT_SCENARIO)
     ns = argparse.Namespace(scenario=str(DEFAULT_SCENARIO), headless=False, frames=DEFAULT_HEADLESS_TICKS,
-                            actions=None, record=None, model=None, seed=0)
+                            actions=None, record=None, model=None, seed=0, quality="auto")
     return cmd_run(ns)
 
 
@@ -220,7 +222,7 @@ def cmd_bench(args) -> int:
     from engine.bench import run_bench
 
     r = run_bench(_scenario(args.scenario), frames=args.frames, model=args.model, seed=args.seed,
-                  trainees=args.trainees)
+                  trainees=args.trainees, quality=args.quality or "high")
     ref = r["reference_world"]
     seats = f", {r['trainees']} trainees per tick" if r["trainees"] > 1 else ""
     m = r["machine"]
@@ -267,7 +269,8 @@ def cmd_serve(args) -> int:
     from engine.net.run import serve
 
     result = serve(_scenario(args.scenario), host=args.host, port=args.port, model=args.model, record_dir=args.record,
-                   seed=args.seed, seconds=args.seconds, log=lambda m: print(f"ved: {m}", file=sys.stderr))
+                   seed=args.seed, seconds=args.seconds, log=lambda m: print(f"ved: {m}", file=sys.stderr),
+                   quality=args.quality)
     print(f"ved: session over; recording in {result['recording']}", file=sys.stderr)
     print(json.dumps(result))
     return 0
@@ -343,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--record", help="recording folder (default: recordings/<time>-<scenario>)")
     r.add_argument("--model", help="model folder (default: the shipped model) or 'reference'")
     r.add_argument("--seed", type=int, default=0, help="sampling seed")
+    r.add_argument("--quality", choices=QUALITY_MODES, default="auto", help="the world model's quality rung: auto "
+                   "(steps down when frames are late, up when there is room; default) or a fixed one")
     r.add_argument("--xr", action="store_true", help="put the trainee in the OpenXR headset (the desktop window "
                    "stays as its mirror; without a runtime, the desktop window instead)")
     r.set_defaults(func=cmd_run)
@@ -423,6 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--record", help="recording folder (default: recordings/<time>-<scenario>)")
     sv.add_argument("--seconds", type=float, help="stop after this much session time (default: until Ctrl+C)")
     sv.add_argument("--seed", type=int, default=0)
+    sv.add_argument("--quality", choices=QUALITY_MODES, default="auto", help="the world model's quality rung "
+                    "(default auto)")
     sv.set_defaults(func=cmd_serve)
 
     jn = sub.add_parser("join", help="join a served session with a code: the trainee window, the game-master "
@@ -456,6 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--model", help="model folder (default: the shipped model) or 'reference'")
     b.add_argument("--scenario", default=str(DEFAULT_SCENARIO))
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--quality", choices=QUALITY_MODES, help="the quality rung to time (default high, the top one; "
+                   "auto: as a live session chooses)")
     b.add_argument("--gui", action="store_true", help="the app instead: start-up to a usable window, and "
                    "event-loop stalls while a session plays")
     b.add_argument("--seconds", type=float, default=20.0, help="--gui, --net: seconds of play (default 20)")

@@ -78,13 +78,13 @@ class SessionWorker(QObject):
     """
 
     def __init__(self, scenario, model, record_dir: str | Path | None = None, *, seed: int = 0,
-                 paced: bool = True, parent: QObject | None = None):
+                 paced: bool = True, quality: str | None = "auto", parent: QObject | None = None):
         super().__init__(parent)
         self.ready, self.pulse, self.failed = Hook(), Hook(), Hook()
         self.scenario = scenario
         self._model_arg = model
         self.record_dir = Path(record_dir) if record_dir else default_record_dir(scenario.title)
-        self.seed, self.paced = seed, paced
+        self.seed, self.paced, self.quality = seed, paced, quality
         self.model = None
         self.session: Session | None = None
         self.runner: SessionRunner | None = None
@@ -186,7 +186,7 @@ class SessionWorker(QObject):
         try:
             model = self._model_arg if hasattr(self._model_arg, "step") else self._model_arg()
             live = open_live_session(self.scenario, model, seed=self.seed, record_dir=self.record_dir,
-                                     meta={"app": "ved run"})
+                                     meta={"app": "ved run"}, quality=self.quality)
             session = live.session
             self.recorder = live.recorder  # closed by close() even if what follows fails
             trainee = session.connect(Role.TRAINEE, maxlen=8)

@@ -15,11 +15,13 @@ def _stats(times_s: list[float]) -> dict:
 
 
 def run_bench(scenario, *, frames: int = 300, warmup: int = 20, model: str | None = None, seed: int = 0,
-              sampling: dict | None = None, trainees: int = 1) -> dict:
+              sampling: dict | None = None, trainees: int = 1, quality: str = "high") -> dict:
     """Step the model ``frames`` times (after ``warmup``) through a live session with a
     scripted trainee, unpaced, no recording; then the reference world under the same actions.
     With ``trainees`` > 1 the session has that many seats (each walked by its own scripted
-    trainee) and a tick is one batched step of every view: the figures are per tick."""
+    trainee) and a tick is one batched step of every view: the figures are per tick.
+    ``quality``: a fixed rung of the model's ladder, or ``"auto"`` (the session chooses, and
+    the figures say which rungs it drew at)."""
     import torch
 
     from .machine import machine_facts
@@ -32,7 +34,8 @@ def run_bench(scenario, *, frames: int = 300, warmup: int = 20, model: str | Non
     t0 = time.perf_counter()
     wm = load_model(model, seed=seed, sampling=sampling)
     load_s = time.perf_counter() - t0
-    session = open_live_session(with_trainees(scenario, trainees), wm, seed=seed, record=False).session
+    session = open_live_session(with_trainees(scenario, trainees), wm, seed=seed, record=False,
+                                quality=quality if wm.quality_levels else None).session
     prompt = session.prompt
     seats = [(session.connect(Role.TRAINEE, seat=k, maxlen=1),
               ExplorationPolicy(session.scene, np.random.default_rng(seed + k))) for k in range(len(session.seats))]
@@ -67,6 +70,8 @@ def run_bench(scenario, *, frames: int = 300, warmup: int = 20, model: str | Non
         "trainees": len(session.seats),
         **_stats(times),
         "sampling_steps": getattr(wm, "steps", None),
+        "quality": quality if wm.quality_levels else None,
+        "quality_changes": [list(c) for c in session.quality_changes],
         "reference_world": _stats(ref_times),
         "torch_threads": torch.get_num_threads(),
         "machine": machine_facts(),

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLin
 from engine.actions import TICK_HZ
 from engine.runtime.control import cue_states
 from engine.runtime.protocol import (Bookmark, Caption, Cues, End, Event, Frame, Headset, Marker, Message, Notice,
-                                     Pause, PromptChange, Recovery, Resume, Rewind, Start, State)
+                                     Pause, PromptChange, Quality, Recovery, Resume, Rewind, Start, State)
 from engine.runtime.session import Client, Role
 from engine.world.state import EVENTS
 
@@ -119,6 +119,10 @@ class GameMasterConsole(QWidget):
         clock_row.addWidget(self.clock_label, 1)
         clock_row.addWidget(self.pause_button)
         self.state_label = QLabel(self)
+        #: The world model's quality rung in use (engine.runtime.quality), when it has a ladder.
+        self.quality_label = QLabel(self)
+        self.quality_label.setToolTip("The world model's quality rung: on auto the session steps down when frames "
+                                      "are late and back up when there is room (docs/benchmarks.md lists each rung)")
         self.status_label = QLabel("Loading the world model…", self)
         self.status_label.setWordWrap(True)
         #: Where each trainee sees the world from (a headset, and where they look), when known.
@@ -152,6 +156,7 @@ class GameMasterConsole(QWidget):
         state_box = QGroupBox("World state")
         QVBoxLayout(state_box).addWidget(self.state_label)
         left.addWidget(state_box)
+        left.addWidget(self.quality_label)
         left.addWidget(self.headset_label)
         left.addWidget(self.status_label)
         left.addWidget(self.notes_label)
@@ -425,6 +430,12 @@ class GameMasterConsole(QWidget):
                 self.status_label.setText(f"<span style='color:#c60'>The world model drifted out of its trained range "
                                           f"and was re-anchored on the last good view ({msg.recoveries}× so far). "
                                           f"The trainee saw no dissolved frame.</span>")
+            case Quality():
+                self.quality_label.setText(f"World model quality: <b>{msg.level}</b>"
+                                           + (" (auto)" if msg.auto else " (fixed)"))
+                self.quality_label.setToolTip(msg.reason)
+                if msg.tick > 0:
+                    self._log(msg.tick, f"quality {msg.level}: {msg.reason}")
             case Notice():
                 self.status_label.setText(f"<span style='color:#c00'>{msg.text}</span>")
                 self.prompt_panel.status.setText("")

@@ -38,6 +38,12 @@ class CopyLastFrame:
         """The opening frame never diverges (None, as the reference world)."""
         return None
 
+    quality_levels: tuple[str, ...] = ()
+
+    def set_quality(self, level: str) -> None:
+        """Copying has one way to draw: every level is refused (``ValueError``)."""
+        raise ValueError(f"copy-last-frame has no quality levels (asked for {level!r})")
+
     def snapshot(self):
         return self._frame
 

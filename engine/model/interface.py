@@ -50,11 +50,21 @@ class WorldModel(Protocol):
         resolution: side of the square frames it makes (pixels).
         name: a short name for logs, recordings and the console.
         card: the model card (dict, ``model_card.json``) of a trained model, or None.
+        quality_levels: the rungs of its quality ladder, best first (e.g. ``("high",
+            "medium", "low")``, see :meth:`set_quality`); ``()`` for a model with one way to
+            draw.
     """
 
     resolution: int
     name: str
     card: dict | None
+    quality_levels: tuple[str, ...]
+
+    def set_quality(self, level: str) -> None:
+        """Draw the next frames at rung ``level`` of :attr:`quality_levels` (the session
+        steps down when frames are late, :mod:`engine.runtime.quality`). Raises
+        ``ValueError`` for a name that is not one of them (every name for a model without a
+        ladder)."""
 
     def reset(self, prompt: Prompt, state: WorldState, viewer_pose=None) -> np.ndarray:
         """Open the world on ``prompt`` and return the opening frame, uint8 ``(H, W, 3)``.
@@ -116,6 +126,7 @@ class ReferenceWorldModel:
 
     name = "reference-world"
     card: dict | None = None
+    quality_levels: tuple[str, ...] = ()
 
     def __init__(self, resolution: int = 128):
         from ..world.env import ReferenceWorld
@@ -182,6 +193,10 @@ class ReferenceWorldModel:
     def divergence(self) -> None:
         """The reference world is the truth: it never diverges (None)."""
         return None
+
+    def set_quality(self, level: str) -> None:
+        """The reference world draws one way: every level is refused (``ValueError``)."""
+        raise ValueError(f"the reference world has no quality levels (asked for {level!r})")
 
     def reanchor(self, frames: list[np.ndarray], states: list[WorldState], viewer_poses: list) -> list[np.ndarray]:
         """Nothing to re-anchor: the views as they are, drawn again."""

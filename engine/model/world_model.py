@@ -68,6 +68,14 @@ class Sampling:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
+#: The quality ladder of a latent world model, best first: what each rung changes in the
+#: card's sampling (docs/benchmarks.md gives each rung's speed and ``ved eval`` figures).
+#: ``medium`` draws a frame in one denoising step instead of two; ``low`` also drops the
+#: guidance rows (one transformer row a view).
+QUALITY_RUNGS: dict[str, dict] = {"high": {}, "medium": {"steps": 1}, "low": {"steps": 1, "cfg_action": 1.0,
+                                                                             "cfg_text": 1.0}}
+
+
 @dataclass
 class _View:
     """One participant's rollout: the anchor (opening frame), the frame memory, the sliding
@@ -138,6 +146,7 @@ class LatentWorldModel:
                  latent_std: torch.Tensor, *, sampling: Sampling | None = None, seed: int = 0,
                  device: str | torch.device = "cpu"):
         self.sampling = replace(sampling) if sampling else Sampling()
+        self._top_sampling = self.sampling  # the card's: the "high" rung
         if self.sampling.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.sampling.steps}")
         # Channels-last convolutions decode about twice as fast on the CPU.
@@ -689,6 +698,15 @@ class LatentWorldModel:
         if not parts or parts[0] is None:
             return None
         return tuple(torch.cat([p[i] for p in parts], 0) for i in range(len(parts[0])))
+
+    quality_levels: tuple[str, ...] = tuple(QUALITY_RUNGS)
+
+    def set_quality(self, level: str) -> None:
+        """Draw from the next tick at rung ``level`` of :data:`QUALITY_RUNGS` (``high``: the
+        card's sampling). Raises ``ValueError`` for another name."""
+        if level not in QUALITY_RUNGS:
+            raise ValueError(f"no quality level {level!r}; this model has {', '.join(QUALITY_RUNGS)}")
+        self.sampling = replace(self._top_sampling, **QUALITY_RUNGS[level])
 
     def divergence(self) -> list[float]:
         """Per view, how far its last frame's latent lies outside the range the model was

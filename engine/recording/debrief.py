@@ -37,7 +37,7 @@ import numpy as np
 from engine.progress import null_progress
 
 from ..world.state import EVENTS
-from ..runtime.protocol import (End, Event, Marker, Notice, Pause, PromptChange, ProtocolError, Recovery, Resume,
+from ..runtime.protocol import (End, Event, Marker, Notice, Pause, PromptChange, ProtocolError, Quality, Recovery, Resume,
                                 Rewind, Start, from_record)
 from ..runtime.protocol import Bookmark as BookmarkMessage
 from .contact_sheet import SHEET_MAX_TILES, render_contact_sheet
@@ -65,7 +65,7 @@ ProgressFn = Callable[..., None]
 #: Kinds of :class:`TimelineItem`, in the order a legend lists them.
 KINDS: tuple[str, ...] = ("event", "cue", "marker", "bookmark", "rewind", "prompt", "pause", "resume")
 #: Log record types that become timeline items ("event" gives kind "event" or "cue").
-_TIMELINE_TYPES = frozenset({"event", "marker", "bookmark", "rewind", "prompt", "pause", "resume", "recovery"})
+_TIMELINE_TYPES = frozenset({"event", "marker", "bookmark", "rewind", "prompt", "pause", "resume", "recovery", "quality"})
 
 #: Log record types that are not exported to CSV: one per tick, or bulky schedules.
 CSV_SKIPPED_TYPES: frozenset[str] = frozenset({"action", "state", "cues"})
@@ -179,6 +179,8 @@ def describe(record: dict, tick_hz: int = 20) -> str:
             return f"Session ends ({m.reason})"
         case Notice() as m:
             return f"Notice: {m.text}"
+        case Quality() as m:
+            return f"World model quality {m.level} ({'auto' if m.auto else 'fixed'}): {m.reason}"
         case Recovery() as m:
             return (f"World model re-anchored (divergence {m.score:.2f}; recovery {m.recoveries}): the rollout left "
                     "its trained range and restarted from the last good view")
@@ -197,7 +199,8 @@ def timeline(recording: Recording) -> list[TimelineItem]:
 
     Included log records: ``event`` (kind ``"cue"`` when fired by a cue, also when the game
     master fired the cue early; else ``"event"``), ``marker``, ``bookmark``, ``rewind``,
-    ``prompt``, ``pause``, ``resume``, ``recovery`` (the world model re-anchored). Other types (action, state, cues, start, end,
+    ``prompt``, ``pause``, ``resume``, ``recovery`` (the world model re-anchored), ``quality``
+    (the world model's quality rung changed). Other types (action, state, cues, start, end,
     notice, unknown ones) and records without an integer tick are left out.
     """
     items = []

@@ -18,16 +18,19 @@ from .wiring import default_record_dir, open_live_session
 
 
 def run_headless(scenario, *, frames: int, actions_file: str | Path | None = None,
-                 record_dir: str | Path | None = None, model=None, seed: int = 0, log=print) -> dict:
+                 record_dir: str | Path | None = None, model=None, seed: int = 0, log=print,
+                 quality: str | None = "auto") -> dict:
     """Play ``scenario`` for ``frames`` ticks; returns the figures printed as the last line.
 
     The trainee is scripted: the actions file (replayed, then held at rest once it runs
     out; a recording's log replays every seat it holds) or the exploration policy on the
-    scenario's floor plan (one per trainee seat, each seeded on its own).
+    scenario's floor plan (one per trainee seat, each seeded on its own). ``quality``: as
+    :class:`~engine.runtime.session.Session` takes it (``"auto"``: the rung follows the
+    frame times, as live).
     """
     t_load = time.perf_counter()
     record_dir = (Path(record_dir) if record_dir else default_record_dir(scenario.title)).resolve()
-    live = open_live_session(scenario, model, seed=seed, record_dir=record_dir)
+    live = open_live_session(scenario, model, seed=seed, record_dir=record_dir, quality=quality)
     session, model = live.session, live.model
     trainees = [session.connect(Role.TRAINEE, seat=k, maxlen=1) for k in range(len(session.seats))]
     if actions_file is not None:
@@ -72,6 +75,8 @@ def run_headless(scenario, *, frames: int, actions_file: str | Path | None = Non
         # times the rollout left the model's trained range and was re-anchored (engine.runtime.guard)
         "recoveries": session.guard.recoveries,
         "model": model.name,
+        # the rung of the model's quality ladder at the end, and how often it changed (engine.runtime.quality)
+        "quality": session.quality, "quality_changes": max(0, len(session.quality_changes) - 1),
         "recording": str(record_dir),
         "video": str(summary.session_mp4) if summary.session_mp4 else None,
         "contact_sheet": str(summary.contact_sheet) if summary.contact_sheet else None,

@@ -303,6 +303,18 @@ class Recovery(_Record):
     recoveries: int = Field(default=1, ge=1)
 
 
+class Quality(_Record):
+    """The rung of the world model's quality ladder the session draws at from ``tick`` on
+    (:mod:`engine.runtime.quality`): ``level`` its name, ``auto`` whether the session
+    chooses it from its frame times (else it was fixed, ``--quality``), ``reason`` why it
+    changed. For the game master and the recording only."""
+
+    type: Literal["quality"] = "quality"
+    level: str
+    auto: bool = True
+    reason: str = ""
+
+
 class End(_Record):
     """The session ended at ``tick``, for ``reason``."""
 
@@ -312,7 +324,7 @@ class End(_Record):
 
 #: Every kind of message, and their union (discriminated by ``type``).
 MESSAGE_TYPES: tuple[type, ...] = (Start, Frame, Sound, Voice, Action, State, Event, Cues, Marker, Bookmark, Rewind, PromptChange,
-                                   Pause, Resume, Notice, Caption, Headset, Recovery, End)
+                                   Pause, Resume, Notice, Caption, Headset, Recovery, Quality, End)
 Message = Annotated[Union[MESSAGE_TYPES], Field(discriminator="type")]
 
 #: Which roles receive each kind of message: the one table (the trainee's stream carries
@@ -326,7 +338,7 @@ AUDIENCE: dict[str, frozenset[Role]] = {
     "end": _EVERYONE,
     **{kind: _STAFF for kind in ("start", "action", "state", "event", "cues", "marker", "bookmark", "rewind",
                                  "prompt", "pause", "resume", "notice", "headset",
-                                 "recovery")},
+                                 "recovery", "quality")},
 }
 
 # ------------------------------------------------------------------ requests

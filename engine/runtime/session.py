@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from collections import deque
 from dataclasses import dataclass, replace
@@ -45,10 +46,11 @@ from .control import Bookmark, CueState, cue_states, reschedule
 from .guard import DivergenceGuard
 from .opening import open_floor
 from .participants import Participant
+from .quality import QUALITY_MODES, QualityGovernor
 from .protocol import (AUDIENCE, Action, BookmarkRequest, Caption, Cues, End, Event, FireCue, FireEvent, Frame,
                        Headset, HeadsetStatus, Mark, Marker, Message, Notice, Pause, PauseRequest, PromptChange,
                        Request, Resume, Sound, Speak, Voice,
-                       PromptRequest, Recovery, ResumeRequest, Rewind, RewindRequest, Role, Say, SetAction, Look, Start,
+                       PromptRequest, Quality, Recovery, ResumeRequest, Rewind, RewindRequest, Role, Say, SetAction, Look, Start,
                        State, to_record)
 from .protocol import Bookmark as BookmarkMessage
 
@@ -171,8 +173,18 @@ class Session:
     """
 
     def __init__(self, scenario, model, prompt, *, scene: Scene | None = None, tick_hz: int = TICK_HZ,
-                 seat_prompts: list | None = None):
+                 seat_prompts: list | None = None, quality: str | None = None):
+        if quality is not None and quality not in QUALITY_MODES:
+            raise ValueError(f"no quality {quality!r}; choose one of {', '.join(QUALITY_MODES)}")
         self.scenario, self.model, self.prompt = scenario, model, prompt
+        #: How the quality rung is chosen: "auto" (from the frame times), a fixed rung, or None
+        #: (the model as it was given, no ladder).
+        self.quality_mode = quality
+        #: The rung of the model's quality ladder in use (None: no ladder in use).
+        self.quality: str | None = None
+        #: Every rung change ``(tick, level)``, the first at the start.
+        self.quality_changes: list[tuple[int, str]] = []
+        self._governor: QualityGovernor | None = None
         #: What the designer should know about the opening (set by start(); see opening_notice).
         self.notice: str | None = None
         self.tick_hz = tick_hz
@@ -418,11 +430,40 @@ class Session:
                             model=self.model.name, state=self.world_state.as_dict(), tick_hz=self.tick_hz,
                             notice=self.notice or None, seats=tuple(self.seats)))
         self._publish_cues()
+        self._start_quality()
         self._fire_due_events()
         self._publish(State(tick=0, state=self.world_state.as_dict()))
         self._publish_frames(frames)
         self._publish_sound()
         return frames[0]
+
+    def _start_quality(self) -> None:
+        """Set the model's rung as :attr:`quality_mode` asks (auto: the top rung, then the
+        governor). A model with no ladder keeps drawing as it does (said in a notice when a
+        rung was asked for). Raises ``ValueError`` for a rung the model does not have."""
+        levels, mode = tuple(self.model.quality_levels), self.quality_mode
+        if mode is None:
+            return
+        if not levels:
+            if mode != "auto":
+                self._publish(Notice(tick=0, text=f"{self.model.name} draws one way: quality {mode!r} does not apply"))
+            return
+        if mode == "auto":
+            self._governor = QualityGovernor(levels, 1.0 / self.tick_hz)
+            self._set_quality(levels[0], "auto: the top rung first")
+        elif mode not in levels:
+            raise ValueError(f"{self.model.name} has no quality level {mode!r}; it has {', '.join(levels)}")
+        else:
+            self._set_quality(mode, "fixed")
+
+    def _set_quality(self, level: str, reason: str) -> None:
+        """Draw from the next frame at ``level``; published to the game master and the recording."""
+        self.model.set_quality(level)
+        self.quality = level
+        tick = max(self.tick, 0)
+        self.quality_changes.append((tick, level))
+        _log.info("tick %d: quality %s (%s)", tick, level, reason)
+        self._publish(Quality(tick=tick, level=level, auto=self._governor is not None, reason=reason))
 
     def _open_views(self, prompts: list) -> list[np.ndarray]:
         """Open the model on every seat's view (one seat: the plain ``reset``)."""
@@ -489,13 +530,19 @@ class Session:
                 actions = [np.clip(p.take_unseen(), -ACTION_LIMITS, ACTION_LIMITS) for p in self.participants]
                 seqs = [p.applied_seq for p in self.participants]
             states, poses = self._views()
+        t0 = time.perf_counter()
         if len(poses) == 1:
             frames = [self.model.step(actions[0], states[0], viewer_pose=poses[0])]
         else:
             frames = self.model.step_views(actions, states, poses)
+        t1 = time.perf_counter()
         with self._clock:
             frames = self._guarded(frames, states, poses, tick)
             self._publish_frames(frames, tick=tick, poses=poses, seqs=seqs)
+            if self._governor is not None:
+                change = self._governor.observe(t1 - t0, t1)
+                if change is not None:
+                    self._set_quality(*change)
         return frames[0]
 
     def _guarded(self, frames: list[np.ndarray], states: list[WorldState], poses: list,

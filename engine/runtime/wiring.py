@@ -61,32 +61,35 @@ class LiveSession:
 
 def open_live_session(scenario, model=None, *, seed: int = 0, record: bool = True,
                       record_dir: str | Path | None = None, sampling: dict | None = None,
-                      meta: dict | None = None) -> LiveSession:
+                      meta: dict | None = None, quality: str | None = None) -> LiveSession:
     """Wire a session of ``scenario`` (an :class:`engine.scenario.Scenario`).
 
     ``model`` is a :class:`~engine.model.interface.WorldModel`, or what :func:`load_model`
     takes (raises ``TypeError`` naming what an object that is neither lacks). With ``record``,
     a :class:`Recorder` in ``record_dir`` (default :func:`default_record_dir`) receives
     everything an observer sees; ``meta`` adds to the recording's metadata (the scenario,
-    model and seed are always there). Raises what loading the model or opening the
-    scenario's opening image raises, before anything is written to disk.
+    model and seed are always there). ``quality``: how the session picks the rung of the
+    model's quality ladder (:class:`Session`; a live session wants ``"auto"``). Raises what
+    loading the model or opening the scenario's opening image raises, and ``ValueError`` for
+    an unknown quality, before anything is written to disk.
     """
     if model is None or isinstance(model, (str, Path)):
         model = load_model(model, seed=seed, sampling=sampling)
     elif not isinstance(model, WorldModel):
         missing = [m for m in ("resolution", "name", "card", "reset", "step", "reset_views", "step_views", "snapshot",
-                               "restore", "prepare_prompt", "update_prompt", "divergence", "reanchor", "viewer_pose")
+                               "restore", "prepare_prompt", "update_prompt", "divergence", "reanchor", "viewer_pose",
+                               "quality_levels", "set_quality")
                    if not hasattr(model, m)]
         raise TypeError(f"{type(model).__name__} is not a world model: it lacks {', '.join(missing)} "
                         "(see engine.model.interface.WorldModel)")
     prompt, scene = open_scenario(scenario, model.resolution)
     session = Session(scenario, model, prompt, scene=scene,
-                      seat_prompts=open_seats(scenario, prompt, scene, model.resolution))
+                      seat_prompts=open_seats(scenario, prompt, scene, model.resolution), quality=quality)
     if not record:
         return LiveSession(model, session)
     folder = Path(record_dir) if record_dir else default_record_dir(scenario.title)
     recorder = Recorder(folder, tick_hz=session.tick_hz, scale=video_scale(model.resolution), meta={
         "scenario": scenario.title, "scenario_file": str(scenario.source_path or ""),
-        "model": model.name, "seed": seed, **(meta or {})})
+        "model": model.name, "seed": seed, "quality": quality, **(meta or {})})
     RecorderSink(session, recorder)
     return LiveSession(model, session, recorder, folder)
