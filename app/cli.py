@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from engine.machine import DEVICE_CHOICES
 from engine.runtime.quality import QUALITY_MODES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +45,7 @@ def cmd_run(args) -> int:
         if not args.headless:
             print("ved: no display found; running headless", file=sys.stderr)
         result = run_headless(scenario, frames=args.frames, actions_file=args.actions, record_dir=args.record,
-                              model=args.model, seed=args.seed, quality=args.quality)
+                              model=args.model, seed=args.seed, quality=args.quality, device=args.device)
         print(f"recording written to {result['recording']} (video: {result['video']}, "
               f"contact sheet: {result['contact_sheet']})")
         if result.get("seat_recordings"):
@@ -53,7 +54,8 @@ def cmd_run(args) -> int:
         return 0
     from app.main import run_app
 
-    return run_app(scenario, model=args.model, record_dir=args.record, seed=args.seed, xr=args.xr)
+    return run_app(scenario, model=args.model, record_dir=args.record, seed=args.seed, xr=args.xr,
+                   device=args.device)
 
 
 def cmd_default(args) -> int:
@@ -62,7 +64,7 @@ def cmd_default(args) -> int:
 
         return run_designer(DEFAULT_SCENARIO)
     ns = argparse.Namespace(scenario=str(DEFAULT_SCENARIO), headless=False, frames=DEFAULT_HEADLESS_TICKS,
-                            actions=None, record=None, model=None, seed=0, quality="auto")
+                            actions=None, record=None, model=None, seed=0, quality="auto", device="auto")
     return cmd_run(ns)
 
 
@@ -222,7 +224,7 @@ def cmd_bench(args) -> int:
     from engine.bench import run_bench
 
     r = run_bench(_scenario(args.scenario), frames=args.frames, model=args.model, seed=args.seed,
-                  trainees=args.trainees, quality=args.quality or "high")
+                  trainees=args.trainees, quality=args.quality or "high", device=args.device)
     ref = r["reference_world"]
     seats = f", {r['trainees']} trainees per tick" if r["trainees"] > 1 else ""
     m = r["machine"]
@@ -270,7 +272,7 @@ def cmd_serve(args) -> int:
 
     result = serve(_scenario(args.scenario), host=args.host, port=args.port, model=args.model, record_dir=args.record,
                    seed=args.seed, seconds=args.seconds, log=lambda m: print(f"ved: {m}", file=sys.stderr),
-                   quality=args.quality)
+                   quality=args.quality, device=args.device)
     print(f"ved: session over; recording in {result['recording']}", file=sys.stderr)
     print(json.dumps(result))
     return 0
@@ -348,6 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0, help="sampling seed")
     r.add_argument("--quality", choices=QUALITY_MODES, default="auto", help="the world model's quality rung: auto "
                    "(steps down when frames are late, up when there is room; default) or a fixed one")
+    r.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where the world model runs: auto (a "
+                   "CUDA GPU when torch sees one, else the CPU; default), cpu or cuda")
     r.add_argument("--xr", action="store_true", help="put the trainee in the OpenXR headset (the desktop window "
                    "stays as its mirror; without a runtime, the desktop window instead)")
     r.set_defaults(func=cmd_run)
@@ -430,6 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--seed", type=int, default=0)
     sv.add_argument("--quality", choices=QUALITY_MODES, default="auto", help="the world model's quality rung "
                     "(default auto)")
+    sv.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where the world model runs "
+                    "(default auto: a CUDA GPU when there is one)")
     sv.set_defaults(func=cmd_serve)
 
     jn = sub.add_parser("join", help="join a served session with a code: the trainee window, the game-master "
@@ -465,6 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--quality", choices=QUALITY_MODES, help="the quality rung to time (default high, the top one; "
                    "auto: as a live session chooses)")
+    b.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where the world model runs "
+                   "(default auto: a CUDA GPU when there is one)")
     b.add_argument("--gui", action="store_true", help="the app instead: start-up to a usable window, and "
                    "event-loop stalls while a session plays")
     b.add_argument("--seconds", type=float, default=20.0, help="--gui, --net: seconds of play (default 20)")

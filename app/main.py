@@ -120,17 +120,19 @@ def _place_side_by_side(left, right) -> None:
     right.move(x + left.width() + WINDOW_GAP, y)
 
 
-def run_app(scenario, *, model=None, record_dir=None, seed: int = 0, xr: bool = False) -> int:
+def run_app(scenario, *, model=None, record_dir=None, seed: int = 0, xr: bool = False,
+            device: str | None = None) -> int:
     """Play ``scenario`` live: trainee window + game-master console, recorded.
 
     ``model``: a model folder, ``"reference"`` or None (the shipped model); it loads on the
-    session thread while the windows say so. Returns 0 after a clean session, 1 when the
+    session thread while the windows say so, on ``device`` (``auto``: a CUDA GPU where torch
+    sees one). Returns 0 after a clean session, 1 when the
     session could not start or stopped on an error (the message is printed).
     """
     from engine.runtime.wiring import load_model
 
     app = ensure_app()
-    trainee, console, worker = build_app(scenario, lambda: load_model(model, seed=seed), record_dir, seed=seed, xr=xr)
+    trainee, console, worker = build_app(scenario, lambda: load_model(model, seed=seed, device=device), record_dir, seed=seed, xr=xr)
     trainee.closed.connect(app.quit)
     console.closed.connect(app.quit)
     previous = signal.signal(signal.SIGINT, lambda *_: app.quit())  # Ctrl+C in the terminal

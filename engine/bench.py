@@ -15,7 +15,8 @@ def _stats(times_s: list[float]) -> dict:
 
 
 def run_bench(scenario, *, frames: int = 300, warmup: int = 20, model: str | None = None, seed: int = 0,
-              sampling: dict | None = None, trainees: int = 1, quality: str = "high") -> dict:
+              sampling: dict | None = None, trainees: int = 1, quality: str = "high",
+              device: str | None = None) -> dict:
     """Step the model ``frames`` times (after ``warmup``) through a live session with a
     scripted trainee, unpaced, no recording; then the reference world under the same actions.
     With ``trainees`` > 1 the session has that many seats (each walked by its own scripted
@@ -32,7 +33,7 @@ def run_bench(scenario, *, frames: int = 300, warmup: int = 20, model: str | Non
     from .net.bench import with_trainees
 
     t0 = time.perf_counter()
-    wm = load_model(model, seed=seed, sampling=sampling)
+    wm = load_model(model, seed=seed, sampling=sampling, device=device)
     load_s = time.perf_counter() - t0
     session = open_live_session(with_trainees(scenario, trainees), wm, seed=seed, record=False,
                                 quality=quality if wm.quality_levels else None).session
@@ -75,6 +76,7 @@ def run_bench(scenario, *, frames: int = 300, warmup: int = 20, model: str | Non
         "reference_world": _stats(ref_times),
         "torch_threads": torch.get_num_threads(),
         "machine": machine_facts(),
+        "device": str(getattr(wm, "device", "cpu")),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     return result

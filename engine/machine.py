@@ -69,3 +69,24 @@ def machine_facts() -> dict:
     if torch is not None:
         facts["torch_threads"] = torch.get_num_threads()
     return facts
+
+
+#: What ``--device`` takes: ``auto`` (CUDA when torch sees a GPU, else the CPU), ``cpu``, ``cuda``.
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str | None) -> str:
+    """The torch device a world model runs on for ``--device name`` (None: ``auto``). Raises
+    ``ValueError`` for another name, or for ``cuda`` where torch sees no GPU (a CPU build of
+    torch, or no driver), saying what to use instead."""
+    import torch
+
+    name = name or "auto"
+    if name not in DEVICE_CHOICES:
+        raise ValueError(f"no device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}")
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device cuda: torch {torch.__version__} sees no CUDA GPU here (a CPU build of torch, "
+                         "or no GPU driver); use --device cpu, or auto to take a GPU only where there is one")
+    return name

@@ -13,3 +13,19 @@ def test_the_machine_is_named_from_its_flags_never_its_name():
     facts = machine_facts()
     assert facts["cpu"] and facts["cores"] >= 1 and set(facts["flags"]) <= {"avx2", "avx512f", "avx512_bf16",
                                                                              "amx_bf16", "amx_tile"}
+
+
+def test_the_device_is_a_gpu_only_where_there_is_one(monkeypatch):
+    import pytest
+    import torch
+
+    from engine.machine import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == resolve_device(None) == "cpu"
+    with pytest.raises(ValueError, match="sees no CUDA GPU"):
+        resolve_device("cuda")
+    with pytest.raises(ValueError, match="no device"):
+        resolve_device("tpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == "cuda" and resolve_device("cpu") == "cpu"

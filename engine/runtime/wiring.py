@@ -26,18 +26,22 @@ def default_record_dir(scenario_title: str) -> Path:
     return DEFAULT_RECORDINGS / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{slug}"
 
 
-def load_model(model: str | Path | None, *, seed: int = 0, sampling: dict | None = None):
+def load_model(model: str | Path | None, *, seed: int = 0, sampling: dict | None = None, device: str | None = None):
     """The world model named by ``model``: ``None`` (the shipped default) or a model folder →
     the learned model (:func:`engine.model.io.load_world_model`, which raises a
     ``ModelError`` naming the problem for a missing or corrupt folder); ``"reference"`` → the
-    reference world. ``sampling`` overrides fields of the model card's ``Sampling``."""
+    reference world. ``sampling`` overrides fields of the model card's ``Sampling``;
+    ``device``: ``auto`` (default: CUDA where torch sees a GPU), ``cpu`` or ``cuda``
+    (:func:`engine.machine.resolve_device`, which raises ``ValueError`` for a GPU that is
+    not there). The reference world renders with OpenGL whatever the device."""
     if model == "reference":
         from ..model.interface import ReferenceWorldModel
 
         return ReferenceWorldModel()
+    from ..machine import resolve_device
     from ..model.io import load_world_model
 
-    return load_world_model(model, seed=seed, **(sampling or {}))
+    return load_world_model(model, seed=seed, device=resolve_device(device), **(sampling or {}))
 
 
 @dataclass
@@ -61,7 +65,8 @@ class LiveSession:
 
 def open_live_session(scenario, model=None, *, seed: int = 0, record: bool = True,
                       record_dir: str | Path | None = None, sampling: dict | None = None,
-                      meta: dict | None = None, quality: str | None = None) -> LiveSession:
+                      meta: dict | None = None, quality: str | None = None,
+                      device: str | None = None) -> LiveSession:
     """Wire a session of ``scenario`` (an :class:`engine.scenario.Scenario`).
 
     ``model`` is a :class:`~engine.model.interface.WorldModel`, or what :func:`load_model`
@@ -74,7 +79,7 @@ def open_live_session(scenario, model=None, *, seed: int = 0, record: bool = Tru
     an unknown quality, before anything is written to disk.
     """
     if model is None or isinstance(model, (str, Path)):
-        model = load_model(model, seed=seed, sampling=sampling)
+        model = load_model(model, seed=seed, sampling=sampling, device=device)
     elif not isinstance(model, WorldModel):
         missing = [m for m in ("resolution", "name", "card", "reset", "step", "reset_views", "step_views", "snapshot",
                                "restore", "prepare_prompt", "update_prompt", "divergence", "reanchor", "viewer_pose",
