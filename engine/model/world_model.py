@@ -206,17 +206,21 @@ class LatentWorldModel:
     def ctx_noise(self) -> float:
         return 0.0 if self.sampling.deterministic else self.sampling.ctx_noise
 
+    def _camera_still(self, action) -> bool:
+        """Whether ``action`` (float32 ``(4,)``) moved the camera by less than ``still_cells``
+        of a latent cell: the warp then copies its predecessor instead of resampling it (the
+        still camera of ``ctx_noise_still`` and ``hold_still``, see :class:`Sampling`)."""
+        from .warp import warp_shift_cells
+
+        return warp_shift_cells(action, self.dyn.cfg.latent_size) < self.sampling.still_cells
+
     def _ctx_noise_after(self, action: np.ndarray) -> float:
         """The context noise of a frame generated under ``action`` (float32 ``(4,)``): ``ctx_noise``,
-        or ``ctx_noise_still`` when the action moved the camera by less than
-        ``still_cells`` of a latent cell (see :class:`Sampling`)."""
+        or ``ctx_noise_still`` after a still camera (:meth:`_camera_still`)."""
         still = self.sampling.ctx_noise_still
         if self.sampling.deterministic or still is None:
             return self.ctx_noise
-        from .warp import warp_shift_cells
-
-        return float(still) if warp_shift_cells(action, self.dyn.cfg.latent_size) < self.sampling.still_cells \
-            else self.ctx_noise
+        return float(still) if self._camera_still(action) else self.ctx_noise
 
     # ------------------------------------------------------------ helpers
     def encode(self, frames: np.ndarray) -> torch.Tensor:
@@ -646,8 +650,6 @@ class LatentWorldModel:
         differs from the last tick's in any of its pixels (widened by one cell); a view
         regenerates whole while it moves, for ``hold_settle`` ticks after a change of its
         world state, and without a layout."""
-        from .warp import warp_shift_cells
-
         out, held = [], []
         size = z_all.shape[-1]
         for b, (view, action, state) in enumerate(zip(views, actions, states)):
@@ -658,15 +660,14 @@ class LatentWorldModel:
             view.hold_layout, view.hold_state = layout, sv
             if prev_state is None or not np.array_equal(sv, prev_state):
                 view.settle = max(view.settle, self.sampling.hold_settle)
-            moving = warp_shift_cells(action, size) >= self.sampling.still_cells
-            if (view.settle > 0 or moving or layout is None or prev_layout is None
+            if (view.settle > 0 or not self._camera_still(action) or layout is None or prev_layout is None
                     or prev_layout.shape != layout.shape or view.last_latent is None):
                 view.settle = max(view.settle - 1, 0)
                 out.append(z)
                 held.append(False)
                 continue
             changed = ((layout - prev_layout).abs().amax(1, keepdim=True) > 1e-3).float()  # (1, 1, H, W)
-            cells = F.max_pool2d(F.adaptive_max_pool2d(changed, size), 3, 1, 1)[:, 0:1] > 0  # (1, 1, h, w)
+            cells = F.max_pool2d(F.adaptive_max_pool2d(changed, size), 3, 1, 1) > 0  # (1, 1, h, w)
             out.append(torch.where(cells, z, view.last_latent))
             held.append(not bool(cells.any()))
         return torch.cat(out, 0), held
