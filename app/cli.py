@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from engine.machine import DEVICE_CHOICES
+from engine.machine import DEVICE_CHOICES, PATH_CHOICES
 from engine.runtime.quality import QUALITY_MODES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +45,8 @@ def cmd_run(args) -> int:
         if not args.headless:
             print("ved: no display found; running headless", file=sys.stderr)
         result = run_headless(scenario, frames=args.frames, actions_file=args.actions, record_dir=args.record,
-                              model=args.model, seed=args.seed, quality=args.quality, device=args.device)
+                              model=args.model, seed=args.seed, quality=args.quality, device=args.device,
+                              path=args.path)
         print(f"recording written to {result['recording']} (video: {result['video']}, "
               f"contact sheet: {result['contact_sheet']})")
         if result.get("seat_recordings"):
@@ -55,7 +56,7 @@ def cmd_run(args) -> int:
     from app.main import run_app
 
     return run_app(scenario, model=args.model, record_dir=args.record, seed=args.seed, xr=args.xr,
-                   device=args.device)
+                   device=args.device, path=args.path)
 
 
 def cmd_default(args) -> int:
@@ -64,7 +65,8 @@ def cmd_default(args) -> int:
 
         return run_designer(DEFAULT_SCENARIO)
     ns = argparse.Namespace(scenario=str(DEFAULT_SCENARIO), headless=False, frames=DEFAULT_HEADLESS_TICKS,
-                            actions=None, record=None, model=None, seed=0, quality="auto", device="auto")
+                            actions=None, record=None, model=None, seed=0, quality="auto", device="auto",
+                            path="auto")
     return cmd_run(ns)
 
 
@@ -224,12 +226,13 @@ def cmd_bench(args) -> int:
     from engine.bench import run_bench
 
     r = run_bench(_scenario(args.scenario), frames=args.frames, model=args.model, seed=args.seed,
-                  trainees=args.trainees, quality=args.quality or "high", device=args.device)
+                  trainees=args.trainees, quality=args.quality or "high", device=args.device, path=args.path)
     ref = r["reference_world"]
     seats = f", {r['trainees']} trainees per tick" if r["trainees"] > 1 else ""
     m = r["machine"]
     print(f"machine: {m['cpu']} ({', '.join(m['flags']) or 'no AVX2'}), {m['cores']} cores")
-    print(f"world model ({r['model']}, {r['sampling_steps']} sampling steps, {r['torch_threads']} threads{seats}): "
+    print(f"world model ({r['model']} on {r['inference_path']}, quality {r['quality']}, {r['sampling_steps']} "
+          f"sampling steps, {r['torch_threads']} threads{seats}): "
           f"median {r['median_ms']} ms, p95 {r['p95_ms']} ms, {r['fps']} frames/s")
     print(f"reference world:   median {ref['median_ms']} ms, p95 {ref['p95_ms']} ms, {ref['fps']} frames/s")
     print(json.dumps(r))
@@ -272,7 +275,7 @@ def cmd_serve(args) -> int:
 
     result = serve(_scenario(args.scenario), host=args.host, port=args.port, model=args.model, record_dir=args.record,
                    seed=args.seed, seconds=args.seconds, log=lambda m: print(f"ved: {m}", file=sys.stderr),
-                   quality=args.quality, device=args.device)
+                   quality=args.quality, device=args.device, path=args.path)
     print(f"ved: session over; recording in {result['recording']}", file=sys.stderr)
     print(json.dumps(result))
     return 0
@@ -352,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(steps down when frames are late, up when there is room; default) or a fixed one")
     r.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where the world model runs: auto (a "
                    "CUDA GPU when torch sees one, else the CPU; default), cpu or cuda")
+    r.add_argument("--path", choices=PATH_CHOICES, default="auto", help="which runtime runs the world model's networks: auto (measured "
+                   "on this machine once, then cached; default), torch-fp32 (the reference), openvino-fp32, "
+                   "openvino-bf16 (processors with native bf16 only)")
     r.add_argument("--xr", action="store_true", help="put the trainee in the OpenXR headset (the desktop window "
                    "stays as its mirror; without a runtime, the desktop window instead)")
     r.set_defaults(func=cmd_run)
@@ -436,6 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "(default auto)")
     sv.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where the world model runs "
                     "(default auto: a CUDA GPU when there is one)")
+    sv.add_argument("--path", choices=PATH_CHOICES, default="auto", help="which runtime runs the world model's networks: auto (measured "
+                   "on this machine once, then cached; default), torch-fp32 (the reference), openvino-fp32, "
+                   "openvino-bf16 (processors with native bf16 only)")
     sv.set_defaults(func=cmd_serve)
 
     jn = sub.add_parser("join", help="join a served session with a code: the trainee window, the game-master "
@@ -473,6 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "auto: as a live session chooses)")
     b.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where the world model runs "
                    "(default auto: a CUDA GPU when there is one)")
+    b.add_argument("--path", choices=PATH_CHOICES, default="auto", help="which runtime runs the world model's networks: auto (measured "
+                   "on this machine once, then cached; default), torch-fp32 (the reference), openvino-fp32, "
+                   "openvino-bf16 (processors with native bf16 only)")
     b.add_argument("--gui", action="store_true", help="the app instead: start-up to a usable window, and "
                    "event-loop stalls while a session plays")
     b.add_argument("--seconds", type=float, default=20.0, help="--gui, --net: seconds of play (default 20)")

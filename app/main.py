@@ -121,7 +121,7 @@ def _place_side_by_side(left, right) -> None:
 
 
 def run_app(scenario, *, model=None, record_dir=None, seed: int = 0, xr: bool = False,
-            device: str | None = None) -> int:
+            device: str | None = None, path: str = "auto") -> int:
     """Play ``scenario`` live: trainee window + game-master console, recorded.
 
     ``model``: a model folder, ``"reference"`` or None (the shipped model); it loads on the
@@ -132,7 +132,7 @@ def run_app(scenario, *, model=None, record_dir=None, seed: int = 0, xr: bool = 
     from engine.runtime.wiring import load_model
 
     app = ensure_app()
-    trainee, console, worker = build_app(scenario, lambda: load_model(model, seed=seed, device=device), record_dir, seed=seed, xr=xr)
+    trainee, console, worker = build_app(scenario, lambda: load_model(model, seed=seed, device=device, path=path), record_dir, seed=seed, xr=xr)
     trainee.closed.connect(app.quit)
     console.closed.connect(app.quit)
     previous = signal.signal(signal.SIGINT, lambda *_: app.quit())  # Ctrl+C in the terminal

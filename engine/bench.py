@@ -16,24 +16,25 @@ def _stats(times_s: list[float]) -> dict:
 
 def run_bench(scenario, *, frames: int = 300, warmup: int = 20, model: str | None = None, seed: int = 0,
               sampling: dict | None = None, trainees: int = 1, quality: str = "high",
-              device: str | None = None) -> dict:
+              device: str | None = None, path: str = "torch-fp32") -> dict:
     """Step the model ``frames`` times (after ``warmup``) through a live session with a
     scripted trainee, unpaced, no recording; then the reference world under the same actions.
     With ``trainees`` > 1 the session has that many seats (each walked by its own scripted
     trainee) and a tick is one batched step of every view: the figures are per tick.
     ``quality``: a fixed rung of the model's ladder, or ``"auto"`` (the session chooses, and
-    the figures say which rungs it drew at)."""
+    the figures say which rungs it drew at). ``path``: the inference path (as
+    :func:`engine.runtime.wiring.load_model` takes it)."""
     import torch
 
     from .machine import machine_facts
     from .model.interface import ReferenceWorldModel
     from .runtime.session import Role
-    from .runtime.wiring import load_model, open_live_session
+    from .runtime.wiring import inference_path_of, load_model, open_live_session
     from .world.policy import ExplorationPolicy
     from .net.bench import with_trainees
 
     t0 = time.perf_counter()
-    wm = load_model(model, seed=seed, sampling=sampling, device=device)
+    wm = load_model(model, seed=seed, sampling=sampling, device=device, path=path)
     load_s = time.perf_counter() - t0
     session = open_live_session(with_trainees(scenario, trainees), wm, seed=seed, record=False,
                                 quality=quality if wm.quality_levels else None).session
@@ -77,6 +78,7 @@ def run_bench(scenario, *, frames: int = 300, warmup: int = 20, model: str | Non
         "torch_threads": torch.get_num_threads(),
         "machine": machine_facts(),
         "device": str(getattr(wm, "device", "cpu")),
+        "inference_path": inference_path_of(wm),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     return result

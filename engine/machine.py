@@ -71,6 +71,13 @@ def machine_facts() -> dict:
     return facts
 
 
+#: The runtimes that can run the world model's networks (engine.model.runtimes), the
+#: reference first; ``openvino-*`` needs the ``openvino`` package, ``-bf16`` native bf16.
+RUNTIME_NAMES = ("torch-fp32", "openvino-fp32", "openvino-bf16")
+#: What ``--path`` takes: ``auto`` (measured once per model and machine, then cached;
+#: engine.runtime.inference_path) or one runtime for both networks.
+PATH_CHOICES = ("auto",) + RUNTIME_NAMES
+
 #: What ``--device`` takes: ``auto`` (CUDA when torch sees a GPU, else the CPU), ``cpu``, ``cuda``.
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 

@@ -14,6 +14,7 @@ from .autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
 from .dynamics import DynamicsModel
 from .interface import Prompt
 from .pose import compose, memory_score, step_pose
+from .runtimes import TorchRuntime
 
 
 
@@ -170,6 +171,22 @@ class LatentWorldModel:
         self._layout_scene = None
         self._decoder_renderer = None  # the same at half the output size (a layout decoder)
         self.tick = 0
+        #: What runs the decoder and the dynamics model's cached step each tick
+        #: (:mod:`engine.model.runtimes`; torch float32 unless :meth:`set_runtimes` chose others).
+        self.decoder_runtime = self.dynamics_runtime = TorchRuntime(self.ae, self.dyn)
+
+    def set_runtimes(self, decoder=None, dynamics=None) -> None:
+        """Run the decoder and/or the dynamics step on these runtimes
+        (:class:`engine.model.runtimes.NetworkRuntime`; None keeps the current one)."""
+        if decoder is not None:
+            self.decoder_runtime = decoder
+        if dynamics is not None:
+            self.dynamics_runtime = dynamics
+
+    @property
+    def inference_path(self) -> dict:
+        """Which runtime runs each network: ``{"decoder": name, "dynamics": name}``."""
+        return {"decoder": self.decoder_runtime.name, "dynamics": self.dynamics_runtime.name}
 
     # The first participant's rollout, as a one-trainee session knows it.
     @property
@@ -233,10 +250,7 @@ class LatentWorldModel:
         ``(N, LAYOUT_DIM, H, W)`` is the views' scene layout, read by a layout decoder only
         (:mod:`engine.model.layout_decoder`; None: the empty layout)."""
         with torch.inference_mode():
-            z = (z * self.std + self.mean).contiguous(memory_format=torch.channels_last)
-            if layout is not None:
-                layout = layout.contiguous(memory_format=torch.channels_last)
-            return tensor_to_frames(self.ae.decode(z, layout))
+            return tensor_to_frames(self.decoder_runtime.decode(z * self.std + self.mean, layout))
 
     def _viewer(self, viewer_pose, rel_pose, origin: np.ndarray) -> np.ndarray:
         """The world pose ``(x, z, yaw, pitch)`` of a view: ``viewer_pose`` when known, else
@@ -557,7 +571,7 @@ class LatentWorldModel:
         poses = [step_pose(v.pose, a) for v, a in zip(views, actions)]
         ents = [self._entities(st, vp, pose, v.origin) for st, vp, pose, v in zip(states, viewer_poses, poses, views)]
         memories = [self._retrieve(v, pose) for v, pose in zip(views, poses)]  # both passes see the same memory
-        cache, cache_pos = self._cache(views, memories)
+        cache, _ = self._cache(views, memories)
         n_cache = cache[0][0].shape[2]
         shape = (1, 1, cfg.latent_channels, cfg.latent_size, cfg.latent_size)
         if self.sampling.deterministic:
@@ -594,9 +608,9 @@ class LatentWorldModel:
             tok[2 * P:, :P] = True
             tok[2 * P:, n_cache + 2 * P:] = True
         cache_r = [(self._rows(k, R), self._rows(v, R)) for k, v in cache]
-        v, kv = self.dyn.forward_cached(torch.cat(xin, 0), torch.cat(cond, 0), pos, cache_r, cache_pos, rotated=True,
-                                        mask=tok, warped=torch.cat(win, 0), entities=self._cat_views(ent_rows),
-                                        t=[self.ctx_noise, ts[0], self.ctx_noise][:F])
+        v, kv = self.dynamics_runtime.dynamics(torch.cat(xin, 0), torch.cat(cond, 0), pos, cache_r, tok,
+                                               torch.cat(win, 0), self._cat_views(ent_rows),
+                                               [self.ctx_noise, ts[0], self.ctx_noise][:F])
         for b, view in enumerate(views):
             r = b * R  # the view's conditional row
             xs[b] = xs[b] - (ts[0] - ts[1]) * self._combine(v[r:r + R, 1:2])
@@ -605,16 +619,16 @@ class LatentWorldModel:
                 view.memory.append((self.tick, view.pending[3],
                                     [(k[r:r + 1, :, 2 * P:], vv[r:r + 1, :, 2 * P:]) for k, vv in kv]))
         if self.steps > 1 and not self.sampling.deterministic:
-            cache, cache_pos = self._cache(views, memories)  # now with the pending frames' window entries
+            cache, _ = self._cache(views, memories)  # now with the pending frames' window entries
             pos = torch.tensor([new_pos + 1], device=self.device)
             for t, t_next in zip(ts[1:-1], ts[2:]):
                 guided = [self._guided(t, a, st, pose) for a, st, pose in zip(actions, states, poses)]
                 R = guided[0].shape[0]
                 cache_r = [(self._rows(k, R), self._rows(vv, R)) for k, vv in cache]
-                v, _ = self.dyn.forward_cached(
-                    torch.cat([x.expand(R, -1, -1, -1, -1) for x in xs], 0), torch.cat(guided, 0), pos, cache_r,
-                    cache_pos, rotated=True, warped=torch.cat([w.expand(R, -1, -1, -1, -1) for w in warps], 0),
-                    entities=self._cat_views([self._cat_entities([e], R) for e in ents]), t=[t])
+                v, _ = self.dynamics_runtime.dynamics(
+                    torch.cat([x.expand(R, -1, -1, -1, -1) for x in xs], 0), torch.cat(guided, 0), pos, cache_r, None,
+                    torch.cat([w.expand(R, -1, -1, -1, -1) for w in warps], 0),
+                    self._cat_views([self._cat_entities([e], R) for e in ents]), [t])
                 xs = [x - (t - t_next) * self._combine(v[b * R:(b + 1) * R]) for b, x in enumerate(xs)]
         self.tick += 1
         z_all = torch.cat([x[:, 0] for x in xs], 0)

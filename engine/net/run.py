@@ -46,7 +46,7 @@ def _is_loopback(host: str) -> bool:
 def serve(scenario, *, host: str = "127.0.0.1", port: int = 0, model=None, record_dir=None, seed: int = 0,
           seconds: float | None = None, cert_dir: Path | None = None, out=sys.stdout, log=print,
           seats: list[tuple[str, Role]] | None = None, quality: str | None = "auto",
-          device: str | None = None) -> dict:
+          device: str | None = None, path: str = "torch-fp32") -> dict:
     """Serve ``scenario`` until SIGINT/SIGTERM or ``seconds``; returns ``ticks``,
     ``missed_ticks``, ``seconds`` (the session clock's wall time), ``refusals`` and
     ``recording``.
@@ -58,7 +58,7 @@ def serve(scenario, *, host: str = "127.0.0.1", port: int = 0, model=None, recor
     from ..cache import cache_dir
 
     live = open_live_session(scenario, model, seed=seed, record_dir=record_dir, meta={"app": "ved serve"},
-                             quality=quality, device=device)
+                             quality=quality, device=device, path=path)
     cert = load_or_make_certificate(cert_dir or cache_dir() / "tls")
     server = SessionServer(live.session, cert, host=host, port=port, seats=seats or seats_of(scenario)).start()
     print(json.dumps({"url": server.url, "fingerprint": cert.fingerprint, "codes": server.codes()}), file=out, flush=True)

@@ -14,12 +14,12 @@ import numpy as np
 from ..actions import ActionError, read_actions
 from ..world.policy import ExplorationPolicy
 from .session import Role, Session
-from .wiring import default_record_dir, open_live_session
+from .wiring import default_record_dir, inference_path_of, open_live_session
 
 
 def run_headless(scenario, *, frames: int, actions_file: str | Path | None = None,
                  record_dir: str | Path | None = None, model=None, seed: int = 0, log=print,
-                 quality: str | None = "auto", device: str | None = None) -> dict:
+                 quality: str | None = "auto", device: str | None = None, path: str = "torch-fp32") -> dict:
     """Play ``scenario`` for ``frames`` ticks; returns the figures printed as the last line.
 
     The trainee is scripted: the actions file (replayed, then held at rest once it runs
@@ -31,7 +31,7 @@ def run_headless(scenario, *, frames: int, actions_file: str | Path | None = Non
     t_load = time.perf_counter()
     record_dir = (Path(record_dir) if record_dir else default_record_dir(scenario.title)).resolve()
     live = open_live_session(scenario, model, seed=seed, record_dir=record_dir, quality=quality,
-                             device=device)
+                             device=device, path=path)
     session, model = live.session, live.model
     trainees = [session.connect(Role.TRAINEE, seat=k, maxlen=1) for k in range(len(session.seats))]
     if actions_file is not None:
@@ -77,6 +77,8 @@ def run_headless(scenario, *, frames: int, actions_file: str | Path | None = Non
         "recoveries": session.guard.recoveries,
         "model": model.name,
         "device": str(getattr(model, "device", "cpu")),
+        # which runtime ran each network (engine.runtime.inference_path)
+        "inference_path": inference_path_of(model),
         # the rung of the model's quality ladder at the end, and how often it changed (engine.runtime.quality)
         "quality": session.quality, "quality_changes": max(0, len(session.quality_changes) - 1),
         "recording": str(record_dir),

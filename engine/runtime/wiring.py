@@ -26,14 +26,19 @@ def default_record_dir(scenario_title: str) -> Path:
     return DEFAULT_RECORDINGS / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{slug}"
 
 
-def load_model(model: str | Path | None, *, seed: int = 0, sampling: dict | None = None, device: str | None = None):
+def load_model(model: str | Path | None, *, seed: int = 0, sampling: dict | None = None, device: str | None = None,
+               path: str = "torch-fp32"):
     """The world model named by ``model``: ``None`` (the shipped default) or a model folder →
     the learned model (:func:`engine.model.io.load_world_model`, which raises a
     ``ModelError`` naming the problem for a missing or corrupt folder); ``"reference"`` → the
     reference world. ``sampling`` overrides fields of the model card's ``Sampling``;
     ``device``: ``auto`` (default: CUDA where torch sees a GPU), ``cpu`` or ``cuda``
     (:func:`engine.machine.resolve_device`, which raises ``ValueError`` for a GPU that is
-    not there). The reference world renders with OpenGL whatever the device."""
+    not there). The reference world renders with OpenGL whatever the device. ``path``: the
+    learned model's inference path (:func:`engine.runtime.inference_path.choose_path`:
+    ``auto`` measures this machine once and keeps the choice; default torch float32, the
+    reference); what was chosen is the model's ``path_choice``. Raises
+    ``RuntimeUnavailable`` for a named path this machine cannot run."""
     if model == "reference":
         from ..model.interface import ReferenceWorldModel
 
@@ -41,7 +46,25 @@ def load_model(model: str | Path | None, *, seed: int = 0, sampling: dict | None
     from ..machine import resolve_device
     from ..model.io import load_world_model
 
-    return load_world_model(model, seed=seed, device=resolve_device(device), **(sampling or {}))
+    wm = load_world_model(model, seed=seed, device=resolve_device(device), **(sampling or {}))
+    if path != "torch-fp32":
+        import sys
+
+        from .inference_path import choose_path
+
+        wm.path_choice = choose_path(wm, path, progress=lambda m: print(f"ved: {m}", file=sys.stderr, flush=True))
+    return wm
+
+
+def inference_path_of(model) -> str:
+    """The inference path ``model`` runs on, in words (``"torch-fp32"``, ``"openvino-fp32"``,
+    ``"decoder torch-fp32, dynamics openvino-fp32"``); ``"reference"`` for a model with none."""
+    path = getattr(model, "inference_path", None)
+    if path is None:
+        return "reference"
+    from .inference_path import describe
+
+    return describe(path)
 
 
 @dataclass
@@ -66,7 +89,7 @@ class LiveSession:
 def open_live_session(scenario, model=None, *, seed: int = 0, record: bool = True,
                       record_dir: str | Path | None = None, sampling: dict | None = None,
                       meta: dict | None = None, quality: str | None = None,
-                      device: str | None = None) -> LiveSession:
+                      device: str | None = None, path: str = "torch-fp32") -> LiveSession:
     """Wire a session of ``scenario`` (an :class:`engine.scenario.Scenario`).
 
     ``model`` is a :class:`~engine.model.interface.WorldModel`, or what :func:`load_model`
@@ -76,10 +99,11 @@ def open_live_session(scenario, model=None, *, seed: int = 0, record: bool = Tru
     model and seed are always there). ``quality``: how the session picks the rung of the
     model's quality ladder (:class:`Session`; a live session wants ``"auto"``). Raises what
     loading the model or opening the scenario's opening image raises, and ``ValueError`` for
-    an unknown quality, before anything is written to disk.
+    an unknown quality, before anything is written to disk. ``device`` and ``path``: as
+    :func:`load_model` takes them, for a model it loads.
     """
     if model is None or isinstance(model, (str, Path)):
-        model = load_model(model, seed=seed, sampling=sampling, device=device)
+        model = load_model(model, seed=seed, sampling=sampling, device=device, path=path)
     elif not isinstance(model, WorldModel):
         missing = [m for m in ("resolution", "name", "card", "reset", "step", "reset_views", "step_views", "snapshot",
                                "restore", "prepare_prompt", "update_prompt", "divergence", "reanchor", "viewer_pose",
@@ -95,6 +119,7 @@ def open_live_session(scenario, model=None, *, seed: int = 0, record: bool = Tru
     folder = Path(record_dir) if record_dir else default_record_dir(scenario.title)
     recorder = Recorder(folder, tick_hz=session.tick_hz, scale=video_scale(model.resolution), meta={
         "scenario": scenario.title, "scenario_file": str(scenario.source_path or ""),
-        "model": model.name, "seed": seed, "quality": quality, **(meta or {})})
+        "model": model.name, "seed": seed, "quality": quality, "inference_path": inference_path_of(model),
+        **(meta or {})})
     RecorderSink(session, recorder)
     return LiveSession(model, session, recorder, folder)
