@@ -257,7 +257,8 @@ def cmd_eval(args) -> int:
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
     sampling = parse_sampling(args.sampling or [])
     only = [k.strip() for k in args.only.split(",") if k.strip()] if args.only else None
-    results = run_eval(model_dir, config=config, seed=args.seed, out=out, log=say, sampling=sampling, only=only)
+    results = run_eval(model_dir, config=config, seed=args.seed, out=out, log=say, sampling=sampling, only=only,
+                       device=args.device)
     if args.write_card:
         write_card_metrics(model_dir, results)
         say(f"eval figures written into {model_dir / 'model_card.json'}")
@@ -426,6 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--quick", action="store_true", help="seconds-long smoke evaluation (not a measurement)")
     e.add_argument("--write-card", action="store_true", help="store the figures in the model's model_card.json")
+    e.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where the world model runs "
+                   "(default auto: a CUDA GPU when there is one); the figures stay on the torch float32 path")
     e.set_defaults(func=cmd_eval)
 
     sv = sub.add_parser("serve", help="run a session for other computers to join (headless, recorded); the first "

@@ -616,3 +616,37 @@ def test_choosing_a_room_says_why_when_it_cannot(qtbot, make_window, library, mo
     qtbot.waitUntil(lambda: not job.running and editor.room_from_prompt_button.isEnabled(), timeout=5000)
     assert editor.room_from_prompt_status.text().startswith("No room chosen: the world model in M cannot")
     assert (window.doc.get(("world", "room")), window.doc.get(("world", "seed"))) == ("classroom", 12)
+
+
+def test_preview_menu_keeps_where_the_world_model_runs_and_its_inference_path(qtbot, make_window, library,
+                                                                             monkeypatch):
+    """Preview → *Run the world model on* and *Inference path*: radio items kept in the
+    settings, read back by a new window, and passed to the preview's model loader and to the
+    hosted server's command line."""
+    window = make_window(library / "operating_room_bleeding.toml")
+    assert window.setting("world_model/device") == "auto" and window.setting("world_model/path") == "auto"
+    pick = {a.data(): a for a in window.path_menu.actions()}
+    assert set(pick) == {"auto", "torch-fp32", "openvino-fp32", "openvino-bf16"}
+    pick["torch-fp32"].trigger()
+    {a.data(): a for a in window.device_menu.actions()}["cpu"].trigger()
+    again = make_window(library / "operating_room_bleeding.toml", settings=window.settings)
+    assert again.setting("world_model/path") == "torch-fp32" and again.setting("world_model/device") == "cpu"
+    assert [a.data() for a in again.path_menu.actions() if a.isChecked()] == ["torch-fp32"]
+    window.settings.setValue("world_model/path", "tensorrt")  # a value from elsewhere: not trusted
+    assert window.setting("world_model/path") == "auto"
+    window.settings.setValue("world_model/path", "torch-fp32")
+
+    import engine.runtime.wiring as wiring
+    from app.designer.preview import model_factory
+
+    seen = {}
+    monkeypatch.setattr(wiring, "load_model", lambda model, **kw: seen.update(kw) or "model")
+    assert model_factory(None, device=again.setting("world_model/device"),
+                         path=again.setting("world_model/path"))() == "model"
+    assert seen["device"] == "cpu" and seen["path"] == "torch-fp32"
+    from app.designer.host import HostSessionDialog
+
+    dialog = HostSessionDialog(library / "operating_room_bleeding.toml", device="cpu", path="torch-fp32")
+    qtbot.addWidget(dialog)
+    cmd = dialog.command()
+    assert cmd[cmd.index("--device") + 1] == "cpu" and cmd[cmd.index("--path") + 1] == "torch-fp32"

@@ -27,10 +27,11 @@ class HostSessionDialog(QDialog):
     """
 
     def __init__(self, scenario_path: str | Path, *, model: str | None = None, record_dir: str | Path | None = None,
-                 parent: QWidget | None = None):
+                 parent: QWidget | None = None, device: str = "auto", path: str = "auto"):
         super().__init__(parent)
         self.setWindowTitle("Host session")
         self.scenario_path, self.model, self.record_dir = Path(scenario_path), model, record_dir
+        self.device, self.path = device, path  # where the server's world model runs, on which inference path
         self.url: str | None = None
         self.fingerprint: str | None = None
         self.codes: dict[str, str] = {}
@@ -87,7 +88,7 @@ class HostSessionDialog(QDialog):
             cmd += ["--model", str(self.model)]
         if self.record_dir:
             cmd += ["--record", str(self.record_dir)]
-        return cmd
+        return cmd + ["--device", self.device, "--path", self.path]
 
     def start(self) -> None:
         if self.process is not None:

@@ -12,16 +12,17 @@ from pathlib import Path
 from ..session_worker import Hook
 
 
-def model_factory(model=None, *, seed: int = 0):
+def model_factory(model=None, *, seed: int = 0, device: str = "auto", path: str = "auto"):
     """A zero-argument callable loading ``model`` (None: the shipped model; ``"reference"``;
-    a model folder) on whatever thread calls it; a model object is returned as is."""
+    a model folder) on whatever thread calls it, on ``device`` with inference path ``path``
+    (as :func:`engine.runtime.wiring.load_model` takes them); a model object is returned as is."""
     if model is not None and not isinstance(model, (str, Path)):
         return model  # a world model (used as is) or a callable returning one
 
     def load():
         from engine.runtime.wiring import load_model
 
-        return load_model(None if model is None else str(model), seed=seed)
+        return load_model(None if model is None else str(model), seed=seed, device=device, path=path)
 
     return load
 
@@ -35,6 +36,8 @@ class Preview:
             zero-argument callable returning one.
         record_dir: recording folder (default ``recordings/<time>-<title>``).
         seed: sampling seed.
+        device, path: where the world model runs and on which inference path (the designer's
+            Preview menu; ``auto`` both by default).
 
     After :meth:`start`: :attr:`trainee`, :attr:`console` and :attr:`worker` exist. The
     ``closed`` hook is called once when the preview ends (either window closed, or
@@ -42,8 +45,9 @@ class Preview:
     """
 
     def __init__(self, scenario, *, model=None, record_dir: str | Path | None = None, seed: int = 0,
-                 paced: bool = True, xr: bool = False):
+                 paced: bool = True, xr: bool = False, device: str = "auto", path: str = "auto"):
         self.scenario, self.model, self.record_dir, self.seed, self.paced = scenario, model, record_dir, seed, paced
+        self.device, self.path = device, path
         self.xr = xr
         self.trainee = self.console = self.worker = None
         self.closed = Hook()
@@ -53,7 +57,7 @@ class Preview:
         from ..main import build_app
 
         self.trainee, self.console, self.worker = build_app(
-            self.scenario, model_factory(self.model, seed=self.seed), self.record_dir, seed=self.seed,
+            self.scenario, model_factory(self.model, seed=self.seed, device=self.device, path=self.path), self.record_dir, seed=self.seed,
             paced=self.paced, on_close=self._on_close, xr=self.xr)
         return self
 

@@ -19,6 +19,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMenu, QVBoxLayout, QWidget
 from shiboken6 import isValid
 
+from engine.machine import DEVICE_CHOICES, PATH_CHOICES
 from engine.scenario.document import ScenarioDocument
 from engine.scenario.loader import Problem, ScenarioError
 from engine.world.scene import ROOM_TYPES
@@ -159,6 +160,28 @@ class DesignerWindow(QMainWindow):
         action.triggered.connect(lambda _checked=False: slot())
         return action
 
+    def _setting_menu(self, title: str, key: str, choices: tuple, labels: dict) -> QMenu:
+        """A menu of radio items, one per choice, kept under ``key`` in the settings."""
+        from PySide6.QtGui import QActionGroup
+
+        menu = QMenu(title, self)
+        group = QActionGroup(menu)
+        current = self.setting(key)
+        for choice in choices:
+            action = QAction(labels.get(choice, choice), menu, checkable=True)
+            action.setData(choice)
+            action.setChecked(choice == current)
+            action.triggered.connect(lambda _checked=False, c=choice: self.settings.setValue(key, c))
+            group.addAction(action)
+            menu.addAction(action)
+        return menu
+
+    def setting(self, key: str) -> str:
+        """The world-model setting ``key`` (``world_model/device`` or ``world_model/path``),
+        ``"auto"`` when unset or no longer valid."""
+        value = str(self.settings.value(key, "auto") or "auto")
+        return value if value in (DEVICE_CHOICES if key.endswith("device") else PATH_CHOICES) else "auto"
+
     def _build_actions(self) -> None:
         std = QKeySequence.StandardKey
         self.new_action = self._action("New…", self.new_scenario, shortcut=std.New,
@@ -212,6 +235,15 @@ class DesignerWindow(QMainWindow):
         preview_menu.addSeparator()
         preview_menu.addAction(self._action("World model…", self.choose_model,
                                             tip="The world model previews play on; install one trained elsewhere"))
+        self.device_menu = self._setting_menu(
+            "Run the world model on", "world_model/device", DEVICE_CHOICES,
+            {"auto": "Automatic (a CUDA GPU when there is one)", "cpu": "The processor (CPU)", "cuda": "The GPU (CUDA)"})
+        self.path_menu = self._setting_menu(
+            "Inference path", "world_model/path", PATH_CHOICES,
+            {"auto": "Automatic (measured on this computer once)", "torch-fp32": "torch float32 (the reference)",
+             "openvino-fp32": "OpenVINO float32", "openvino-bf16": "OpenVINO bfloat16 (processors with native bf16)"})
+        preview_menu.addMenu(self.device_menu)
+        preview_menu.addMenu(self.path_menu)
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -494,7 +526,8 @@ class DesignerWindow(QMainWindow):
             return None
         from app.designer.preview import Preview  # loads the session machinery on first use only
 
-        preview = Preview(scenario, model=self.model, record_dir=recording_dir(self.record_root, scenario.title), xr=xr)
+        preview = Preview(scenario, model=self.model, record_dir=recording_dir(self.record_root, scenario.title), xr=xr,
+                          device=self.setting("world_model/device"), path=self.setting("world_model/path"))
         preview.closed.connect(lambda summary: self._preview_closed(preview, summary))
         try:
             self.preview = preview.start()
@@ -518,7 +551,8 @@ class DesignerWindow(QMainWindow):
 
         title = self.doc.scenario().title
         dialog = HostSessionDialog(self.doc.path, model=self.model if isinstance(self.model, (str, Path)) else None,
-                                   record_dir=recording_dir(self.record_root, title), parent=self)
+                                   record_dir=recording_dir(self.record_root, title), parent=self,
+                                   device=self.setting("world_model/device"), path=self.setting("world_model/path"))
         self.host_dialog = dialog
         dialog.show()
         return dialog

@@ -250,12 +250,14 @@ def _split_figures(r: dict) -> list[dict]:
 
 def run_eval(model_dir=None, *, config: EvalConfig | None = None, seed: int = 0, out: Path | None = None,
              progress: bool = True, log=print, judge_cache: Path | None = None,
-             sampling: dict | None = None, only: list[str] | None = None) -> dict:
+             sampling: dict | None = None, only: list[str] | None = None, device: str | None = None) -> dict:
     """Evaluate the model in ``model_dir`` (default: the shipped model); returns the results
     dict (also written to ``out/results.json`` with ``out/report.html`` when ``out`` is given).
     ``sampling`` overrides fields of the card's :class:`~engine.model.world_model.Sampling`
     (``{"cfg_action": 1.5}``) for the model, not for the regressor baseline. ``only``: run
-    just these of :data:`SECTIONS` (ablation rows); None runs them all.
+    just these of :data:`SECTIONS` (ablation rows); None runs them all. ``device``: where the
+    world model runs (:func:`engine.machine.resolve_device`; default auto). The model runs on
+    torch float32, the reference path, whatever ``ved run`` chose on this machine.
     Raises :class:`~engine.model.io.ModelError` for an unloadable model folder, ``ValueError``
     for a section name not in :data:`SECTIONS`."""
     unknown = sorted(set(only or []) - set(SECTIONS))
@@ -277,7 +279,9 @@ def run_eval(model_dir=None, *, config: EvalConfig | None = None, seed: int = 0,
     config = config or EvalConfig()
     model_dir = Path(model_dir or DEFAULT_MODEL_DIR)
     t_start = time.perf_counter()
-    model = load_world_model(model_dir, seed=seed, **(sampling or {}))
+    from ..machine import resolve_device
+
+    model = load_world_model(model_dir, seed=seed, device=resolve_device(device), **(sampling or {}))
     card = model.card
     try:
         regressor = load_regressor(model_dir, seed=seed)
@@ -291,7 +295,7 @@ def run_eval(model_dir=None, *, config: EvalConfig | None = None, seed: int = 0,
                      "model": {"dir": str(model_dir), "name": card.get("name"), "sampling": asdict(model.sampling),
                                "resolution": model.resolution,
                                "eval_scene_seeds": f"[{HELD_OUT_SEED_BASE}, {2 * HELD_OUT_SEED_BASE})",
-                               "seed": seed, "torch_threads": torch.get_num_threads()}}
+                               "seed": seed, "torch_threads": torch.get_num_threads(), "device": str(model.device)}}
     strips, timings = [], {}
 
     def stage(name):
