@@ -267,6 +267,39 @@ def test_ved_serve_and_ved_join_between_processes(tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")  # websockets' masks use random
+def test_a_scripted_client_on_a_session_that_ends_early_gets_figures_when_asked(served):
+    """A bench client waiting for more frames than a slow server makes: with ``until_end`` the
+    session's end gives the figures of the frames that came, and the reason; without, an error
+    that says so."""
+    import threading
+
+    from engine.net.run import join_headless
+
+    server, live = served
+    code = server.codes()["trainee"]
+    out, err = {}, {}
+
+    def join(key, **kw):
+        try:
+            out[key] = join_headless(server.url, code if key == "until_end" else server.codes()["observers"],
+                                     frames=100_000, timeout_s=60, **kw)
+        except Exception as exc:  # noqa: BLE001 - checked below
+            err[key] = exc
+
+    threads = [threading.Thread(target=join, args=("until_end",), kwargs={"until_end": True}),
+               threading.Thread(target=join, args=("strict",))]
+    for t in threads:
+        t.start()
+    time.sleep(2.0)
+    live.session.end(reason="finished")
+    server.close()  # as `ved serve` does when its session is over
+    for t in threads:
+        t.join(30)
+    r = out["until_end"]
+    assert r["frames"] > 5 and r["fps"] > 0 and r["latency_p95_ms"] is not None and r["ended"]
+    assert isinstance(err["strict"], ConnectionError) and "ended before" in str(err["strict"])
+
+
 def test_fuzzing_a_live_server_loses_nothing(served):
     """Over a thousand malformed, oversized and out-of-order messages from an admitted game
     master and from strangers: each is refused or closes its connection, the server and the

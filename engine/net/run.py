@@ -92,15 +92,17 @@ def serve(scenario, *, host: str = "127.0.0.1", port: int = 0, model=None, recor
 
 
 def join_headless(url: str, code: str, *, frames: int, actions_file=None, record_dir=None,
-                  timeout_s: float = 60.0) -> dict:
+                  timeout_s: float = 60.0, until_end: bool = False) -> dict:
     """Join as a scripted client and take ``frames`` frames; returns ``frames``, ``fps`` (frames
     received per second), ``p95_ms`` (between frames), ``latency_p95_ms`` and
     ``latency_median_ms`` (from an input sent to the first frame generated from it; trainee
     seats only), ``bytes_per_s`` (received, frames and messages), ``role``, ``seat`` and
-    ``recording``. A trainee replays ``actions_file``
+    ``recording``, and ``ended`` (the session ended first, the reason; else None). With
+    ``until_end`` the client takes frames until ``frames`` came or the session ends, whichever
+    is first (a bench on a machine too slow for a frame a tick). A trainee replays ``actions_file``
     (one action per received frame, then rest) or walks and turns slowly. Raises
     :class:`~engine.net.client.JoinError` when it cannot join, ``TimeoutError`` when the
-    frames do not come."""
+    frames do not come, ``ConnectionError`` when the session ends first (unless ``until_end``)."""
     from ..actions import read_actions
 
     client = RemoteClient(url, code, name="ved join --headless")
@@ -115,12 +117,16 @@ def join_headless(url: str, code: str, *, frames: int, actions_file=None, record
     sent: dict[int, float] = {}
     latencies, arrivals = [], []
     last_tick = -1
+    ended = None
     deadline = time.monotonic() + timeout_s
     try:
         while len(arrivals) < frames:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{len(arrivals)} of {frames} frames arrived within {timeout_s:.0f} s")
             if not client.connected:
+                if until_end and arrivals:
+                    ended = client.ended_reason
+                    break
                 raise ConnectionError(f"the session ended before {frames} frames: {client.ended_reason}")
             frame = client.latest_frame
             for msg in client.poll():
@@ -165,4 +171,5 @@ def join_headless(url: str, code: str, *, frames: int, actions_file=None, record
         "role": client.role.value,
         "seat": client.seat,
         "recording": str(summary.directory) if summary else None,
+        "ended": ended,
     }
