@@ -47,6 +47,8 @@ def cmd_run(args) -> int:
         result = run_headless(scenario, frames=args.frames, actions_file=args.actions, record_dir=args.record,
                               model=args.model, seed=args.seed, quality=args.quality, device=args.device,
                               path=args.path)
+        print(f"played {result['frames']} ticks: {result['fps']} frames/s (median {result['median_ms']} ms, p95 "
+              f"{result['p95_ms']} ms) on {result['inference_path']}, quality {result['quality']}")
         print(f"recording written to {result['recording']} (video: {result['video']}, "
               f"contact sheet: {result['contact_sheet']})")
         if result.get("seat_recordings"):
