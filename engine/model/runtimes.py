@@ -18,7 +18,6 @@ network (:meth:`engine.model.world_model.LatentWorldModel.set_runtimes`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Protocol
 import torch
 
 from ..machine import RUNTIME_NAMES  # noqa: F401 - every runtime's name, reference first
+from .io import sha256 as file_sha256
 
 
 class RuntimeUnavailable(RuntimeError):
@@ -104,14 +104,6 @@ def openvino_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class OpenVinoRuntime:
