@@ -11,6 +11,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from .actions import ActionError
     from .data.format import DatasetError
     from .model.io import ModelError
+    from .model.runtimes import RuntimeUnavailable
     from .net.client import JoinError
     from .runtime.opening import OpeningImageError
     from .recording import RecordingError
@@ -18,4 +19,4 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from .world.state import UnknownEventError
 
     return (ActionError, DatasetError, JoinError, ModelError, OpeningImageError, RecordingError, ScenarioError,
-            UnknownEventError, FileExistsError, FileNotFoundError, PermissionError)
+            UnknownEventError, RuntimeUnavailable, FileExistsError, FileNotFoundError, PermissionError)

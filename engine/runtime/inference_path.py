@@ -207,7 +207,8 @@ def choose_path(model, path: str = "auto", *, scenario=None, progress: Callable[
             why = ("the model runs on a GPU" if str(model.device) != "cpu" else
                    "the openvino package is not installed" if not openvino_available() else
                    "this processor has no native bf16 (AVX512_BF16 or AMX)")
-            raise RuntimeUnavailable(f"inference path {path} cannot run here: {why}")
+            raise RuntimeUnavailable(f"inference path {path} cannot run here: {why}; use --path auto or one of "
+                                     f"{', '.join(candidates)}")
         rt = _make_runtime(path, model, folder)
         model.set_runtimes(rt, rt)
         return {"decoder": path, "dynamics": path, "cached": False, "measured": {}, "folder": str(folder)}
