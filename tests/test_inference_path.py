@@ -54,11 +54,12 @@ def test_every_runtime_this_machine_runs_draws_torch_fp32_frames_over_30_ticks(m
 
 
 class _Slow(TorchRuntime):
-    """torch float32, 10 ms slower a decoder call."""
+    """torch float32, 10 ms slower a dynamics call (made every tick; the decoder is skipped
+    on a tick where nothing in view changed)."""
 
-    def decode(self, z, layout):
+    def dynamics(self, *args):
         time.sleep(0.010)
-        return super().decode(z, layout)
+        return super().dynamics(*args)
 
 
 class _Renamed(TorchRuntime):
@@ -76,7 +77,7 @@ class _Renamed(TorchRuntime):
 
 @pytest.fixture
 def fakes(monkeypatch):
-    """torch-fp32 10 ms slower a tick; openvino-fp32: torch as it is (exact, faster);
+    """torch-fp32 10 ms slower a dynamics call; openvino-fp32: torch as it is (exact, faster);
     openvino-bf16: torch with noise on every frame (fast, but drifting)."""
     made = []
 
@@ -98,20 +99,20 @@ def test_auto_takes_the_fastest_runtime_whose_frames_hold_and_caches_the_choice(
     lines = []
     choice = ip.choose_path(model, "auto", scenario=scenario, progress=lines.append, folder=tmp_path)
     assert choice["cached"] is False
-    assert choice["decoder"] == "openvino-fp32"  # 10 ms a tick faster, frames exact
+    assert choice["dynamics"] == "openvino-fp32"  # 10 ms a call faster, frames exact
     # the drifting runtime was measured, then left out for its frames
     assert choice["measured"]["openvino-bf16"]["min_psnr_db"] < ip.MIN_PSNR_DB
     assert any("openvino-bf16 left out" in line for line in lines)
     assert any("measuring" in line for line in lines)
-    assert model.decoder_runtime.name == "openvino-fp32"
+    assert model.dynamics_runtime.name == "openvino-fp32"
     record = json.loads((tmp_path / "choice.json").read_text())
-    assert record["decoder"] == "openvino-fp32" and record["key"] == ip.path_key(model)[0]
+    assert record["dynamics"] == "openvino-fp32" and record["key"] == ip.path_key(model)[0]
 
     # once cached: no measuring, the same choice
     lines.clear()
     fakes.clear()
     again = ip.choose_path(model, "auto", scenario=scenario, progress=lines.append, folder=tmp_path)
-    assert again["cached"] is True and again["decoder"] == "openvino-fp32"
+    assert again["cached"] is True and again["dynamics"] == "openvino-fp32"
     assert not any("measuring" in line for line in lines)
 
     # a corrupt record is measured again, never trusted
@@ -130,7 +131,7 @@ def test_auto_takes_the_fastest_runtime_whose_frames_hold_and_caches_the_choice(
 
     # and one naming a runtime this machine cannot run
     record = json.loads((tmp_path / "choice.json").read_text())
-    record["dynamics"] = "tensorrt-fp8"
+    record["decoder"] = "tensorrt-fp8"
     (tmp_path / "choice.json").write_text(json.dumps(record))
     lines.clear()
     assert ip.choose_path(model, "auto", scenario=scenario, progress=lines.append, folder=tmp_path)["cached"] is False
