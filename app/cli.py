@@ -341,6 +341,16 @@ def cmd_join(args) -> int:
     return 0
 
 
+def _add_placement(parser, *, path: bool = True) -> None:
+    """``--device`` (and ``--path``): where the world model runs and on which inference path."""
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where the world model runs: auto "
+                        "(a CUDA GPU when torch sees one, else the CPU; default), cpu or cuda")
+    if path:
+        parser.add_argument("--path", choices=PATH_CHOICES, default="auto", help="which runtime runs the world "
+                            "model's networks: auto (measured on this machine once, then cached; default), "
+                            "torch-fp32 (the reference), openvino-fp32, openvino-bf16 (native bf16 only)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ved", description="Virtual Experience Designer. With no command: open the "
                                 "app on the default scenario, or without a display play it headless and record it.")
@@ -356,11 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0, help="sampling seed")
     r.add_argument("--quality", choices=QUALITY_MODES, default="auto", help="the world model's quality rung: auto "
                    "(steps down when frames are late, up when there is room; default) or a fixed one")
-    r.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where the world model runs: auto (a "
-                   "CUDA GPU when torch sees one, else the CPU; default), cpu or cuda")
-    r.add_argument("--path", choices=PATH_CHOICES, default="auto", help="which runtime runs the world model's networks: auto (measured "
-                   "on this machine once, then cached; default), torch-fp32 (the reference), openvino-fp32, "
-                   "openvino-bf16 (processors with native bf16 only)")
+    _add_placement(r)
     r.add_argument("--xr", action="store_true", help="put the trainee in the OpenXR headset (the desktop window "
                    "stays as its mirror; without a runtime, the desktop window instead)")
     r.set_defaults(func=cmd_run)
@@ -429,8 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--quick", action="store_true", help="seconds-long smoke evaluation (not a measurement)")
     e.add_argument("--write-card", action="store_true", help="store the figures in the model's model_card.json")
-    e.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where the world model runs "
-                   "(default auto: a CUDA GPU when there is one); the figures stay on the torch float32 path")
+    _add_placement(e, path=False)
     e.set_defaults(func=cmd_eval)
 
     sv = sub.add_parser("serve", help="run a session for other computers to join (headless, recorded); the first "
@@ -445,11 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--seed", type=int, default=0)
     sv.add_argument("--quality", choices=QUALITY_MODES, default="auto", help="the world model's quality rung "
                     "(default auto)")
-    sv.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where the world model runs "
-                    "(default auto: a CUDA GPU when there is one)")
-    sv.add_argument("--path", choices=PATH_CHOICES, default="auto", help="which runtime runs the world model's networks: auto (measured "
-                   "on this machine once, then cached; default), torch-fp32 (the reference), openvino-fp32, "
-                   "openvino-bf16 (processors with native bf16 only)")
+    _add_placement(sv)
     sv.set_defaults(func=cmd_serve)
 
     jn = sub.add_parser("join", help="join a served session with a code: the trainee window, the game-master "
@@ -485,11 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--quality", choices=QUALITY_MODES, help="the quality rung to time (default high, the top one; "
                    "auto: as a live session chooses)")
-    b.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where the world model runs "
-                   "(default auto: a CUDA GPU when there is one)")
-    b.add_argument("--path", choices=PATH_CHOICES, default="auto", help="which runtime runs the world model's networks: auto (measured "
-                   "on this machine once, then cached; default), torch-fp32 (the reference), openvino-fp32, "
-                   "openvino-bf16 (processors with native bf16 only)")
+    _add_placement(b)
     b.add_argument("--gui", action="store_true", help="the app instead: start-up to a usable window, and "
                    "event-loop stalls while a session plays")
     b.add_argument("--seconds", type=float, default=20.0, help="--gui, --net: seconds of play (default 20)")

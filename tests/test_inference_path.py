@@ -47,7 +47,7 @@ def test_every_runtime_this_machine_runs_draws_torch_fp32_frames_over_30_ticks(m
     for name in names[1:]:
         rt = ip._make_runtime(name, model, tmp_path)
         run = ip.calibration_rollout(model, rt, rt, scenario, ticks=30)
-        low = min(ip._psnr(a, b) for a, b in zip(ref["frames"], run["frames"]))
+        low = min(ip.psnr(a, b) for a, b in zip(ref["frames"], run["frames"]))
         assert low >= ip.MIN_PSNR_DB, f"{name}: a frame {low:.1f} dB from torch-fp32"
     # the model is back on its own runtimes afterwards
     assert model.inference_path == {"decoder": "torch-fp32", "dynamics": "torch-fp32"}

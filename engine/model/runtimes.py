@@ -138,6 +138,7 @@ class OpenVinoRuntime:
                         "INFERENCE_NUM_THREADS": int(threads or torch.get_num_threads()),
                         "CACHE_DIR": str(self.folder / "compiled")}
         self._requests: dict[str, object] = {}
+        self._verified: set[str] = set()  # graphs whose files were hashed and matched
 
     # ------------------------------------------------------------ export / load
     def _graphs(self) -> dict:
@@ -153,6 +154,8 @@ class OpenVinoRuntime:
         return bool(graphs) and all(self._ir_ok(name, graphs) for name in graphs)
 
     def _ir_ok(self, name: str, graphs: dict) -> bool:
+        if name in self._verified:
+            return True
         want = graphs.get(name)
         if not isinstance(want, dict):
             return False
@@ -160,6 +163,7 @@ class OpenVinoRuntime:
             p = self.folder / f"{name}{suffix}"
             if not p.exists() or file_sha256(p) != want.get(suffix):
                 return False
+        self._verified.add(name)
         return True
 
     def _request(self, name: str, module: torch.nn.Module, example: tuple):
